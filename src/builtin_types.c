@@ -1,0 +1,9 @@
+/* The log types registered automatically. A new built-in type adds one line. */
+#include "log_internal.h"
+
+extern const struct dl_log_type dl__core_type;
+
+const struct dl_log_type *const dl__builtin_types[] = {
+    &dl__core_type,
+    NULL,
+};

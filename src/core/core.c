@@ -1,0 +1,204 @@
+/* Type "core": three region sets in memory, nothing persisted.
+ * core <region_size> [sync|nosync] [block_on_error]
+ *
+ * Every op is lock-free: the sets are atomic sparse bitmaps and the sync count
+ * is an atomic counter changed only by the thread whose bit flip it observed,
+ * so it stays exact under any interleaving. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bitmap/bitmap.h"
+#include "dirtylog.h"
+
+struct core_log {
+    uint32_t region_size;
+    uint64_t region_count;
+    int sync_mode;
+    int block_on_error;
+    struct bitmap *dirty;       /* 1 = marked (writes may be in flight) */
+    struct bitmap *out_of_sync; /* 1 = copies may differ */
+    struct bitmap *recovering;  /* 1 = handed out by get_resync_work */
+    _Atomic uint64_t sync_count;
+    _Atomic uint64_t search_from; /* where the next resync search starts */
+};
+
+static void core_free(struct core_log *lc)
+{
+    bitmap_destroy(lc->dirty);
+    bitmap_destroy(lc->out_of_sync);
+    bitmap_destroy(lc->recovering);
+    free(lc);
+}
+
+static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
+{
+    if (argc < 1 || argc > 3) {
+        dl_log_errorf(log, "core takes 1 to 3 arguments (<region_size> [sync|nosync] "
+                           "[block_on_error]), got %u", argc);
+        return -EINVAL;
+    }
+    struct core_log *lc = calloc(1, sizeof *lc);
+    if (!lc)
+        return -ENOMEM;
+    int r = dl_parse_region_size(log, argv[0], target, &lc->region_size);
+    if (r == 0)
+        r = dl_parse_flags(log, argc - 1, argv + 1, &lc->sync_mode, &lc->block_on_error);
+    if (r < 0) {
+        free(lc);
+        return r;
+    }
+    lc->region_count = dl_region_count(target, lc->region_size);
+    /* A new core log is out of sync unless the table says nosync. */
+    int in_sync = lc->sync_mode == DL_SYNC_NONE;
+    if (bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
+        bitmap_create(&lc->out_of_sync, lc->region_count, !in_sync) < 0 ||
+        bitmap_create(&lc->recovering, lc->region_count, 0) < 0) {
+        core_free(lc);
+        return -ENOMEM;
+    }
+    atomic_init(&lc->sync_count, in_sync ? lc->region_count : 0);
+    atomic_init(&lc->search_from, 0);
+    dl_log_set_context(log, lc);
+    return 0;
+}
+
+static void core_dtr(dl_log *log)
+{
+    core_free(dl_log_get_context(log));
+}
+
+static uint32_t core_get_region_size(dl_log *log)
+{
+    return ((struct core_log *)dl_log_get_context(log))->region_size;
+}
+
+static int core_is_clean(dl_log *log, uint64_t region)
+{
+    return !bitmap_test(((struct core_log *)dl_log_get_context(log))->dirty, region);
+}
+
+static int core_in_sync(dl_log *log, uint64_t region, int can_block)
+{
+    (void)can_block; /* memory never blocks */
+    return !bitmap_test(((struct core_log *)dl_log_get_context(log))->out_of_sync, region);
+}
+
+static int core_flush(dl_log *log)
+{
+    (void)log; /* nothing to persist */
+    return 0;
+}
+
+static int core_mark_region(dl_log *log, uint64_t region)
+{
+    int r = bitmap_set(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    return r < 0 ? r : 0;
+}
+
+static int core_clear_region(dl_log *log, uint64_t region)
+{
+    int r = bitmap_clear(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    return r < 0 ? r : 0;
+}
+
+/* One pass over [from, end): the first out-of-sync region we can claim. */
+static int claim_from(struct core_log *lc, uint64_t from, uint64_t end, uint64_t *region)
+{
+    uint64_t r;
+    while (from < end && bitmap_find_next_set(lc->out_of_sync, from, &r) && r < end) {
+        int was = bitmap_set(lc->recovering, r);
+        if (was < 0)
+            return was;
+        if (was == 0) {
+            /* Claimed; but set_region_sync may have put it in sync between
+             * the search and the claim. */
+            if (bitmap_test(lc->out_of_sync, r)) {
+                *region = r;
+                return 1;
+            }
+            bitmap_clear(lc->recovering, r);
+        }
+        from = r + 1;
+    }
+    return 0;
+}
+
+/* Round robin from where the last search stopped, so a region whose recovery
+ * failed is handed out again only after the others had their turn. */
+static int core_get_resync_work(dl_log *log, uint64_t *region)
+{
+    struct core_log *lc = dl_log_get_context(log);
+    if (atomic_load(&lc->sync_count) == lc->region_count)
+        return 0;
+    uint64_t start = atomic_load_explicit(&lc->search_from, memory_order_relaxed);
+    if (start >= lc->region_count)
+        start = 0;
+    int r = claim_from(lc, start, lc->region_count, region);
+    if (r == 0 && start > 0)
+        r = claim_from(lc, 0, start, region);
+    if (r == 1)
+        atomic_store_explicit(&lc->search_from, *region + 1, memory_order_relaxed);
+    return r;
+}
+
+static int core_set_region_sync(dl_log *log, uint64_t region, int in_sync)
+{
+    struct core_log *lc = dl_log_get_context(log);
+    /* Change the sync bit first: if that fails (-ENOMEM), nothing changed. */
+    int was_out = in_sync ? bitmap_clear(lc->out_of_sync, region)
+                          : bitmap_set(lc->out_of_sync, region);
+    if (was_out < 0)
+        return was_out;
+    /* Count only real flips, so setting a bit twice cannot count twice. */
+    if (in_sync && was_out)
+        atomic_fetch_add(&lc->sync_count, 1);
+    else if (!in_sync && !was_out)
+        atomic_fetch_sub(&lc->sync_count, 1);
+    bitmap_clear(lc->recovering, region); /* cannot fail: clearing a 0 or a real leaf */
+    return 0;
+}
+
+static int core_get_sync_count(dl_log *log, uint64_t *count)
+{
+    *count = atomic_load(&((struct core_log *)dl_log_get_context(log))->sync_count);
+    return 0;
+}
+
+static int core_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
+{
+    struct core_log *lc = dl_log_get_context(log);
+    int n;
+    if (type == DL_STATUS_INFO) {
+        n = snprintf(buf, len, "1 core");
+    } else {
+        const char *flag = lc->sync_mode == DL_SYNC_FORCE  ? " sync"
+                           : lc->sync_mode == DL_SYNC_NONE ? " nosync"
+                                                           : "";
+        unsigned argc = 1 + (lc->sync_mode != DL_SYNC_DEFAULT) + (lc->block_on_error != 0);
+        n = snprintf(buf, len, "core %u %" PRIu32 "%s%s", argc, lc->region_size, flag,
+                     lc->block_on_error ? " block_on_error" : "");
+    }
+    if (n < 0)
+        return -EINVAL;
+    return (size_t)n < len ? n : -ENOSPC;
+}
+
+const struct dl_log_type dl__core_type = {
+    DL_LOG_TYPE_INIT("core"),
+    .thread_model = DL_THREAD_MODEL_PARALLEL,
+    .ctr = core_ctr,
+    .dtr = core_dtr,
+    .get_region_size = core_get_region_size,
+    .is_clean = core_is_clean,
+    .in_sync = core_in_sync,
+    .flush = core_flush,
+    .mark_region = core_mark_region,
+    .clear_region = core_clear_region,
+    .get_resync_work = core_get_resync_work,
+    .set_region_sync = core_set_region_sync,
+    .get_sync_count = core_get_sync_count,
+    .status = core_status,
+};

@@ -1,0 +1,248 @@
+/* dl_log_*: create/destroy and one wrapper per op. Wrappers check regions,
+ * normalise results and take the per-log lock only for SERIALIZE_ALL types. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log_internal.h"
+
+uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
+{
+    if (region_size == 0)
+        return 0;
+    return target_sectors / region_size + (target_sectors % region_size != 0);
+}
+
+int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
+                  const char *const *argv, dl_log **out)
+{
+    dl__clear_error();
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!type_name || (argc && !argv)) {
+        dl__set_error("no log type or argument vector given");
+        return -EINVAL;
+    }
+    if (argc > DL_MAX_ARGS) {
+        dl__set_error("%u arguments is more than the limit of %d", argc, DL_MAX_ARGS);
+        return -E2BIG;
+    }
+    for (unsigned i = 0; i < argc; i++)
+        if (!argv[i]) {
+            dl__set_error("argument %u is NULL", i);
+            return -EINVAL;
+        }
+    if (target_sectors == 0) {
+        dl__set_error("target length is 0 sectors");
+        return -EINVAL;
+    }
+    dl_log *log = calloc(1, sizeof *log);
+    if (!log)
+        return -ENOMEM;
+    log->ops = dl__registry_acquire(type_name, &log->entry);
+    if (!log->ops) {
+        dl__set_error("unknown log type '%s'", type_name);
+        free(log);
+        return -ENOENT;
+    }
+    log->target_sectors = target_sectors;
+    log->serialize = log->ops->thread_model == DL_THREAD_MODEL_SERIALIZE_ALL;
+    if (log->serialize && pthread_mutex_init(&log->lock, NULL) != 0) {
+        dl__registry_release(log->entry);
+        free(log);
+        return -ENOMEM;
+    }
+    /* Types take char ** like the kernel's ctr; they must not write to it. */
+    int r = log->ops->ctr(log, target_sectors, argc, (char **)argv);
+    if (r == 0) {
+        uint32_t rs = log->ops->get_region_size(log);
+        if (rs == 0) {
+            log->ops->dtr(log);
+            dl__set_error("log type %s reported region size 0", type_name);
+            r = -EINVAL;
+        } else {
+            log->region_size = rs;
+            log->region_count = dl_region_count(target_sectors, rs);
+        }
+    } else {
+        if (r > 0)
+            r = -EINVAL;
+        if (dl_last_error()[0] == '\0')
+            dl__set_error("%s: constructor failed: %s", type_name, dl_strerror(r));
+    }
+    if (r < 0) {
+        if (log->serialize)
+            pthread_mutex_destroy(&log->lock);
+        dl__registry_release(log->entry);
+        free(log);
+        return r;
+    }
+    *out = log;
+    return 0;
+}
+
+void dl_log_destroy(dl_log *log)
+{
+    if (!log)
+        return;
+    log->ops->dtr(log);
+    if (log->serialize)
+        pthread_mutex_destroy(&log->lock);
+    dl__registry_release(log->entry);
+    free(log);
+}
+
+int dl_log_set_flush_callback(dl_log *log, dl_flush_fn fn, void *arg)
+{
+    if (!log)
+        return -EINVAL;
+    log->flush_fn = fn;
+    log->flush_arg = fn ? arg : NULL;
+    return 0;
+}
+
+int dl_log_call_flush_callback(dl_log *log)
+{
+    if (!log->flush_fn)
+        return 0;
+    int r = log->flush_fn(log->flush_arg);
+    return r > 0 ? -EIO : r;
+}
+
+void dl_log_set_context(dl_log *log, void *context) { log->context = context; }
+void *dl_log_get_context(dl_log *log) { return log->context; }
+const struct dl_log_type *dl_log_get_type(dl_log *log) { return log->ops; }
+uint32_t dl_log_get_region_size(dl_log *log) { return log->region_size; }
+uint64_t dl_log_get_region_count(dl_log *log) { return log->region_count; }
+uint64_t dl_log_get_target_sectors(dl_log *log) { return log->target_sectors; }
+
+/* Call an op under the log's lock if (and only if) its type asked for it. */
+#define CALL(log, expr)                           \
+    do {                                          \
+        if (__builtin_expect((log)->serialize, 0)) { \
+            pthread_mutex_lock(&(log)->lock);     \
+            int r_ = (expr);                      \
+            pthread_mutex_unlock(&(log)->lock);   \
+            return r_;                            \
+        }                                         \
+        return (expr);                            \
+    } while (0)
+
+static int out_of_range(dl_log *log, uint64_t region)
+{
+    dl__set_error("region %" PRIu64 " is out of range (region count %" PRIu64 ")", region,
+                  log->region_count);
+    return -ERANGE;
+}
+
+#define CHECK_REGION(log, region)                                  \
+    do {                                                           \
+        if (__builtin_expect((region) >= (log)->region_count, 0)) \
+            return out_of_range(log, region);                      \
+    } while (0)
+
+/* Predicates answer exactly 0 or 1, whatever positive value a type returns. */
+static inline int as_bool(int r) { return r > 0 ? 1 : r; }
+
+static int call_optional(dl_log *log, int (*op)(dl_log *))
+{
+    if (!op)
+        return 0;
+    CALL(log, op(log));
+}
+
+int dl_log_presuspend(dl_log *log) { return call_optional(log, log->ops->presuspend); }
+int dl_log_postsuspend(dl_log *log) { return call_optional(log, log->ops->postsuspend); }
+int dl_log_resume(dl_log *log) { return call_optional(log, log->ops->resume); }
+int dl_log_flush(dl_log *log) { CALL(log, log->ops->flush(log)); }
+
+int dl_log_is_clean(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, as_bool(log->ops->is_clean(log, region)));
+}
+
+int dl_log_in_sync(dl_log *log, uint64_t region, int can_block)
+{
+    CHECK_REGION(log, region);
+    CALL(log, as_bool(log->ops->in_sync(log, region, can_block)));
+}
+
+int dl_log_mark_region(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, log->ops->mark_region(log, region));
+}
+
+int dl_log_clear_region(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, log->ops->clear_region(log, region));
+}
+
+static int resync_work(dl_log *log, uint64_t *region)
+{
+    uint64_t r = 0;
+    int found = log->ops->get_resync_work(log, &r);
+    if (found > 0) {
+        if (r >= log->region_count) {
+            dl__set_error("log type %s handed out region %" PRIu64 " beyond the end",
+                          log->ops->name, r);
+            return -EIO;
+        }
+        *region = r;
+        return 1;
+    }
+    return found;
+}
+
+int dl_log_get_resync_work(dl_log *log, uint64_t *region)
+{
+    if (!region)
+        return -EINVAL;
+    CALL(log, resync_work(log, region));
+}
+
+int dl_log_set_region_sync(dl_log *log, uint64_t region, int in_sync)
+{
+    CHECK_REGION(log, region);
+    CALL(log, log->ops->set_region_sync(log, region, in_sync != 0));
+}
+
+int dl_log_get_sync_count(dl_log *log, uint64_t *count)
+{
+    if (!count)
+        return -EINVAL;
+    CALL(log, log->ops->get_sync_count(log, count));
+}
+
+static int status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
+{
+    int r = log->ops->status(log, type, buf, len);
+    if (r >= 0 && (size_t)r >= len)
+        r = -ENOSPC; /* a type that reported truncation as a length */
+    if (r < 0)
+        buf[0] = '\0';
+    return r;
+}
+
+int dl_log_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
+{
+    if (!buf || len == 0)
+        return -ENOSPC;
+    if (type != DL_STATUS_INFO && type != DL_STATUS_TABLE) {
+        buf[0] = '\0';
+        return -EINVAL;
+    }
+    CALL(log, status(log, type, buf, len));
+}
+
+int dl_log_is_remote_recovering(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    if (!log->ops->is_remote_recovering)
+        return 0;
+    CALL(log, as_bool(log->ops->is_remote_recovering(log, region)));
+}

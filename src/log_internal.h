@@ -1,0 +1,37 @@
+/* What the generic layer knows about a log; types use the accessors in
+ * dirtylog.h instead. */
+#ifndef DL_LOG_INTERNAL_H
+#define DL_LOG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "dirtylog.h"
+
+struct dl_registry_entry;
+
+struct dl_log {
+    const struct dl_log_type *ops; /* the registry's full-size copy */
+    struct dl_registry_entry *entry;
+    void *context;
+    uint64_t target_sectors;
+    uint64_t region_count;
+    uint32_t region_size;
+    int serialize; /* DL_THREAD_MODEL_SERIALIZE_ALL: hold `lock` around ops */
+    pthread_mutex_t lock;
+    dl_flush_fn flush_fn;
+    void *flush_arg;
+};
+
+/* Registry (registry.c): look a type up and pin it while a log uses it. */
+const struct dl_log_type *dl__registry_acquire(const char *name, struct dl_registry_entry **entry);
+void dl__registry_release(struct dl_registry_entry *entry);
+
+/* Error messages (errors.c): set/clear this thread's last message. */
+void dl__set_error(const char *fmt, ...) DL_PRINTF(1, 2);
+void dl__clear_error(void);
+
+/* The built-in types (builtin_types.c lists them). */
+extern const struct dl_log_type *const dl__builtin_types[];
+
+#endif

@@ -1,0 +1,138 @@
+/* Device-mapper table syntax shared by every type: "<type> <argc> <args...>",
+ * region sizes and the trailing sync flags. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log_internal.h"
+
+/* An unsigned decimal with no sign, space or junk, that fits uint64. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!*s)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
+                         uint32_t *region_size)
+{
+    uint64_t v;
+    int r = parse_u64(arg, &v);
+    if (r == -ERANGE || (r == 0 && v > 0x80000000u)) {
+        dl_log_errorf(log, "region_size %s is too large (the largest is 2147483648 sectors)", arg);
+        return -EINVAL;
+    }
+    if (r < 0) {
+        dl_log_errorf(log, "region_size '%s' is not an unsigned decimal number", arg);
+        return -EINVAL;
+    }
+    if (v < 2) {
+        dl_log_errorf(log, "region_size %" PRIu64 " is too small (at least 2 sectors)", v);
+        return -EINVAL;
+    }
+    if (v & (v - 1)) {
+        dl_log_errorf(log, "region_size %" PRIu64 " is not a power of 2", v);
+        return -EINVAL;
+    }
+    if (v > target_sectors) {
+        dl_log_errorf(log, "region_size %" PRIu64 " is larger than the target (%" PRIu64 " sectors)",
+                      v, target_sectors);
+        return -EINVAL;
+    }
+    *region_size = (uint32_t)v;
+    return 0;
+}
+
+int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int *block_on_error)
+{
+    int mode = DL_SYNC_DEFAULT, boe = 0;
+    for (unsigned i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "sync") == 0 || strcmp(a, "nosync") == 0) {
+            if (mode != DL_SYNC_DEFAULT) {
+                dl_log_errorf(log, "'%s' conflicts with an earlier sync/nosync", a);
+                return -EINVAL;
+            }
+            mode = a[0] == 's' ? DL_SYNC_FORCE : DL_SYNC_NONE;
+        } else if (strcmp(a, "block_on_error") == 0) {
+            if (boe) {
+                dl_log_errorf(log, "block_on_error given twice");
+                return -EINVAL;
+            }
+            boe = 1;
+        } else {
+            dl_log_errorf(log, "unknown argument '%s' (expected sync, nosync or block_on_error)", a);
+            return -EINVAL;
+        }
+    }
+    *sync_mode = mode;
+    *block_on_error = boe;
+    return 0;
+}
+
+/* Split a table line on white space into a fresh buffer. */
+int dl_log_create_table(const char *table, uint64_t target_sectors, dl_log **out)
+{
+    dl__clear_error();
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!table) {
+        dl__set_error("no table line given");
+        return -EINVAL;
+    }
+    char *copy = strdup(table);
+    if (!copy)
+        return -ENOMEM;
+    char *words[DL_MAX_ARGS + 2];
+    unsigned n = 0;
+    int r = 0;
+    for (char *p = copy;;) {
+        while (isspace((unsigned char)*p))
+            *p++ = '\0';
+        if (!*p)
+            break;
+        if (n == DL_MAX_ARGS + 2) {
+            dl__set_error("table line has more than %d arguments", DL_MAX_ARGS);
+            r = -E2BIG;
+            goto out;
+        }
+        words[n++] = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+    }
+    if (n < 2) {
+        dl__set_error(n ? "table line '%s' has no argument count" : "table line '%s' is empty",
+                      table);
+        r = -EINVAL;
+        goto out;
+    }
+    uint64_t argc;
+    if (parse_u64(words[1], &argc) < 0) {
+        dl__set_error("argument count '%s' is not an unsigned decimal number", words[1]);
+        r = -EINVAL;
+        goto out;
+    }
+    if (argc != n - 2) {
+        dl__set_error("table line says %s arguments but %u follow", words[1], n - 2);
+        r = -EINVAL;
+        goto out;
+    }
+    r = dl_log_create(words[0], target_sectors, (unsigned)argc, (const char *const *)&words[2], out);
+out:
+    free(copy);
+    return r;
+}
