@@ -12,7 +12,7 @@ for f in $declared; do
 done
 if [ -n "$missing" ]; then
     echo "FAIL: public functions not documented in $doc:"
-    printf '  %s\n' $missing
+    tr " " "\n" <<<"${missing# }" | sed "s/^/  /"
     exit 1
 fi
 echo "ok: all $(wc -w <<<"$declared") public functions are documented in $(basename "$doc")"

@@ -6,7 +6,7 @@
 set -euo pipefail
 lib=$1 header=$2
 nm=${3:-nm}
-command -v "$nm" >/dev/null || nm=nm
+command -v "$nm" >/dev/null || nm="nm"
 status=0
 
 syms=$("$nm" -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u)
@@ -14,7 +14,7 @@ ours=$(printf '%s\n' "$syms" | grep -c '^dl_' || true)
 offenders=$(printf '%s\n' "$syms" | grep -v '^dl_' | grep -v '^$' || true)
 if [ -n "$offenders" ]; then
     echo "FAIL: $lib exports symbols without the dl_ prefix:"
-    printf '  %s\n' $offenders
+    printf '%s\n' "$offenders" | sed 's/^/  /'
     status=1
 fi
 if [ "$ours" -eq 0 ]; then
@@ -28,12 +28,12 @@ extra=$(comm -13 <(printf '%s\n' "$declared") <(printf '%s\n' "$syms" | grep '^d
 missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$syms"))
 if [ -n "$extra" ]; then
     echo "FAIL: exported but not declared DL_EXPORT in $(basename "$header"):"
-    printf '  %s\n' $extra
+    printf '%s\n' "$extra" | sed 's/^/  /'
     status=1
 fi
 if [ -n "$missing" ]; then
     echo "FAIL: declared DL_EXPORT but not exported (not defined?):"
-    printf '  %s\n' $missing
+    printf '%s\n' "$missing" | sed 's/^/  /'
     status=1
 fi
 

@@ -32,7 +32,7 @@ for f in "$prefix/include/dirtylog.h" "$libdir/libdirtylog.so" "$libdir/libdirty
          "$libdir/cmake/dirtylog/dirtylogConfig.cmake" \
          "$libdir/cmake/dirtylog/dirtylogConfigVersion.cmake" \
          "$libdir/pkgconfig/dirtylog.pc"; do
-    [ -e "$f" ] || fail "not installed: ${f#$prefix/}"
+    [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
 
 expected="consumer: core 2 16 nosync regions=63 clean62=0 clean61=1 sync=63 range=1"
@@ -77,10 +77,10 @@ pkg-config)
         fail "pkg-config includedir $pcinc is not $prefix/include"
     [ "$(cd "$pclib" && pwd -P)" = "$(cd "$libdir" && pwd -P)" ] ||
         fail "pkg-config libdir $pclib is not $libdir"
-    # shellcheck disable=SC2086 # cflags and pkg-config output are word lists
+    # shellcheck disable=SC2086,SC2046 # cflags and pkg-config output are word lists
     "$cc" $cflags -Wall -Wextra -Werror -o "$tmp/consumer_shared" "$src/consumer.c" \
         $(pkg-config --cflags --libs dirtylog) || fail "pkg-config shared build"
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC2086,SC2046
     "$cc" $cflags -Wall -Wextra -Werror -o "$tmp/consumer_static" "$src/consumer.c" \
         $(pkg-config --cflags dirtylog) "$pclib/libdirtylog.a" \
         $(pkg-config --static --libs-only-other dirtylog) || fail "pkg-config static build"
