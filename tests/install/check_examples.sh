@@ -45,10 +45,10 @@ expect "$REPLY" dl_custom_type \
     "bad table line: Invalid argument: region_size 1000 is not a power of 2" \
     "clean: 1 1 0" \
     "data flushes: 1" \
-    "mark beyond the end: Numerical result out of range" \
+    "mark beyond the end: Region out of range" \
     "status INFO: 3 counting 3 2" \
     "status TABLE: counting 2 1024 nosync" \
-    "unregister while in use: Device or resource busy" \
+    "unregister while in use: Busy (still in use)" \
     "after unregister: gone"
 
 [ $status -eq 0 ] && echo "ok: both examples ran and printed what they should"
