@@ -31,6 +31,7 @@
 #include "bitmap/bitmap.h"
 #include "dirtylog.h"
 #include "disk/disk_header.h"
+#include "disk/disk_hooks.h"
 #include "disk/io_posix.h"
 
 #define MAX_OPTIONS 6
@@ -68,6 +69,7 @@ struct disk_log {
     pthread_cond_t gc_cond;
     uint64_t rounds_started, rounds_done;
     int round_running;
+    unsigned waiters; /* flushes waiting for a round (for tests) */
 };
 
 /* An io handed over by dl_log_create_disk_io() for the ctr on this thread. */
@@ -145,6 +147,8 @@ static int write_fill(struct disk_log *lc, int value)
 {
     uint64_t chunk = lc->invert ? CHUNK_UNITS_DM : CHUNK_UNITS_NATIVE;
     size_t wpu = words_per_unit(lc);
+    if (chunk > lc->nunits)
+        chunk = lc->nunits ? lc->nunits : 1;
     uint64_t *w = malloc(chunk * wpu * 8);
     uint8_t *buf = malloc(chunk * lc->unit_bytes);
     int r = w && buf ? 0 : -ENOMEM;
@@ -447,11 +451,20 @@ int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc, const char *co
 
 /* ---- loading at resume --------------------------------------------------- */
 
+/* Set bits [from, to) a word at a time (resume has exclusive access). */
 static int set_bits_range(struct bitmap *bm, uint64_t from, uint64_t to)
 {
-    for (uint64_t i = from; i < to; i++)
-        if (bitmap_set(bm, i) < 0)
+    while (from < to) {
+        uint64_t word = from / 64, lo = from % 64;
+        uint64_t hi = to - word * 64 >= 64 ? 64 : to - word * 64;
+        uint64_t mask = (hi == 64 ? ~0ull : (1ull << hi) - 1) & (~0ull << lo);
+        uint64_t v;
+        bitmap_read_words(bm, word, 1, &v);
+        v |= mask;
+        if (bitmap_write_words(bm, word, 1, &v) < 0)
             return -ENOMEM;
+        from = word * 64 + hi;
+    }
     return 0;
 }
 
@@ -465,6 +478,8 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
         : dln_bitmap_bytes(lc->stored_regions) / DLN_BLOCK_BYTES;
     uint64_t stored_bytes = lc->invert ? dlm_bitmap_bytes(lc->stored_regions)
                                        : dln_bitmap_bytes(lc->stored_regions);
+    if (chunk > stored_units)
+        chunk = stored_units ? stored_units : 1; /* small logs: small buffers */
     uint64_t *w = malloc(chunk * wpu * 8);
     uint8_t *buf = malloc(chunk * lc->unit_bytes);
     int r = w && buf ? 0 : -ENOMEM;
@@ -742,7 +757,9 @@ static int disk_flush(dl_log *log)
     uint64_t need = lc->rounds_started + 1;
     while (lc->rounds_done < need && !atomic_load(&lc->failed)) {
         if (lc->round_running) {
+            lc->waiters++;
             pthread_cond_wait(&lc->gc_cond, &lc->gc_lock);
+            lc->waiters--;
             continue;
         }
         lc->round_running = 1;
@@ -757,6 +774,15 @@ static int disk_flush(dl_log *log)
     int failed = atomic_load(&lc->failed) != 0;
     pthread_mutex_unlock(&lc->gc_lock);
     return failed ? failed_error(log, lc) : 0;
+}
+
+unsigned dl__disk_flush_waiters(dl_log *log)
+{
+    struct disk_log *lc = dl_log_get_context(log);
+    pthread_mutex_lock(&lc->gc_lock);
+    unsigned n = lc->waiters;
+    pthread_mutex_unlock(&lc->gc_lock);
+    return n;
 }
 
 static int disk_postsuspend(dl_log *log)

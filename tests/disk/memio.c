@@ -169,3 +169,11 @@ void memio_reset_counters(struct memio *m)
 {
     m->reads = m->writes = m->syncs = m->bytes_written = m->ops = 0;
 }
+
+size_t memio_position(struct memio *m)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->nrecs;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}

@@ -49,5 +49,7 @@ void memio_destroy(struct memio *m);
 void memio_load(struct memio *m, const uint8_t *data, uint64_t size);
 void memio_reset_counters(struct memio *m);
 void memio_clear_records(struct memio *m);
+/* Number of records so far (a position in the history). */
+size_t memio_position(struct memio *m);
 
 #endif
