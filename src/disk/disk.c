@@ -451,21 +451,33 @@ int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc, const char *co
 
 /* ---- loading at resume --------------------------------------------------- */
 
-/* Set bits [from, to) a word at a time (resume has exclusive access). */
+/* Set bits [from, to), 64 words per call (resume has exclusive access). */
 static int set_bits_range(struct bitmap *bm, uint64_t from, uint64_t to)
 {
+    uint64_t w[64];
     while (from < to) {
-        uint64_t word = from / 64, lo = from % 64;
-        uint64_t hi = to - word * 64 >= 64 ? 64 : to - word * 64;
-        uint64_t mask = (hi == 64 ? ~0ull : (1ull << hi) - 1) & (~0ull << lo);
-        uint64_t v;
-        bitmap_read_words(bm, word, 1, &v);
-        v |= mask;
-        if (bitmap_write_words(bm, word, 1, &v) < 0)
+        uint64_t first = from / 64, last = (to - 1) / 64;
+        size_t n = last - first + 1 > 64 ? 64 : (size_t)(last - first + 1);
+        bitmap_read_words(bm, first, n, w);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t base = (first + i) * 64;
+            uint64_t lo = from > base ? from - base : 0;
+            uint64_t hi = to - base >= 64 ? 64 : to - base;
+            w[i] |= (hi == 64 ? ~0ull : (1ull << hi) - 1) & (~0ull << lo);
+        }
+        if (bitmap_write_words(bm, first, n, w) < 0)
             return -ENOMEM;
-        from = word * 64 + hi;
+        from = (first + n) * 64;
     }
     return 0;
+}
+
+static int all_zero_words(const uint64_t *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i])
+            return 0;
+    return 1;
 }
 
 /* Read the stored bitmap into ondisk, dirty and out_of_sync. */
@@ -501,16 +513,22 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
         }
         memset(buf + len, 0, n * lc->unit_bytes - len);
         decode_words(lc, u * wpu, n * wpu, buf, lc->stored_regions, w);
-        for (uint64_t i = 0; i < n * wpu; i++)
-            if (w[i]) {
-                /* Only non-zero words, so a mostly clean log stays sparse. */
-                if (bitmap_write_words(lc->ondisk, u * wpu + i, 1, &w[i]) < 0 ||
-                    bitmap_write_words(lc->dirty, u * wpu + i, 1, &w[i]) < 0 ||
-                    bitmap_write_words(lc->out_of_sync, u * wpu + i, 1, &w[i]) < 0) {
+        /* Store runs of units that hold a 1; all-zero units are skipped, so
+         * a mostly clean log stays sparse in memory. */
+        for (uint64_t i = 0; r == 0 && i < n;) {
+            uint64_t j = i;
+            while (j < n && !all_zero_words(w + j * wpu, wpu))
+                j++;
+            if (j > i) {
+                uint64_t fw = (u + i) * wpu;
+                size_t nw = (size_t)((j - i) * wpu);
+                if (bitmap_write_words(lc->ondisk, fw, nw, w + i * wpu) < 0 ||
+                    bitmap_write_words(lc->dirty, fw, nw, w + i * wpu) < 0 ||
+                    bitmap_write_words(lc->out_of_sync, fw, nw, w + i * wpu) < 0)
                     r = -ENOMEM;
-                    break;
-                }
             }
+            i = j + 1;
+        }
     }
     free(w);
     free(buf);
