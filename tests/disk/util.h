@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dirtylog.h"
 
 /* Read a whole file (NULL if missing); *len its size. */
 static inline uint8_t *slurp(const char *path, size_t *len)
 {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return NULL; /* missing, or a directory */
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
