@@ -372,8 +372,12 @@ static void test_group_commit(void)
     CHECK_EQ(pthread_create(&first, NULL, gc_thread, (void *)(uintptr_t)(GC_THREADS + 1)), 0);
     /* The others start once the first flush's round is running: its sync
      * blocks until all of them wait. */
-    while (m.writes == 0 && !atomic_load(&gc_bad))
+    for (unsigned long w = 0; w == 0 && !atomic_load(&gc_bad);) {
         sched_yield();
+        pthread_mutex_lock(&m.lock);
+        w = m.writes;
+        pthread_mutex_unlock(&m.lock);
+    }
     for (int i = 0; i < GC_THREADS; i++)
         CHECK_EQ(pthread_create(&th[i], NULL, gc_thread, (void *)(uintptr_t)(i + 1)), 0);
     pthread_join(first, NULL);
