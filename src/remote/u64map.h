@@ -1,5 +1,6 @@
-/* A small open-addressing hash map from u64 keys to u64 values, used by the
- * daemon for per-client mark sets and per-log mark counts. Not thread-safe:
+/* A small open-addressing hash map from u64 keys to u64 values: the
+ * userspace client's queue of pending marks/clears, and the daemon's
+ * per-client mark sets and per-log mark counts. Not thread-safe:
  * the owner's lock protects it. Capacity is kept when entries go away, so a
  * steady workload stops allocating. */
 #ifndef DLD_U64MAP_H
@@ -27,6 +28,8 @@ uint64_t *u64map_put(struct u64map *m, uint64_t key, int *added);
 int u64map_del(struct u64map *m, uint64_t key);
 /* Make room for `extra` more keys without allocating later: 0 or -ENOMEM. */
 int u64map_reserve(struct u64map *m, size_t extra);
+/* Remove every key, keeping the capacity. */
+void u64map_clear(struct u64map *m);
 /* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->used[i]) ... */
 
 #endif

@@ -1,8 +1,9 @@
 /* Linear probing with backward-shift deletion (no tombstones). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "u64map.h"
+#include "remote/u64map.h"
 
 static size_t slot_of(const struct u64map *m, uint64_t key)
 {
@@ -124,4 +125,11 @@ int u64map_del(struct u64map *m, uint64_t key)
     m->used[hole] = 0;
     m->len--;
     return 1;
+}
+
+void u64map_clear(struct u64map *m)
+{
+    if (m->cap)
+        memset(m->used, 0, m->cap);
+    m->len = 0;
 }
