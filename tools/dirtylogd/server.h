@@ -12,7 +12,7 @@
 
 #include "dirtylog.h"
 #include "remote/wire.h"
-#include "u64map.h"
+#include "remote/u64map.h"
 
 #define DLD_LOG_BUCKETS 256
 
