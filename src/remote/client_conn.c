@@ -5,11 +5,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -91,15 +91,23 @@ static int connect_socket(struct rc_conn *c)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
+    /* Bound every blocking recv/send by the request timeout (slices of it,
+     * so a deadline is noticed within ~1/4 of the timeout). */
+    int slice = c->timeout_ms / 4 > 0 ? c->timeout_ms / 4 : 1;
+    struct timeval tv = {.tv_sec = slice / 1000, .tv_usec = (slice % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return fd;
 }
 
-/* Read exactly n bytes before the deadline: 0, -ETIMEDOUT, or -EPIPE. */
+/* Read exactly n bytes before the deadline: 0, -ETIMEDOUT, or -EPIPE. The
+ * socket has SO_RCVTIMEO set, so recv() blocks (one syscall per reply in the
+ * common case, like a raw ping-pong) but never past the request timeout. */
 static int read_full(int fd, void *buf, size_t n, int64_t deadline)
 {
     uint8_t *p = buf;
     while (n) {
-        ssize_t k = recv(fd, p, n, MSG_DONTWAIT);
+        ssize_t k = recv(fd, p, n, 0);
         if (k > 0) {
             p += k;
             n -= (size_t)k;
@@ -107,16 +115,10 @@ static int read_full(int fd, void *buf, size_t n, int64_t deadline)
         }
         if (k == 0)
             return -EPIPE;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
             return -EPIPE;
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
+        if (now_ms() >= deadline)
             return -ETIMEDOUT;
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
-            return -EPIPE;
     }
     return 0;
 }
@@ -161,6 +163,21 @@ static int send_request(struct rc_conn *c, uint32_t type, uint32_t seq, const vo
     return 0;
 }
 
+/* After a failed send: did the daemon refuse us (and hang up) first? Its
+ * refusal may still be waiting in the socket. The error, or `err`. */
+static int refusal_or(struct rc_conn *c, int err)
+{
+    uint8_t hdr[DLW_HEADER_SIZE];
+    struct dlw_header h;
+    if (recv(c->fd, hdr, sizeof hdr, MSG_DONTWAIT) == (ssize_t)sizeof hdr &&
+        dlw_decode_header(hdr, DLW_MAX_PAYLOAD, &h) == 0 && h.request_type == 0 && h.seq == 0 &&
+        h.error < 0) {
+        dl_log_errorf(c->log, "dirtylogd refused the connection: %s", dl_strerror(h.error));
+        return h.error;
+    }
+    return err;
+}
+
 /* One request on the current connection, re-sent with a new seq after a
  * timeout. 0 with *err = the reply's error, or a connection failure. */
 static int exchange(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
@@ -170,7 +187,7 @@ static int exchange(struct rc_conn *c, uint32_t type, const void *payload, size_
         uint32_t seq = ++c->seq;
         int r = send_request(c, type, seq, payload, len);
         if (r < 0)
-            return r;
+            return refusal_or(c, r);
         int64_t deadline = now_ms() + c->timeout_ms;
         for (;;) {
             uint8_t hdr[DLW_HEADER_SIZE];
