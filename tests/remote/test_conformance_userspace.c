@@ -6,9 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/check.h"
 #include "conformance.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
+
+TEST_MAIN_DEFINITIONS
 
 static struct daemon_fx fx;
 
@@ -23,7 +26,7 @@ static int make_table(void *arg, unsigned tail_argc, const char *tail, char *buf
 {
     struct backing *b = arg;
     int n = snprintf(buf, len, "userspace %u conf-%s-%u socket=%s %s %s",
-                     3 + b->inner_words + tail_argc, b->inner[0] == 'c' ? "core" : "disk",
+                     2 + b->inner_words + tail_argc, b->inner[0] == 'c' ? "core" : "disk",
                      b->generation, fx.socket, b->inner, tail);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
