@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "bitmap/bitmap.h"
+#include "bitmap/sync_state.h"
 #include "dirtylog.h"
 #include "disk/disk_header.h"
 #include "disk/disk_hooks.h"
@@ -58,9 +59,8 @@ struct disk_log {
     uint64_t nunits;
     int invert; /* dm: on-disk 1 = clean */
 
-    struct bitmap *dirty, *out_of_sync, *recovering, *ondisk, *changed;
-    _Atomic uint64_t sync_count;
-    _Atomic uint64_t search_from;
+    struct bitmap *dirty, *ondisk, *changed;
+    struct sync_state sync; /* out_of_sync, recovering, the exact sync count */
     atomic_int failed; /* 0, 'D' (device) or 'F' (flush) */
     int fail_err;
 
@@ -225,8 +225,7 @@ static int format_cb(struct dl_io *io, void *arg)
 static void disk_free(struct disk_log *lc)
 {
     bitmap_destroy(lc->dirty);
-    bitmap_destroy(lc->out_of_sync);
-    bitmap_destroy(lc->recovering);
+    sync_state_destroy(&lc->sync);
     bitmap_destroy(lc->ondisk);
     bitmap_destroy(lc->changed);
     for (unsigned i = 0; i < lc->noptions; i++)
@@ -399,8 +398,8 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         r = check_device(log, lc);
     if (r == 0 &&
         (bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
-         bitmap_create(&lc->out_of_sync, lc->region_count, 0) < 0 ||
-         bitmap_create(&lc->recovering, lc->region_count, 0) < 0 ||
+         /* Until the first resume loads the bitmap, answer conservatively. */
+         sync_state_init(&lc->sync, lc->region_count, 0) < 0 ||
          bitmap_create(&lc->ondisk, lc->region_count, 0) < 0 ||
          bitmap_create(&lc->changed, lc->nunits, 0) < 0))
         r = -ENOMEM;
@@ -416,9 +415,6 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         disk_free(lc);
         return r;
     }
-    /* Until the first resume loads the bitmap, answer conservatively. */
-    bitmap_fill(lc->out_of_sync, 1);
-    atomic_init(&lc->sync_count, 0);
     dl_log_set_context(log, lc);
     return 0;
 }
@@ -524,7 +520,7 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
                 size_t nw = (size_t)((j - i) * wpu);
                 if (bitmap_write_words(lc->ondisk, fw, nw, w + i * wpu) < 0 ||
                     bitmap_write_words(lc->dirty, fw, nw, w + i * wpu) < 0 ||
-                    bitmap_write_words(lc->out_of_sync, fw, nw, w + i * wpu) < 0)
+                    bitmap_write_words(lc->sync.out_of_sync, fw, nw, w + i * wpu) < 0)
                     r = -ENOMEM;
             }
             i = j + 1;
@@ -543,7 +539,6 @@ static uint64_t units_for(const struct disk_log *lc, uint64_t regions)
 /* The first resume: apply the table's flag to what the device holds. */
 static int load(dl_log *log, struct disk_log *lc)
 {
-    bitmap_fill(lc->recovering, 0);
     bitmap_fill(lc->changed, 0);
     bitmap_fill(lc->dirty, 0);
     int r = 0;
@@ -551,7 +546,7 @@ static int load(dl_log *log, struct disk_log *lc)
         /* A new log, or sync/nosync: every region out of sync, or none.
          * Nothing is dirty (no write can be in flight on a new log). */
         int fill = lc->sync_mode != DL_SYNC_NONE;
-        bitmap_fill(lc->out_of_sync, fill);
+        bitmap_fill(lc->sync.out_of_sync, fill);
         bitmap_fill(lc->ondisk, fill);
         if (!lc->fresh) {
             r = write_fill(lc, fill);
@@ -561,7 +556,7 @@ static int load(dl_log *log, struct disk_log *lc)
                 return fail(log, lc, 'D', r, "rewriting the bitmap");
         }
     } else {
-        bitmap_fill(lc->out_of_sync, 0);
+        bitmap_fill(lc->sync.out_of_sync, 0);
         bitmap_fill(lc->ondisk, 0);
         r = load_bitmap(log, lc);
         if (r < 0)
@@ -570,12 +565,12 @@ static int load(dl_log *log, struct disk_log *lc)
     if (lc->stored_regions < lc->region_count) {
         /* grow: the new regions are dirty and out of sync. */
         if (set_bits_range(lc->ondisk, lc->stored_regions, lc->region_count) < 0 ||
-            set_bits_range(lc->out_of_sync, lc->stored_regions, lc->region_count) < 0 ||
+            set_bits_range(lc->sync.out_of_sync, lc->stored_regions, lc->region_count) < 0 ||
             (lc->sync_mode == DL_SYNC_DEFAULT &&
              set_bits_range(lc->dirty, lc->stored_regions, lc->region_count) < 0))
             return -ENOMEM;
         if (lc->sync_mode == DL_SYNC_NONE) {
-            bitmap_fill(lc->out_of_sync, 0);
+            bitmap_fill(lc->sync.out_of_sync, 0);
             bitmap_fill(lc->ondisk, 0);
         }
         uint64_t first = unit_of(lc, lc->stored_regions), last = units_for(lc, lc->region_count);
@@ -616,8 +611,7 @@ static int load(dl_log *log, struct disk_log *lc)
         if (r < 0)
             return fail(log, lc, 'D', r, "writing the header");
     }
-    atomic_store(&lc->sync_count, lc->region_count - bitmap_count(lc->out_of_sync));
-    atomic_store(&lc->search_from, 0);
+    sync_state_recount(&lc->sync);
     lc->loaded = 1;
     return 0;
 }
@@ -670,7 +664,7 @@ static int compute_unit(struct disk_log *lc, uint64_t unit, uint64_t *want, int 
     uint64_t fw = unit * wpu;
     uint64_t d[512], o[512], old[512]; /* wpu <= 512 */
     bitmap_read_words(lc->dirty, fw, wpu, d);
-    bitmap_read_words(lc->out_of_sync, fw, wpu, o);
+    bitmap_read_words(lc->sync.out_of_sync, fw, wpu, o);
     bitmap_read_words(lc->ondisk, fw, wpu, old);
     int differs = 0;
     for (size_t i = 0; i < wpu; i++) {
@@ -687,7 +681,7 @@ static int compute_unit(struct disk_log *lc, uint64_t unit, uint64_t *want, int 
             uint64_t again;
             uint64_t d2, o2;
             bitmap_read_words(lc->dirty, fw + i, 1, &d2);
-            bitmap_read_words(lc->out_of_sync, fw + i, 1, &o2);
+            bitmap_read_words(lc->sync.out_of_sync, fw + i, 1, &o2);
             again = (d2 | o2) & down;
             if (again) {
                 if (set_bits_of(lc->ondisk, fw + i, again, 1) < 0)
@@ -837,7 +831,7 @@ static int disk_in_sync(dl_log *log, uint64_t region, int can_block)
     struct disk_log *lc = dl_log_get_context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
-    return !bitmap_test(lc->out_of_sync, region);
+    return !bitmap_test(lc->sync.out_of_sync, region);
 }
 
 /* The on-disk bit of region may need to become 1: queue its unit unless the
@@ -855,7 +849,7 @@ static int queue_if_clean_on_disk(struct disk_log *lc, uint64_t region)
 static int queue_if_dirty_on_disk(struct disk_log *lc, uint64_t region)
 {
     if (!bitmap_test(lc->ondisk, region) || bitmap_test(lc->dirty, region) ||
-        bitmap_test(lc->out_of_sync, region))
+        bitmap_test(lc->sync.out_of_sync, region))
         return 0;
     int r = bitmap_set(lc->changed, unit_of(lc, region));
     return r < 0 ? r : 0;
@@ -879,53 +873,17 @@ static int disk_clear_region(dl_log *log, uint64_t region)
     return queue_if_dirty_on_disk(lc, region);
 }
 
-static int claim_from(struct disk_log *lc, uint64_t from, uint64_t end, uint64_t *region)
-{
-    uint64_t r;
-    while (from < end && bitmap_find_next_set(lc->out_of_sync, from, &r) && r < end) {
-        int was = bitmap_set(lc->recovering, r);
-        if (was < 0)
-            return was;
-        if (was == 0) {
-            if (bitmap_test(lc->out_of_sync, r)) {
-                *region = r;
-                return 1;
-            }
-            bitmap_clear(lc->recovering, r);
-        }
-        from = r + 1;
-    }
-    return 0;
-}
-
 static int disk_get_resync_work(dl_log *log, uint64_t *region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
-    if (atomic_load(&lc->sync_count) == lc->region_count)
-        return 0;
-    uint64_t start = atomic_load_explicit(&lc->search_from, memory_order_relaxed);
-    if (start >= lc->region_count)
-        start = 0;
-    int r = claim_from(lc, start, lc->region_count, region);
-    if (r == 0 && start > 0)
-        r = claim_from(lc, 0, start, region);
-    if (r == 1)
-        atomic_store_explicit(&lc->search_from, *region + 1, memory_order_relaxed);
-    return r;
+    return sync_state_get_work(&((struct disk_log *)dl_log_get_context(log))->sync, region);
 }
 
 static int disk_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
     struct disk_log *lc = dl_log_get_context(log);
-    int was_out = in_sync ? bitmap_clear(lc->out_of_sync, region)
-                          : bitmap_set(lc->out_of_sync, region);
-    if (was_out < 0)
-        return was_out;
-    if (in_sync && was_out)
-        atomic_fetch_add(&lc->sync_count, 1);
-    else if (!in_sync && !was_out)
-        atomic_fetch_sub(&lc->sync_count, 1);
-    bitmap_clear(lc->recovering, region);
+    int r = sync_state_set(&lc->sync, region, in_sync);
+    if (r < 0)
+        return r;
     return in_sync ? queue_if_dirty_on_disk(lc, region) : queue_if_clean_on_disk(lc, region);
 }
 
@@ -933,7 +891,7 @@ static int disk_get_sync_count(dl_log *log, uint64_t *count)
 {
     struct disk_log *lc = dl_log_get_context(log);
     /* A failed log reads every region out of sync. */
-    *count = atomic_load(&lc->failed) ? 0 : atomic_load(&lc->sync_count);
+    *count = atomic_load(&lc->failed) ? 0 : atomic_load(&lc->sync.sync_count);
     return 0;
 }
 
