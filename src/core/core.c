@@ -12,6 +12,7 @@
 #include "bitmap/bitmap.h"
 #include "bitmap/sync_state.h"
 #include "dirtylog.h"
+#include "log_internal.h"
 
 struct core_log {
     uint32_t region_size;
@@ -59,23 +60,23 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 
 static void core_dtr(dl_log *log)
 {
-    core_free(dl_log_get_context(log));
+    core_free(dl__context(log));
 }
 
 static uint32_t core_get_region_size(dl_log *log)
 {
-    return ((struct core_log *)dl_log_get_context(log))->region_size;
+    return ((struct core_log *)dl__context(log))->region_size;
 }
 
 static int core_is_clean(dl_log *log, uint64_t region)
 {
-    return !bitmap_test(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    return !bitmap_test(((struct core_log *)dl__context(log))->dirty, region);
 }
 
 static int core_in_sync(dl_log *log, uint64_t region, int can_block)
 {
     (void)can_block; /* memory never blocks */
-    return !bitmap_test(((struct core_log *)dl_log_get_context(log))->sync.out_of_sync, region);
+    return !bitmap_test(((struct core_log *)dl__context(log))->sync.out_of_sync, region);
 }
 
 static int core_flush(dl_log *log)
@@ -86,36 +87,36 @@ static int core_flush(dl_log *log)
 
 static int core_mark_region(dl_log *log, uint64_t region)
 {
-    int r = bitmap_set(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    int r = bitmap_set(((struct core_log *)dl__context(log))->dirty, region);
     return r < 0 ? r : 0;
 }
 
 static int core_clear_region(dl_log *log, uint64_t region)
 {
-    int r = bitmap_clear(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    int r = bitmap_clear(((struct core_log *)dl__context(log))->dirty, region);
     return r < 0 ? r : 0;
 }
 
 static int core_get_resync_work(dl_log *log, uint64_t *region)
 {
-    return sync_state_get_work(&((struct core_log *)dl_log_get_context(log))->sync, region);
+    return sync_state_get_work(&((struct core_log *)dl__context(log))->sync, region);
 }
 
 static int core_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
-    int r = sync_state_set(&((struct core_log *)dl_log_get_context(log))->sync, region, in_sync);
+    int r = sync_state_set(&((struct core_log *)dl__context(log))->sync, region, in_sync);
     return r < 0 ? r : 0;
 }
 
 static int core_get_sync_count(dl_log *log, uint64_t *count)
 {
-    *count = atomic_load(&((struct core_log *)dl_log_get_context(log))->sync.sync_count);
+    *count = atomic_load(&((struct core_log *)dl__context(log))->sync.sync_count);
     return 0;
 }
 
 static int core_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
-    struct core_log *lc = dl_log_get_context(log);
+    struct core_log *lc = dl__context(log);
     int n;
     if (type == DL_STATUS_INFO) {
         n = snprintf(buf, len, "1 core");

@@ -31,6 +31,7 @@
 #include "bitmap/bitmap.h"
 #include "bitmap/sync_state.h"
 #include "dirtylog.h"
+#include "log_internal.h"
 #include "disk/disk_header.h"
 #include "disk/disk_hooks.h"
 #include "disk/io_posix.h"
@@ -421,7 +422,7 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 
 static void disk_dtr(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (lc->io && lc->io->close)
         lc->io->close(lc->io);
     pthread_cond_destroy(&lc->gc_cond);
@@ -764,7 +765,7 @@ static int flush_round(dl_log *log, struct disk_log *lc)
  * no round running starts it for everybody waiting. */
 static int disk_flush(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     pthread_mutex_lock(&lc->gc_lock);
     uint64_t need = lc->rounds_started + 1;
     while (lc->rounds_done < need && !atomic_load(&lc->failed)) {
@@ -790,7 +791,7 @@ static int disk_flush(dl_log *log)
 
 unsigned dl__disk_flush_waiters(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     pthread_mutex_lock(&lc->gc_lock);
     unsigned n = lc->waiters;
     pthread_mutex_unlock(&lc->gc_lock);
@@ -806,7 +807,7 @@ static int disk_postsuspend(dl_log *log)
  * the memory state, which is authoritative, and persist it. */
 static int disk_resume(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (lc->loaded)
         return disk_flush(log);
     pthread_mutex_lock(&lc->gc_lock);
@@ -819,7 +820,7 @@ static int disk_resume(dl_log *log)
 
 static int disk_is_clean(dl_log *log, uint64_t region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
     return !bitmap_test(lc->dirty, region);
@@ -828,7 +829,7 @@ static int disk_is_clean(dl_log *log, uint64_t region)
 static int disk_in_sync(dl_log *log, uint64_t region, int can_block)
 {
     (void)can_block;
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
     return !bitmap_test(lc->sync.out_of_sync, region);
@@ -857,7 +858,7 @@ static int queue_if_dirty_on_disk(struct disk_log *lc, uint64_t region)
 
 static int disk_mark_region(dl_log *log, uint64_t region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int r = bitmap_set(lc->dirty, region);
     if (r < 0)
         return r;
@@ -866,7 +867,7 @@ static int disk_mark_region(dl_log *log, uint64_t region)
 
 static int disk_clear_region(dl_log *log, uint64_t region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int r = bitmap_clear(lc->dirty, region);
     if (r < 0)
         return r;
@@ -875,12 +876,12 @@ static int disk_clear_region(dl_log *log, uint64_t region)
 
 static int disk_get_resync_work(dl_log *log, uint64_t *region)
 {
-    return sync_state_get_work(&((struct disk_log *)dl_log_get_context(log))->sync, region);
+    return sync_state_get_work(&((struct disk_log *)dl__context(log))->sync, region);
 }
 
 static int disk_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int r = sync_state_set(&lc->sync, region, in_sync);
     if (r < 0)
         return r;
@@ -889,7 +890,7 @@ static int disk_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 
 static int disk_get_sync_count(dl_log *log, uint64_t *count)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     /* A failed log reads every region out of sync. */
     *count = atomic_load(&lc->failed) ? 0 : atomic_load(&lc->sync.sync_count);
     return 0;
@@ -897,12 +898,12 @@ static int disk_get_sync_count(dl_log *log, uint64_t *count)
 
 static uint32_t disk_get_region_size(dl_log *log)
 {
-    return ((struct disk_log *)dl_log_get_context(log))->region_size;
+    return ((struct disk_log *)dl__context(log))->region_size;
 }
 
 static int disk_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int n;
     if (type == DL_STATUS_INFO) {
         int f = atomic_load(&lc->failed);
