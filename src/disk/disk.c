@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bitmap/bitmap.h"
 #include "bitmap/sync_state.h"
@@ -67,10 +68,14 @@ struct disk_log {
 
     /* group commit */
     pthread_mutex_t gc_lock;
-    pthread_cond_t gc_cond;
+    pthread_cond_t gc_cond;     /* a round ended */
+    pthread_cond_t gather_cond; /* a flush arrived (the gathering leader waits) */
     uint64_t rounds_started, rounds_done;
-    int round_running;
-    unsigned waiters; /* flushes waiting for a round (for tests) */
+    int round_running;            /* a leader is gathering or a round runs */
+    unsigned waiters;             /* flushes waiting for a round (for tests) */
+    unsigned arrivals;            /* flush calls so far (wraps) */
+    unsigned last_round_callers;  /* flush calls the last round served */
+    uint64_t last_round_ns;       /* how long the last round took */
 };
 
 /* An io handed over by dl_log_create_disk_io() for the ctr on this thread. */
@@ -410,6 +415,18 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         pthread_mutex_destroy(&lc->gc_lock);
         r = -ENOMEM;
     }
+    if (r == 0) {
+        pthread_condattr_t ca;
+        int ok = pthread_condattr_init(&ca) == 0;
+        ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+             pthread_cond_init(&lc->gather_cond, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+        if (!ok) {
+            pthread_cond_destroy(&lc->gc_cond);
+            pthread_mutex_destroy(&lc->gc_lock);
+            r = -ENOMEM;
+        }
+    }
     if (r < 0) {
         if (lc->io && lc->io != given && lc->io->close)
             lc->io->close(lc->io);
@@ -426,6 +443,7 @@ static void disk_dtr(dl_log *log)
     if (lc->io && lc->io->close)
         lc->io->close(lc->io);
     pthread_cond_destroy(&lc->gc_cond);
+    pthread_cond_destroy(&lc->gather_cond);
     pthread_mutex_destroy(&lc->gc_lock);
     disk_free(lc);
 }
@@ -760,13 +778,52 @@ static int flush_round(dl_log *log, struct disk_log *lc)
     return r;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How long a leader gathers: half the last round, at most 2 ms; it stops
+ * early once no flush arrived for 50 us. */
+#define GATHER_MAX_NS 2000000u
+#define GATHER_QUIET_NS 50000u
+
+/* Under contention (the last round served several flushes), the threads
+ * that round released are about to flush again: wait a moment so that one
+ * round serves them and the ones already waiting, instead of alternating
+ * two half-full rounds (the batching of Linux's jbd2). A lone flusher never
+ * waits. Called with gc_lock held. */
+static void gather(struct disk_log *lc)
+{
+    if (lc->last_round_callers < 2)
+        return;
+    uint64_t start = now_ns(), window = lc->last_round_ns / 2;
+    uint64_t deadline = start + (window < GATHER_MAX_NS ? window : GATHER_MAX_NS);
+    unsigned seen = lc->arrivals;
+    for (uint64_t t = start; t < deadline; t = now_ns()) {
+        uint64_t wake = t + GATHER_QUIET_NS < deadline ? t + GATHER_QUIET_NS : deadline;
+        struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+        int rc = pthread_cond_timedwait(&lc->gather_cond, &lc->gc_lock, &ts);
+        if (rc == ETIMEDOUT && lc->arrivals == seen)
+            break; /* quiet: nobody else is coming */
+        seen = lc->arrivals;
+    }
+}
+
 /* Group commit: a flush needs one round that starts after it arrived. If a
  * round is running, wait for it and then share the next one; whoever finds
- * no round running starts it for everybody waiting. */
+ * no round running gathers the others (see gather) and runs the round for
+ * everybody waiting. */
 static int disk_flush(dl_log *log)
 {
     struct disk_log *lc = dl__context(log);
     pthread_mutex_lock(&lc->gc_lock);
+    lc->arrivals++;
+    pthread_cond_signal(&lc->gather_cond);
+    /* A leader still gathering has not started its round: this flush is
+     * covered by it, since the round's snapshot comes after this arrival. */
     uint64_t need = lc->rounds_started + 1;
     while (lc->rounds_done < need && !atomic_load(&lc->failed)) {
         if (lc->round_running) {
@@ -776,10 +833,15 @@ static int disk_flush(dl_log *log)
             continue;
         }
         lc->round_running = 1;
+        gather(lc);
         uint64_t mine = ++lc->rounds_started;
+        lc->last_round_callers = lc->waiters + 1;
         pthread_mutex_unlock(&lc->gc_lock);
+        uint64_t t0 = now_ns();
         flush_round(log, lc);
+        uint64_t took = now_ns() - t0;
         pthread_mutex_lock(&lc->gc_lock);
+        lc->last_round_ns = took;
         lc->round_running = 0;
         lc->rounds_done = mine;
         pthread_cond_broadcast(&lc->gc_cond);
