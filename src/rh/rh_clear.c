@@ -40,7 +40,7 @@ uint64_t rh_clear_pass(struct dl_rh *rh, int all_idle)
                 struct rh_entry *e = &l->e[i];
                 uint64_t region = l->base + i;
                 uint64_t w = atomic_load_explicit(&e->state, memory_order_acquire);
-                if (!eligible(rh, w, gen, all_idle))
+                if (e->cold_users || !eligible(rh, w, gen, all_idle))
                     continue;
                 /* Take DURABLE away first: from now on a writer goes to the
                  * cold path, which needs our lock, so it will mark the

@@ -46,6 +46,10 @@ static inline uint64_t rh_with_stamp(uint64_t w, uint64_t gen)
 struct rh_entry {
     _Atomic uint64_t state;
     uint64_t ticket; /* under lock: number of the first flush that covers the mark */
+    /* Under lock: cold-path writers working on this region. A clear pass
+     * leaves it alone, or a writer waiting for one region's flush could see
+     * another of its regions cleared meanwhile, again and again. */
+    uint32_t cold_users;
 };
 
 /* The table: a radix tree of RH_FANOUT-wide nodes over leaves of RH_LEAF

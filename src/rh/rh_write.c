@@ -76,16 +76,12 @@ int rh_entry_init(struct dl_rh *rh, uint64_t region, struct rh_entry *e)
 
 /* Cold path, under the lock. Loops until every region of the range is
  * durably dirty and not recovering, then admits the write to all of them. */
-static int begin_locked(struct dl_rh *rh, uint64_t first, uint64_t last, unsigned flags)
+static int begin_pinned(struct dl_rh *rh, uint64_t first, uint64_t last, unsigned flags)
 {
     int busy = (flags & DL_RH_NOWAIT) || (rh->flags & DL_RH_BUSY_ON_RECOVERY);
-    rh->stats.cold_begins++;
 again:
     for (uint64_t r = first; r <= last; r++) {
-        struct rh_entry *e = rh_lookup_alloc(rh, r, NULL);
-        if (!e)
-            return -ENOMEM;
-        int err = rh_entry_init(rh, r, e);
+        int err = rh_entry_init(rh, r, rh_lookup(rh, r));
         if (err < 0)
             return err;
     }
@@ -142,6 +138,28 @@ again:
     for (uint64_t r = first; r <= last; r++)
         atomic_fetch_add_explicit(&rh_lookup(rh, r)->state, 1, memory_order_acquire);
     return 0;
+}
+
+/* Pin the range's entries (allocating them) for the clear passes, work,
+ * unpin. */
+static int begin_locked(struct dl_rh *rh, uint64_t first, uint64_t last, unsigned flags)
+{
+    rh->stats.cold_begins++;
+    uint64_t r = first;
+    int err = 0;
+    for (; r <= last; r++) {
+        struct rh_entry *e = rh_lookup_alloc(rh, r, NULL);
+        if (!e) {
+            err = -ENOMEM;
+            break;
+        }
+        e->cold_users++;
+    }
+    if (err == 0)
+        err = begin_pinned(rh, first, last, flags);
+    for (uint64_t i = first; i < r; i++)
+        rh_lookup(rh, i)->cold_users--;
+    return err;
 }
 
 static int begin_regions(struct dl_rh *rh, uint64_t first, uint64_t last, unsigned flags)
