@@ -310,13 +310,12 @@ DL_EXPORT int dl_rh_end_write(dl_rh *rh, uint64_t offset, uint64_t length, int r
 DL_EXPORT int dl_rh_begin_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, unsigned flags);
 DL_EXPORT int dl_rh_end_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, int result);
 
-/* One flush period: clear (in the log) every region idle for hot_periods
- * periods, then flush the log once (the log runs the data-device flush
- * callback before it persists the clears). Returns the number of regions
- * cleared (>= 0) or the flush's -errno (the regions then stay dirty in
- * the layer's view only if the clear call itself failed; a failed flush
- * leaves clears to the log's own failure handling). No flush when there is
- * nothing to clear. */
+/* One flush period: issue clears (dl_log_clear_region) for every region idle
+ * for hot_periods whole periods, then flush the log once; the log runs the
+ * engine's data-device flush callback before it persists those clean bits.
+ * Returns the number of regions cleared (>= 0), or the flush's -errno (the
+ * clears then stay in the log's memory; the log's own failure handling
+ * applies). No log flush at all when there is nothing to clear. */
 DL_EXPORT int64_t dl_rh_flush(dl_rh *rh);
 /* Clear every idle region now, ignoring the hot set, and flush: for a clean
  * shutdown or suspend. Same result as dl_rh_flush(). */

@@ -1,8 +1,11 @@
 /* The test log types described in counting_log.h. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "counting_log.h"
 
@@ -215,10 +218,139 @@ static const struct dl_log_type null_type = {
     .status = cnt_status,
 };
 
+/* ---- rh_file: "rh_file <path> <region_size>", a minimal persistent log ----
+ * One byte per region in a file: 1 = dirty. A flush writes the whole file
+ * and fsyncs it, running the flush callback first when it persists a clean
+ * byte. Loading: dirty => not in sync. SERIALIZE_ALL: the library locks. */
+struct file_log {
+    int fd;
+    uint32_t region_size;
+    uint64_t n;
+    uint8_t *dirty, *on_disk, *out_of_sync, *recovering;
+};
+
+static void file_free(struct file_log *fl)
+{
+    if (fl->fd >= 0)
+        close(fl->fd);
+    free(fl->dirty), free(fl->on_disk), free(fl->out_of_sync), free(fl->recovering), free(fl);
+}
+
+static int file_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
+{
+    if (argc != 2)
+        return -EINVAL;
+    struct file_log *fl = calloc(1, sizeof *fl);
+    if (!fl)
+        return -ENOMEM;
+    int r = dl_parse_region_size(log, argv[1], target, &fl->region_size);
+    if (r < 0) {
+        free(fl);
+        return r;
+    }
+    fl->n = dl_region_count(target, fl->region_size);
+    fl->fd = open(argv[0], O_RDWR | O_CREAT, 0600);
+    fl->dirty = calloc(fl->n, 1), fl->on_disk = calloc(fl->n, 1);
+    fl->out_of_sync = calloc(fl->n, 1), fl->recovering = calloc(fl->n, 1);
+    if (fl->fd < 0 || !fl->dirty || !fl->on_disk || !fl->out_of_sync || !fl->recovering) {
+        file_free(fl);
+        return -EIO;
+    }
+    ssize_t got = pread(fl->fd, fl->on_disk, fl->n, 0); /* short: the rest is clean */
+    for (uint64_t i = 0; got > 0 && i < fl->n; i++)
+        fl->dirty[i] = fl->out_of_sync[i] = fl->on_disk[i] != 0;
+    dl_log_set_context(log, fl);
+    return 0;
+}
+
+static void file_dtr(dl_log *log) { file_free(dl_log_get_context(log)); }
+static uint32_t file_rs(dl_log *log) { return ((struct file_log *)dl_log_get_context(log))->region_size; }
+static int file_is_clean(dl_log *log, uint64_t r)
+{
+    return !((struct file_log *)dl_log_get_context(log))->dirty[r];
+}
+static int file_in_sync(dl_log *log, uint64_t r, int b)
+{
+    (void)b;
+    return !((struct file_log *)dl_log_get_context(log))->out_of_sync[r];
+}
+static int file_mark(dl_log *log, uint64_t r)
+{
+    ((struct file_log *)dl_log_get_context(log))->dirty[r] = 1;
+    return 0;
+}
+static int file_clear(dl_log *log, uint64_t r)
+{
+    ((struct file_log *)dl_log_get_context(log))->dirty[r] = 0;
+    return 0;
+}
+static int file_flush(dl_log *log)
+{
+    struct file_log *fl = dl_log_get_context(log);
+    int clearing = 0;
+    for (uint64_t i = 0; i < fl->n; i++)
+        clearing |= fl->on_disk[i] && !fl->dirty[i];
+    if (clearing) {
+        int e = dl_log_call_flush_callback(log);
+        if (e < 0)
+            return e;
+    }
+    if (pwrite(fl->fd, fl->dirty, fl->n, 0) != (ssize_t)fl->n || fsync(fl->fd) != 0)
+        return -EIO;
+    for (uint64_t i = 0; i < fl->n; i++)
+        fl->on_disk[i] = fl->dirty[i];
+    return 0;
+}
+static int file_work(dl_log *log, uint64_t *r)
+{
+    struct file_log *fl = dl_log_get_context(log);
+    for (uint64_t i = 0; i < fl->n; i++)
+        if (fl->out_of_sync[i] && !fl->recovering[i]) {
+            fl->recovering[i] = 1;
+            *r = i;
+            return 1;
+        }
+    return 0;
+}
+static int file_set_sync(dl_log *log, uint64_t r, int in_sync)
+{
+    struct file_log *fl = dl_log_get_context(log);
+    fl->out_of_sync[r] = !in_sync;
+    fl->recovering[r] = 0;
+    return 0;
+}
+static int file_count(dl_log *log, uint64_t *c)
+{
+    struct file_log *fl = dl_log_get_context(log);
+    *c = 0;
+    for (uint64_t i = 0; i < fl->n; i++)
+        *c += !fl->out_of_sync[i];
+    return 0;
+}
+
+static const struct dl_log_type file_type = {
+    DL_LOG_TYPE_INIT("rh_file"),
+    .thread_model = DL_THREAD_MODEL_SERIALIZE_ALL,
+    .ctr = file_ctr,
+    .dtr = file_dtr,
+    .get_region_size = file_rs,
+    .is_clean = file_is_clean,
+    .in_sync = file_in_sync,
+    .flush = file_flush,
+    .mark_region = file_mark,
+    .clear_region = file_clear,
+    .get_resync_work = file_work,
+    .set_region_sync = file_set_sync,
+    .get_sync_count = file_count,
+    .status = cnt_status,
+};
+
 void counting_log_register(void)
 {
     if (!dl_find_type("rh_count"))
         dl_register_type(&counting_type);
     if (!dl_find_type("rh_null"))
         dl_register_type(&null_type);
+    if (!dl_find_type("rh_file"))
+        dl_register_type(&file_type);
 }

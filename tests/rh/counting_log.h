@@ -8,7 +8,9 @@
  *  - like a real log, runs the engine's flush callback before persisting any
  *    clean bit, and reports each clean bit it persists to a test hook;
  *  - can block a flush (before_flush hook) and fail flushes on demand.
- * "rh_null": no state at all, every region in sync; for huge logs. */
+ * "rh_null": no state at all, every region in sync; for huge logs.
+ * "rh_file <path> <region_size>": a minimal persistent log (one byte per
+ *  region, whole file written and fsynced at flush), for the crash test. */
 #ifndef RH_COUNTING_LOG_H
 #define RH_COUNTING_LOG_H
 

@@ -743,9 +743,9 @@ int main(void)
     test_flush_failure();
     test_threshold();
     test_huge();
-    run_stress(0, 0, 0, 3000);
-    run_stress(DL_RH_EAGER_CLEAR, 0, 0, 3000);
-    run_stress(0, 2, 6, 3000);
+    run_stress(0, 0, 0, 20000);
+    run_stress(DL_RH_EAGER_CLEAR, 0, 0, 20000);
+    run_stress(0, 2, 6, 10000);
     test_failures += atomic_load(&thread_failures);
     return test_exit_status("test_rh");
 }
