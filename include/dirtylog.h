@@ -206,6 +206,50 @@ DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_
                              int *block_on_error);
 
 
+/* ==== Disk logs: the I/O interface and disk-specific calls ==============
+ *
+ * Every byte the "disk" log type reads or writes goes through a struct
+ * dl_io, a small vtable. The default implementation (dl_io_open_posix) works
+ * on a regular file or a block device; tests and engines can supply their
+ * own (to record writes, inject faults, or put the log somewhere else) with
+ * dl_log_create_disk_io(). Offsets and sizes are in bytes.
+ */
+struct dl_io {
+    /* sizeof(struct dl_io) as the implementation was compiled; fields past
+     * it are treated as absent. Append new fields at the end only. */
+    uint32_t struct_size;
+    /* Read up to len bytes at offset: bytes read (0 at end of device, fewer
+     * than len allowed), or -errno. */
+    int64_t (*pread)(struct dl_io *io, void *buf, size_t len, uint64_t offset);
+    /* Write up to len bytes at offset (a regular file grows): bytes written
+     * (> 0; fewer than len allowed, the log writes the rest), or -errno. */
+    int64_t (*pwrite)(struct dl_io *io, const void *buf, size_t len, uint64_t offset);
+    /* Make every completed write durable (fdatasync). 0 or -errno. */
+    int (*sync)(struct dl_io *io);
+    /* Current size in bytes and logical block size (512 if unknown). A
+     * regular file reports its length; a block device its capacity. */
+    int (*size)(struct dl_io *io, uint64_t *bytes, uint32_t *logical_block_size);
+    /* Release everything (the log calls it once, at destroy). May be NULL. */
+    void (*close)(struct dl_io *io);
+    /* The implementation's own state. */
+    void *priv;
+};
+
+/* Open `path` with the default POSIX implementation, read-write (or
+ * read-only with read_only != 0: writes then fail with -EROFS). A regular
+ * file that does not exist is created (empty) if create != 0. A block
+ * device's size and logical block size come from BLKGETSIZE64/BLKSSZGET.
+ * 0 and *io, or -errno with dl_last_error() naming the path and the cause. */
+DL_EXPORT int dl_io_open_posix(const char *path, int read_only, int create, struct dl_io **io);
+
+/* Create a "disk" log on the device `io` instead of opening the path named
+ * in argv. argc/argv are the disk type's arguments as for dl_log_create
+ * ("<path> <region_size> [sync|nosync] [format=dm] [grow] [block_on_error]");
+ * the path is then only a name echoed by status. On success the log owns io
+ * and calls io->close at destroy; on failure the caller still owns io. */
+DL_EXPORT int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc,
+                                    const char *const *argv, struct dl_io *io, dl_log **log);
+
 /* ======================================================================== */
 /* ---- Write-intent layer (region hash) ---------------------------------- */
 /*

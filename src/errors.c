@@ -1,5 +1,6 @@
 /* dl_strerror() and the per-thread message of the last failure. */
 #define _POSIX_C_SOURCE 200809L /* the XSI strerror_r that returns int */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,13 +9,44 @@
 
 static _Thread_local char last_error[256];
 
+/* Messages for the codes this library returns, as constant strings so two
+ * calls in one expression never share a buffer. */
+static const struct {
+    int code;
+    const char *text;
+} messages[] = {
+    {EINVAL, "Invalid argument"},
+    {ERANGE, "Region out of range"},
+    {ENOMEM, "Out of memory"},
+    {ENOENT, "No such log type, file or log"},
+    {EEXIST, "Already exists"},
+    {EBUSY, "Busy (still in use)"},
+    {EIO, "Input/output error"},
+    {ENOSPC, "No space left (buffer or device too small)"},
+    {EWOULDBLOCK, "Would block"},
+    {E2BIG, "Too many arguments or too large"},
+    {ETIMEDOUT, "Timed out"},
+    {ECONNREFUSED, "Connection refused"},
+    {ENOTCONN, "Not connected"},
+    {EPROTO, "Protocol error"},
+    {EBADMSG, "Bad message or corrupt log"},
+    {EACCES, "Permission denied"},
+    {EPERM, "Operation not permitted"},
+    {ENOTSUP, "Not supported"},
+    {EROFS, "Read-only"},
+    {ESTALE, "Log failed earlier (sticky failure)"},
+};
+
 const char *dl_strerror(int err)
 {
     if (err == 0)
         return "Success";
     if (err > 0)
         return "Not an error code (positive value)";
-    /* strerror() is not thread-safe: use a per-thread buffer. */
+    for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
+        if (messages[i].code == -err)
+            return messages[i].text;
+    /* Anything else: the system's text, in a per-thread buffer. */
     static _Thread_local char buf[128];
     if (strerror_r(-err, buf, sizeof buf) != 0)
         snprintf(buf, sizeof buf, "Unknown error %d", -err);

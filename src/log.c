@@ -7,6 +7,12 @@
 
 #include "log_internal.h"
 
+#if defined(__GNUC__) || defined(__clang__)
+#define DL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define DL_UNLIKELY(x) (x)
+#endif
+
 uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
 {
     if (region_size == 0)
@@ -121,7 +127,7 @@ uint64_t dl_log_get_target_sectors(dl_log *log) { return log->target_sectors; }
 /* Call an op under the log's lock if (and only if) its type asked for it. */
 #define CALL(log, expr)                           \
     do {                                          \
-        if (__builtin_expect((log)->serialize, 0)) { \
+        if (DL_UNLIKELY((log)->serialize)) { \
             pthread_mutex_lock(&(log)->lock);     \
             int r_ = (expr);                      \
             pthread_mutex_unlock(&(log)->lock);   \
@@ -139,7 +145,7 @@ static int out_of_range(dl_log *log, uint64_t region)
 
 #define CHECK_REGION(log, region)                                  \
     do {                                                           \
-        if (__builtin_expect((region) >= (log)->region_count, 0)) \
+        if (DL_UNLIKELY((region) >= (log)->region_count)) \
             return out_of_range(log, region);                      \
     } while (0)
 

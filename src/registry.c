@@ -1,5 +1,6 @@
 /* The registry of log types: a short list under a mutex. Lookups happen at
  * create time only, never on an op's path. */
+#define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* Device-mapper table syntax shared by every type: "<type> <argc> <args...>",
  * region sizes and the trailing sync flags. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>

@@ -1,0 +1,878 @@
+/* Sparse, hierarchical, lock-free bitmap. The contract is in bitmap.h.
+ *
+ * Tree. Level 0 is a leaf: 512 words = 32768 bits = one 4 KiB page. A node at
+ * level l >= 1 has children at level l-1, each covering 2^cshift(l) bits
+ * (cshift(l) = 15 + 6(l-1)). Non-root nodes have 64 children and one summary
+ * word (520 bytes, 576 allocated). The root, embedded in struct bitmap so
+ * that the first child load needs no pointer chase, has ceil(nbits /
+ * 2^cshift(L)) <= 4096 children, L >= 1 being the smallest level for which
+ * that fits (so its summary is at most 64 words): up to 2^27
+ * bits the tree is root -> leaf, up to 2^33 root -> node -> leaf, and 2^63
+ * bits takes 7 levels. A child pointer is NULL (all 0), ONES (the address of
+ * a static object: all 1) or a node of its own.
+ *
+ * Why these sizes: the leaf pointers of a 2^30-bit map then take 256 KiB and
+ * stay in the L2 cache, so a random access costs one cache miss (the leaf
+ * word) like a flat array; with 4096-bit leaves they take 2 MiB and every
+ * random access pays a second, dependent miss. Small interior nodes keep
+ * sparse maps small (each isolated bit costs its 4 KiB leaf plus a few
+ * 576-byte nodes).
+ *
+ * Summaries. Bit j of a node's summary means "child j MAY contain a 1".
+ * Invariant: once bitmap_set(b) has returned, and until b is cleared, every
+ * ancestor of b has its summary bit for the path to b set -- except inside a
+ * short window of a concurrent prune (see below), which searches detect.
+ *
+ *  - bitmap_set, after its leaf RMW (or after seeing the bit already 1),
+ *    walks the path bottom-up: load the summary word, fetch_or only when the
+ *    bit is missing. Bottom-up matters: a pruner that looks at level l only
+ *    trusts level l-1 summaries, which this set has already fixed.
+ *  - bitmap_clear never touches summaries; they become stale ("may").
+ *  - A search that finds a child whose summary bit is set but whose subtree
+ *    holds no 1 prunes it: clear the summary bit, then RE-CHECK the child
+ *    (its words for a leaf, its summary words for a node) and set the bit
+ *    again if the child is not empty. All of these accesses, and the set's
+ *    leaf RMW and summary loads, are seq_cst. That is a Dekker pattern: in
+ *    the single total order S, either the setter's summary load comes after
+ *    the pruner's clear (then it finds the bit missing and sets it, or finds
+ *    it already restored), or before it, and then the setter's leaf RMW
+ *    precedes the pruner's re-check, which sees the 1 and restores the bit.
+ *    So a completed set is never lost for good.
+ *
+ * Prune window. Between the pruner's clear and its re-set, the summary bit
+ * is 0 although the child may hold a completed set; another search reading
+ * the word then would skip that child. Two monotonic counters close the
+ * hole: a pruner increments prune_started before its clear and
+ * prune_finished after its re-set. A search reads F = prune_finished, then
+ * the summary word, then S = prune_started. Every prune that finished by F
+ * also started by S, so S == F means no prune was between its start and
+ * its finish at any moment in between, and the word can be trusted (a prune
+ * whose clear we read has its start ordered before our read of S by the
+ * release/acquire pair on the word, and its re-set, had it finished by F,
+ * would have been visible to us). Otherwise the search takes "every non-NULL
+ * child" as the candidates for that word: slower, never wrong. A pruner's
+ * re-check of a node child uses the same test and, if another prune
+ * overlapped, conservatively keeps the bit, so a prune can never make a
+ * non-empty subtree look empty for good.
+ *
+ * Memory ordering elsewhere: nodes are fully initialised, then published by
+ * a seq_cst CAS (release); every child pointer load is acquire. Nodes are
+ * never freed while concurrent operations are allowed, so a loaded pointer
+ * stays valid for the whole call. */
+#include "bitmap/bitmap.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Overridable only to try other shapes (the tests also pass with leaves of
+ * 2^12..2^15 bits, fan-outs of 64 and 512, and a root of 32768). */
+#ifndef LEAF_SHIFT
+#define LEAF_SHIFT 15 /* bits per leaf: 32768 */
+#endif
+#ifndef FAN_SHIFT
+#define FAN_SHIFT 6 /* children per non-root node: 64 */
+#endif
+#define LEAF_WORDS (1u << (LEAF_SHIFT - 6))
+#define FAN (1u << FAN_SHIFT)
+#define SUM_WORDS (FAN / 64)
+#ifndef ROOT_FAN_SHIFT
+#define ROOT_FAN_SHIFT 12 /* root children at most: 4096 */
+#endif
+#define ROOT_MAX_FAN (1u << ROOT_FAN_SHIFT)
+/* Smallest L with 2^63 <= ROOT_MAX_FAN << cshift(L). */
+#define MAX_LEVEL                                                              \
+    (1 + (63 - ROOT_FAN_SHIFT - LEAF_SHIFT + FAN_SHIFT - 1) / FAN_SHIFT)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define COLD __attribute__((noinline, cold))
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define COLD
+#define UNLIKELY(x) (x)
+#endif
+
+struct leaf {
+    _Atomic uint64_t w[LEAF_WORDS];
+};
+
+struct inode {
+    _Atomic uint64_t sum[SUM_WORDS];
+    _Atomic(void *) child[FAN];
+};
+
+struct bitmap {
+    uint64_t nbits;
+    unsigned level; /* of the root, >= 1 */
+    unsigned rfan;  /* root children */
+    /* Written rarely (materialisation, pruning), kept off the hot lines. */
+    alignas(64) _Atomic size_t mem;
+    _Atomic uint64_t prune_started;
+    _Atomic uint64_t prune_finished;
+    alignas(64) _Atomic uint64_t rsum[ROOT_MAX_FAN / 64];
+    _Atomic(void *) rchild[]; /* rfan entries */
+};
+
+static char ones_sentinel; /* only its address is used */
+#define ONES ((void *)&ones_sentinel)
+static char nomem_marker;
+#define NOMEM ((void *)&nomem_marker)
+
+static inline bool is_node(const void *p)
+{
+    return p != NULL && p != ONES;
+}
+
+/* log2 of the bits covered by each child of a level-l node. */
+static inline unsigned cshift(unsigned l)
+{
+    return LEAF_SHIFT + FAN_SHIFT * (l - 1);
+}
+
+static inline unsigned ctz64(uint64_t v)
+{
+    return (unsigned)__builtin_ctzll(v);
+}
+
+/* Bytes allocated for a level-l node: cache-line aligned, and aligned_alloc
+ * wants a multiple of the alignment. */
+static inline size_t node_size(unsigned l)
+{
+    return ((l ? sizeof(struct inode) : sizeof(struct leaf)) + 63) & ~(size_t)63;
+}
+
+/* Which bits of the word starting at bit b are < nbits. */
+static inline uint64_t valid_mask(const struct bitmap *bm, uint64_t b)
+{
+    if (b >= bm->nbits)
+        return 0;
+    uint64_t left = bm->nbits - b;
+    return left >= 64 ? ~0ULL : (1ULL << left) - 1;
+}
+
+/* ---- node creation ------------------------------------------------------ */
+
+/* A fresh level-l node covering [base, ...), all 0 or all 1. Bits >= nbits
+ * are stored as 0 and children wholly >= nbits are NULL. */
+static void *node_new(const struct bitmap *bm, unsigned l, uint64_t base, bool ones)
+{
+    if (l == 0) {
+        struct leaf *lf = aligned_alloc(64, node_size(0));
+        if (lf)
+            for (unsigned i = 0; i < LEAF_WORDS; i++)
+                atomic_init(&lf->w[i], ones ? valid_mask(bm, base + 64 * (uint64_t)i) : 0);
+        return lf;
+    }
+    struct inode *n = aligned_alloc(64, node_size(l));
+    if (!n)
+        return NULL;
+    uint64_t sum[SUM_WORDS] = {0};
+    for (unsigned i = 0; i < FAN; i++) {
+        bool in = ones && base + ((uint64_t)i << cshift(l)) < bm->nbits;
+        atomic_init(&n->child[i], in ? ONES : NULL);
+        if (in)
+            sum[i / 64] |= 1ULL << (i % 64);
+    }
+    for (unsigned i = 0; i < SUM_WORDS; i++)
+        atomic_init(&n->sum[i], sum[i]);
+    return n;
+}
+
+/* Replace the uniform value cur (NULL or ONES) in slot by an equivalent
+ * level-l node. Returns what the slot holds afterwards (our node, or the node
+ * of a thread that won the race -- our copy is then freed), or NOMEM. */
+static COLD void *materialise(struct bitmap *bm, _Atomic(void *) *slot, void *cur,
+                              unsigned l, uint64_t base)
+{
+    void *n = node_new(bm, l, base, cur == ONES);
+    if (!n)
+        return NOMEM;
+    /* seq_cst (not just release): the prune argument needs the publication
+     * ordered before the setter's leaf RMW in S. */
+    if (atomic_compare_exchange_strong(slot, &cur, n)) {
+        atomic_fetch_add_explicit(&bm->mem, node_size(l), memory_order_relaxed);
+        return n;
+    }
+    free(n);
+    return cur;
+}
+
+/* ---- descent ------------------------------------------------------------ */
+
+enum { WALK_READ, WALK_SET, WALK_CLEAR };
+
+struct path {
+    _Atomic uint64_t *sum[MAX_LEVEL + 1]; /* [l]: summary word at level l */
+    uint64_t mask[MAX_LEVEL + 1];         /* [l]: the path's bit in it */
+    unsigned stop; /* level of the node holding a returned NULL/ONES */
+};
+
+/* Descend towards bit (general case, not the hot path). WALK_SET
+ * materialises NULL subtrees and WALK_CLEAR ONES subtrees on the way, so
+ * that the bit lives in a leaf. Returns the leaf, or the uniform NULL/ONES
+ * covering bit (p->stop is then the level of the node holding it), or
+ * NOMEM. Records the path's summary bits in p. */
+static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
+{
+    unsigned l = bm->level;
+    uint64_t i = bit >> cshift(l);
+    _Atomic(void *) *slot = &bm->rchild[i];
+    p->sum[l] = &bm->rsum[i / 64];
+    p->mask[l] = 1ULL << (i % 64);
+    for (;;) {
+        void *c = atomic_load_explicit(slot, memory_order_acquire);
+        if (!is_node(c)) {
+            if ((mode == WALK_SET && c == NULL) || (mode == WALK_CLEAR && c == ONES)) {
+                uint64_t base = bit & ~((1ULL << cshift(l)) - 1);
+                if (materialise(bm, slot, c, l - 1, base) == NOMEM)
+                    return NOMEM;
+                continue; /* reload: ours or the winner's node */
+            }
+            p->stop = l;
+            return c;
+        }
+        if (--l == 0)
+            return c;
+        i = (bit >> cshift(l)) % FAN;
+        struct inode *n = c;
+        p->sum[l] = &n->sum[i / 64];
+        p->mask[l] = 1ULL << (i % 64);
+        slot = &n->child[i];
+    }
+}
+
+/* The set side of the summary protocol: make sure summary bit m of *sw is
+ * 1. The load is seq_cst (see the top of the file). */
+static inline void ensure_summary(_Atomic uint64_t *sw, uint64_t m)
+{
+    if (UNLIKELY(!(atomic_load(sw) & m)))
+        atomic_fetch_or(sw, m);
+}
+
+/* Bottom-up from level `from`, as bitmap_set needs it. */
+static void ensure_path(const struct bitmap *bm, const struct path *p, unsigned from)
+{
+    for (unsigned l = from; l <= bm->level; l++)
+        ensure_summary(p->sum[l], p->mask[l]);
+}
+
+/* Set the bit in a leaf; return its old value. The load is seq_cst even on
+ * the skip path: if another thread's set of this bit is still fixing the
+ * summaries, our caller fixes them too, and the Dekker argument needs that
+ * set's RMW ordered before our summary loads in S. */
+static inline int leaf_set(void *leaf, uint64_t bit)
+{
+    _Atomic uint64_t *w = &((struct leaf *)leaf)->w[(bit / 64) % LEAF_WORDS];
+    uint64_t m = 1ULL << (bit % 64);
+    if (atomic_load(w) & m)
+        return 1;
+    return (atomic_fetch_or(w, m) & m) != 0;
+}
+
+static inline int leaf_clear(void *leaf, uint64_t bit)
+{
+    _Atomic uint64_t *w = &((struct leaf *)leaf)->w[(bit / 64) % LEAF_WORDS];
+    uint64_t m = 1ULL << (bit % 64);
+    if (!(atomic_load_explicit(w, memory_order_relaxed) & m))
+        return 0;
+    return (atomic_fetch_and(w, ~m) & m) != 0;
+}
+
+/* ---- single-bit operations --------------------------------------------- */
+
+/* The hot paths are written once for a root level L and instantiated with
+ * L = 1, 2, 3 as constants, so that the compiler unrolls the descent for
+ * the common map sizes; any uniform subtree on the way goes to the general
+ * (slow) path. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT static inline __attribute__((always_inline))
+#define NOINLINE __attribute__((noinline))
+#else
+#define HOT static inline
+#define NOINLINE
+#endif
+/* One small function per level (each with its own minimal prologue), and
+ * the entry point tail-calls the right one. */
+#define INSTANTIATE(impl, T, B)                                                \
+    static NOINLINE int impl##1(T bm, uint64_t bit) { return impl(B, bit, 1); } \
+    static NOINLINE int impl##2(T bm, uint64_t bit) { return impl(B, bit, 2); } \
+    static NOINLINE int impl##3(T bm, uint64_t bit) { return impl(B, bit, 3); } \
+    static NOINLINE int impl##n(T bm, uint64_t bit) { return impl(B, bit, (bm)->level); }
+#define DISPATCH(impl, bm, bit)                                                \
+    switch ((bm)->level) {                                                     \
+    case 1: return impl##1(bm, bit);                                           \
+    case 2: return impl##2(bm, bit);                                           \
+    case 3: return impl##3(bm, bit);                                           \
+    default: return impl##n(bm, bit);                                          \
+    }
+
+HOT int test_impl(struct bitmap *bm, uint64_t bit, unsigned L)
+{
+    void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
+    for (unsigned l = L - 1; l > 0; l--) {
+        if (UNLIKELY(!is_node(c)))
+            return c == ONES;
+        c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
+                                 memory_order_acquire);
+    }
+    if (UNLIKELY(!is_node(c)))
+        return c == ONES;
+    uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS],
+                                      memory_order_acquire);
+    return (int)((v >> (bit % 64)) & 1);
+}
+
+/* (atomic_load wants a non-const pointer) */
+INSTANTIATE(test_impl, const struct bitmap *, (struct bitmap *)bm)
+
+int bitmap_test(const struct bitmap *bm, uint64_t bit)
+{
+    DISPATCH(test_impl, bm, bit)
+}
+
+static COLD int set_slow(struct bitmap *bm, uint64_t bit)
+{
+    struct path p;
+    void *c = walk(bm, bit, WALK_SET, &p);
+    if (c == NOMEM)
+        return -ENOMEM;
+    if (c == ONES) { /* already 1: from the sentinel's own summary bit up */
+        ensure_path(bm, &p, p.stop);
+        return 1;
+    }
+    int old = leaf_set(c, bit);
+    ensure_path(bm, &p, 1);
+    return old;
+}
+
+HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
+{
+    _Atomic uint64_t *sw[MAX_LEVEL + 1];
+    uint64_t sm[MAX_LEVEL + 1];
+    uint64_t i = bit >> cshift(L);
+    sw[L] = &bm->rsum[i / 64];
+    sm[L] = 1ULL << (i % 64);
+    void *c = atomic_load_explicit(&bm->rchild[i], memory_order_acquire);
+    for (unsigned l = L - 1; l > 0; l--) {
+        if (UNLIKELY(!is_node(c)))
+            return set_slow(bm, bit);
+        struct inode *n = c;
+        i = (bit >> cshift(l)) % FAN;
+        sw[l] = &n->sum[i / 64];
+        sm[l] = 1ULL << (i % 64);
+        c = atomic_load_explicit(&n->child[i], memory_order_acquire);
+    }
+    if (UNLIKELY(!is_node(c)))
+        return set_slow(bm, bit);
+    int old = leaf_set(c, bit);
+    for (unsigned l = 1; l <= L; l++) /* bottom-up */
+        ensure_summary(sw[l], sm[l]);
+    return old;
+}
+
+INSTANTIATE(set_impl, struct bitmap *, bm)
+
+int bitmap_set(struct bitmap *bm, uint64_t bit)
+{
+    DISPATCH(set_impl, bm, bit)
+}
+
+static COLD int clear_slow(struct bitmap *bm, uint64_t bit)
+{
+    struct path p;
+    void *c = walk(bm, bit, WALK_CLEAR, &p);
+    if (!is_node(c) || c == NOMEM)
+        return c == NOMEM ? -ENOMEM : 0; /* NULL: already 0 */
+    return leaf_clear(c, bit);
+}
+
+HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
+{
+    void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
+    for (unsigned l = L - 1; l > 0; l--) {
+        if (UNLIKELY(!is_node(c)))
+            return c == NULL ? 0 : clear_slow(bm, bit);
+        c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
+                                 memory_order_acquire);
+    }
+    if (UNLIKELY(!is_node(c)))
+        return c == NULL ? 0 : clear_slow(bm, bit);
+    return leaf_clear(c, bit);
+}
+
+INSTANTIATE(clear_impl, struct bitmap *, bm)
+
+int bitmap_clear(struct bitmap *bm, uint64_t bit)
+{
+    DISPATCH(clear_impl, bm, bit)
+}
+
+/* ---- find_next_set ------------------------------------------------------ */
+
+static bool leaf_find_set(struct leaf *lf, uint64_t base, uint64_t from, uint64_t *found)
+{
+    uint64_t m = ~0ULL << (from % 64);
+    for (unsigned i = (unsigned)((from - base) / 64); i < LEAF_WORDS; i++, m = ~0ULL) {
+        uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_acquire) & m;
+        if (v) {
+            /* stored bits >= nbits are 0, so this is < nbits */
+            *found = base + 64 * (uint64_t)i + ctz64(v);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Summary word k of a node, as candidates for the search. If a prune may
+ * have held one of its bits at 0 while we read it (the counters moved, see
+ * the top of the file), fall back to "every non-NULL child" for this word. */
+static uint64_t candidates(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
+                           unsigned k, unsigned n)
+{
+    uint64_t fin = atomic_load_explicit(&bm->prune_finished, memory_order_acquire);
+    uint64_t v = atomic_load_explicit(&sum[k], memory_order_acquire);
+    if (atomic_load_explicit(&bm->prune_started, memory_order_acquire) == fin)
+        return v;
+    for (unsigned j = k * 64; j < n && j < k * 64 + 64; j++)
+        if (atomic_load_explicit(&child[j], memory_order_acquire))
+            v |= 1ULL << (j % 64);
+    return v;
+}
+
+/* Is the subtree in slot (at level l) possibly non-empty? Used by a pruner
+ * right after clearing the summary bit; every load is seq_cst. */
+static bool recheck(struct bitmap *bm, _Atomic(void *) *slot, unsigned l)
+{
+    void *c = atomic_load(slot);
+    if (!is_node(c))
+        return c == ONES;
+    if (l == 0) {
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            if (atomic_load(&((struct leaf *)c)->w[i]))
+                return true;
+        return false;
+    }
+    /* A node child is judged by its summaries, which another prune may be
+     * holding at 0 for a moment: if any other prune overlapped these loads,
+     * keep our bit (conservative). Our own prune is the 1 in "!= 1". */
+    uint64_t fin = atomic_load(&bm->prune_finished);
+    for (unsigned i = 0; i < SUM_WORDS; i++)
+        if (atomic_load(&((struct inode *)c)->sum[i]))
+            return true;
+    return atomic_load(&bm->prune_started) - fin != 1;
+}
+
+/* Clear summary bit m of *sw for the (found empty) child in slot at level
+ * l, then re-check it and restore the bit if it is not empty after all. */
+static COLD void prune(struct bitmap *bm, _Atomic uint64_t *sw, uint64_t m,
+                       _Atomic(void *) *slot, unsigned l)
+{
+    atomic_fetch_add(&bm->prune_started, 1);
+    atomic_fetch_and(sw, ~m);
+    if (recheck(bm, slot, l))
+        atomic_fetch_or(sw, m);
+    atomic_fetch_add(&bm->prune_finished, 1);
+}
+
+/* First 1 in [from, nbits) below the level-l node (sum, child, n children)
+ * whose first bit is base. */
+static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
+                          unsigned n, unsigned l, uint64_t base, uint64_t from,
+                          uint64_t *found)
+{
+    unsigned sh = cshift(l);
+    unsigned i = (unsigned)((from - base) >> sh);
+    uint64_t last = (bm->nbits - 1 - base) >> sh; /* children wholly >= nbits are NULL */
+    unsigned iend = last < n ? (unsigned)last + 1 : n;
+    for (unsigned k = i / 64; k * 64 < iend; k++) {
+        uint64_t cand = candidates(bm, sum, child, k, iend);
+        if (k == i / 64)
+            cand &= ~0ULL << (i % 64);
+        for (; cand; cand &= cand - 1) {
+            unsigned j = k * 64 + ctz64(cand);
+            uint64_t cb = base + ((uint64_t)j << sh);
+            uint64_t cf = from > cb ? from : cb;
+            void *c = atomic_load_explicit(&child[j], memory_order_acquire);
+            if (c == ONES) {
+                *found = cf; /* < nbits: child j starts below nbits */
+                return true;
+            }
+            if (c) {
+                struct inode *cn = c;
+                if (l == 1 ? leaf_find_set(c, cb, cf, found)
+                           : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found))
+                    return true;
+            }
+            /* Child j has no 1 at or after cf. If we searched all of it,
+             * its summary bit is stale: prune it. */
+            if (cf == cb)
+                prune(bm, &sum[k], 1ULL << (j % 64), &child[j], l - 1);
+        }
+    }
+    return false;
+}
+
+int bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *found)
+{
+    /* Pruning rewrites hint bits and counters only, never the set itself. */
+    struct bitmap *bm = (struct bitmap *)cbm;
+    if (from >= bm->nbits)
+        return 0;
+    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found);
+}
+
+/* ---- find_next_clear ---------------------------------------------------- */
+
+static bool leaf_find_clear(struct leaf *lf, uint64_t base, uint64_t from, uint64_t nbits,
+                            uint64_t *found)
+{
+    uint64_t m = ~0ULL << (from % 64);
+    for (unsigned i = (unsigned)((from - base) / 64); i < LEAF_WORDS; i++, m = ~0ULL) {
+        uint64_t wb = base + 64 * (uint64_t)i;
+        if (wb >= nbits)
+            return false;
+        uint64_t v = ~atomic_load_explicit(&lf->w[i], memory_order_acquire) & m;
+        if (v) {
+            uint64_t b = wb + ctz64(v);
+            if (b >= nbits)
+                return false;
+            *found = b;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, unsigned n,
+                            unsigned l, uint64_t base, uint64_t from, uint64_t *found)
+{
+    unsigned sh = cshift(l);
+    for (unsigned j = (unsigned)((from - base) >> sh); j < n; j++) {
+        uint64_t cb = base + ((uint64_t)j << sh);
+        if (cb >= bm->nbits)
+            return false;
+        uint64_t cf = from > cb ? from : cb;
+        void *c = atomic_load_explicit(&child[j], memory_order_acquire);
+        if (c == NULL) {
+            *found = cf;
+            return true;
+        }
+        if (c == ONES)
+            continue;
+        if (l == 1 ? leaf_find_clear(c, cb, cf, bm->nbits, found)
+                   : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found))
+            return true;
+    }
+    return false;
+}
+
+int bitmap_find_next_clear(const struct bitmap *cbm, uint64_t from, uint64_t *found)
+{
+    struct bitmap *bm = (struct bitmap *)cbm;
+    if (from >= bm->nbits)
+        return 0;
+    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found);
+}
+
+/* ---- whole-tree walks --------------------------------------------------- */
+
+/* Set bits in the subtree c at level l starting at bit base. */
+static uint64_t count_rec(const struct bitmap *bm, void *c, unsigned l, uint64_t base)
+{
+    if (c == NULL)
+        return 0;
+    if (c == ONES) {
+        uint64_t span = 1ULL << cshift(l + 1); /* l <= 5: no overflow */
+        return bm->nbits - base < span ? bm->nbits - base : span;
+    }
+    uint64_t total = 0;
+    if (l == 0) {
+        struct leaf *lf = c;
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            total += (uint64_t)__builtin_popcountll(
+                atomic_load_explicit(&lf->w[i], memory_order_acquire));
+        return total;
+    }
+    struct inode *n = c;
+    for (unsigned j = 0; j < FAN; j++) {
+        uint64_t cb = base + ((uint64_t)j << cshift(l));
+        if (cb >= bm->nbits)
+            break;
+        total += count_rec(bm, atomic_load_explicit(&n->child[j], memory_order_acquire),
+                           l - 1, cb);
+    }
+    return total;
+}
+
+uint64_t bitmap_count(const struct bitmap *cbm)
+{
+    struct bitmap *bm = (struct bitmap *)cbm;
+    uint64_t total = 0;
+    for (unsigned j = 0; j < bm->rfan; j++)
+        total += count_rec(bm, atomic_load_explicit(&bm->rchild[j], memory_order_acquire),
+                           bm->level - 1, (uint64_t)j << cshift(bm->level));
+    return total;
+}
+
+/* Free the subtree c at level l. Exclusive. */
+static void free_rec(struct bitmap *bm, void *c, unsigned l)
+{
+    if (!is_node(c))
+        return;
+    if (l > 0) {
+        struct inode *n = c;
+        for (unsigned j = 0; j < FAN; j++)
+            free_rec(bm, atomic_load_explicit(&n->child[j], memory_order_relaxed), l - 1);
+    }
+    free(c);
+    atomic_fetch_sub_explicit(&bm->mem, node_size(l), memory_order_relaxed);
+}
+
+int bitmap_fill(struct bitmap *bm, int value)
+{
+    void *v = value ? ONES : NULL;
+    for (unsigned j = 0; j < bm->rfan; j++) {
+        free_rec(bm, atomic_load_explicit(&bm->rchild[j], memory_order_relaxed), bm->level - 1);
+        atomic_store_explicit(&bm->rchild[j], v, memory_order_relaxed);
+    }
+    for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++) {
+        uint64_t s = 0;
+        if (value && k * 64 < bm->rfan)
+            s = bm->rfan - k * 64 >= 64 ? ~0ULL : (1ULL << (bm->rfan - k * 64)) - 1;
+        atomic_store_explicit(&bm->rsum[k], s, memory_order_relaxed);
+    }
+    return 0;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+int bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
+{
+    if (!out || nbits == 0 || nbits > (1ULL << 63))
+        return -EINVAL;
+    unsigned l = 1;
+    while (((nbits - 1) >> cshift(l)) >= ROOT_MAX_FAN)
+        l++;
+    unsigned fan = (unsigned)((nbits - 1) >> cshift(l)) + 1;
+    size_t size = offsetof(struct bitmap, rchild) + fan * sizeof(_Atomic(void *));
+    size = (size + 63) & ~(size_t)63; /* aligned_alloc wants a multiple */
+    struct bitmap *bm = aligned_alloc(64, size);
+    if (!bm)
+        return -ENOMEM;
+    bm->nbits = nbits;
+    bm->level = l;
+    bm->rfan = fan;
+    atomic_init(&bm->mem, size);
+    atomic_init(&bm->prune_started, 0);
+    atomic_init(&bm->prune_finished, 0);
+    for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++)
+        atomic_init(&bm->rsum[k], 0);
+    for (unsigned j = 0; j < fan; j++)
+        atomic_init(&bm->rchild[j], NULL);
+    bitmap_fill(bm, initial_value);
+    *out = bm;
+    return 0;
+}
+
+void bitmap_destroy(struct bitmap *bm)
+{
+    if (!bm)
+        return;
+    bitmap_fill(bm, 0);
+    free(bm);
+}
+
+uint64_t bitmap_size(const struct bitmap *bm)
+{
+    return bm->nbits;
+}
+
+size_t bitmap_memory(const struct bitmap *bm)
+{
+    return atomic_load_explicit(&((struct bitmap *)bm)->mem, memory_order_relaxed);
+}
+
+/* ---- bulk word access --------------------------------------------------- */
+
+/* Number of words holding bits < nbits, and how many of [first, first+n)
+ * are among them. */
+static size_t words_in_range(const struct bitmap *bm, uint64_t first, size_t n)
+{
+    uint64_t total = (bm->nbits + 63) / 64;
+    if (first >= total)
+        return 0;
+    return total - first < n ? (size_t)(total - first) : n;
+}
+
+void bitmap_read_words(const struct bitmap *cbm, uint64_t first, size_t nwords, uint64_t *out)
+{
+    struct bitmap *bm = (struct bitmap *)cbm;
+    size_t nin = words_in_range(bm, first, nwords);
+    for (size_t k = 0; k < nin;) {
+        uint64_t w = first + k;
+        struct path p;
+        void *c = walk(bm, w * 64, WALK_READ, &p);
+        unsigned wi = (unsigned)(w % LEAF_WORDS);
+        size_t cnt = LEAF_WORDS - wi < nin - k ? LEAF_WORDS - wi : nin - k;
+        for (size_t j = 0; j < cnt; j++) {
+            uint64_t v = c == ONES ? valid_mask(bm, (w + j) * 64) : 0;
+            if (is_node(c))
+                v = atomic_load_explicit(&((struct leaf *)c)->w[wi + j], memory_order_acquire);
+            out[k + j] = v;
+        }
+        k += cnt;
+    }
+    if (nwords > nin)
+        memset(out + nin, 0, (nwords - nin) * sizeof *out);
+}
+
+/* The slot holding the leaf for bit, materialising interior nodes (not the
+ * leaf) on the way; p gets the summary words of the path. Exclusive. */
+static _Atomic(void *) *leaf_slot(struct bitmap *bm, uint64_t bit, struct path *p)
+{
+    unsigned l = bm->level;
+    uint64_t i = bit >> cshift(l);
+    _Atomic(void *) *slot = &bm->rchild[i];
+    p->sum[l] = &bm->rsum[i / 64];
+    p->mask[l] = 1ULL << (i % 64);
+    while (l > 1) {
+        void *c = atomic_load_explicit(slot, memory_order_relaxed);
+        if (!is_node(c)) {
+            c = materialise(bm, slot, c, l - 1, bit & ~((1ULL << cshift(l)) - 1));
+            if (c == NOMEM)
+                return NULL;
+        }
+        l--;
+        i = (bit >> cshift(l)) % FAN;
+        struct inode *n = c;
+        p->sum[l] = &n->sum[i / 64];
+        p->mask[l] = 1ULL << (i % 64);
+        slot = &n->child[i];
+    }
+    return slot;
+}
+
+/* Overwrite words [wi, wi+cnt) of the leaf starting at bit lbase. */
+static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt,
+                      const uint64_t *in)
+{
+    struct path p;
+    void *cur = walk(bm, lbase, WALK_READ, &p);
+    uint64_t nw[LEAF_WORDS];
+    bool zero = true, ones = true;
+    for (unsigned i = 0; i < LEAF_WORDS; i++) {
+        uint64_t valid = valid_mask(bm, lbase + 64 * (uint64_t)i);
+        uint64_t v = cur == ONES ? valid : 0;
+        if (i >= wi && i < wi + cnt)
+            v = in[i - wi] & valid;
+        else if (is_node(cur))
+            v = atomic_load_explicit(&((struct leaf *)cur)->w[i], memory_order_relaxed);
+        nw[i] = v;
+        zero &= v == 0;
+        ones &= v == valid;
+    }
+    void *target = ones ? ONES : NULL; /* used when zero || ones */
+    if ((zero || ones) && cur == target)
+        return 0; /* already that uniform value, at whatever level */
+    _Atomic(void *) *slot = leaf_slot(bm, lbase, &p);
+    if (!slot)
+        return -ENOMEM;
+    void *old = atomic_load_explicit(slot, memory_order_relaxed);
+    if (zero || ones) {
+        if (is_node(old)) {
+            free(old);
+            atomic_fetch_sub_explicit(&bm->mem, node_size(0), memory_order_relaxed);
+        }
+        atomic_store_explicit(slot, target, memory_order_relaxed);
+    } else {
+        struct leaf *lf = old;
+        if (!is_node(old)) {
+            lf = aligned_alloc(64, node_size(0));
+            if (!lf)
+                return -ENOMEM;
+            atomic_fetch_add_explicit(&bm->mem, node_size(0), memory_order_relaxed);
+        }
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            atomic_store_explicit(&lf->w[i], nw[i], memory_order_relaxed);
+        atomic_store_explicit(slot, lf, memory_order_relaxed);
+    }
+    /* The leaf's own summary bit is exact; ancestors get it set when the leaf
+     * is non-empty, and write_collapse clears the ones that became empty. */
+    if (zero)
+        atomic_fetch_and(p.sum[1], ~p.mask[1]);
+    else
+        ensure_path(bm, &p, 1);
+    return 0;
+}
+
+/* After a write to bits [lo, hi): below the level-l node (sum, child, n)
+ * starting at base, turn nodes whose children are all NULL (all ONES) into
+ * NULL (ONES), and make the summary bits of the touched children exact
+ * (child != NULL). collapse_rec returns the node, or NULL/ONES after
+ * freeing it when it became uniform. */
+static void *collapse_rec(struct bitmap *bm, void *c, unsigned l, uint64_t base, uint64_t lo,
+                          uint64_t hi);
+
+static void collapse_children(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
+                              unsigned n, unsigned l, uint64_t base, uint64_t lo, uint64_t hi)
+{
+    unsigned sh = cshift(l);
+    uint64_t first = lo > base ? (lo - base) >> sh : 0;
+    uint64_t last = (hi - 1 - base) >> sh;
+    for (uint64_t j = first; j < n && j <= last; j++) {
+        uint64_t cb = base + (j << sh);
+        if (cb >= bm->nbits)
+            break;
+        void *c = atomic_load_explicit(&child[j], memory_order_relaxed);
+        if (l > 1 && is_node(c)) {
+            c = collapse_rec(bm, c, l - 1, cb, lo, hi);
+            atomic_store_explicit(&child[j], c, memory_order_relaxed);
+        }
+        uint64_t m = 1ULL << (j % 64);
+        if (c)
+            atomic_fetch_or_explicit(&sum[j / 64], m, memory_order_relaxed);
+        else
+            atomic_fetch_and_explicit(&sum[j / 64], ~m, memory_order_relaxed);
+    }
+}
+
+static void *collapse_rec(struct bitmap *bm, void *c, unsigned l, uint64_t base, uint64_t lo,
+                          uint64_t hi)
+{
+    struct inode *n = c;
+    collapse_children(bm, n->sum, n->child, FAN, l, base, lo, hi);
+    bool zero = true, ones = true;
+    for (unsigned j = 0; j < FAN && (zero || ones); j++) {
+        void *x = atomic_load_explicit(&n->child[j], memory_order_relaxed);
+        bool in = base + ((uint64_t)j << cshift(l)) < bm->nbits;
+        zero &= x == NULL;
+        ones &= x == (in ? ONES : NULL);
+    }
+    if (!zero && !ones)
+        return c;
+    free(n);
+    atomic_fetch_sub_explicit(&bm->mem, node_size(l), memory_order_relaxed);
+    return zero ? NULL : ONES;
+}
+
+int bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, const uint64_t *in)
+{
+    size_t nin = words_in_range(bm, first, nwords);
+    int err = 0;
+    size_t k = 0;
+    while (k < nin && !err) {
+        uint64_t w = first + k;
+        unsigned wi = (unsigned)(w % LEAF_WORDS);
+        size_t cnt = LEAF_WORDS - wi < nin - k ? LEAF_WORDS - wi : nin - k;
+        err = write_leaf(bm, (w - wi) * 64, wi, cnt, in + k);
+        if (!err)
+            k += cnt;
+    }
+    if (k) /* also after an error: keep the tree tidy and the summaries exact */
+        collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, first * 64,
+                          (first + k) * 64);
+    return err;
+}

@@ -1,0 +1,440 @@
+/* Type "userspace": a log hosted by dirtylogd (docs/protocol.md).
+ * userspace <uuid> [integrated_flush] [socket=<path> | tcp=<host>:<port>]
+ *           <log type> <log args...>
+ *
+ * Marks and clears are queued here and sent at flush: clears first, then
+ * marks in batches (or, with integrated_flush, inside the FLUSH request, so a
+ * flush costs one round trip). Queries go straight to the daemon.
+ *
+ * The queue is a hash map region -> last queued op behind a short mutex:
+ * this type talks to a socket anyway, and the map gives exact answers (a mark
+ * then a clear of the same region before a flush leaves it clean, as with
+ * core) and never grows with repeated marks. It keeps its capacity across
+ * flushes, so a steady workload does not allocate on mark/clear.
+ *
+ * Durability: a flush swaps the queue out and keeps it until the daemon has
+ * acknowledged the FLUSH on one and the same connection. If the daemon
+ * restarted in the middle, the whole batch is sent again on the new
+ * connection; if the flush fails, the batch goes back into the queue. So a
+ * flush that returned 0 means every mark queued before it is durable in the
+ * daemon's log. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dirtylog.h"
+#include "remote/client_conn.h"
+#include "remote/u64map.h"
+#include "remote/wire.h"
+
+enum { OP_MARK = 1, OP_CLEAR = 2 };
+#define FLUSH_RETRIES 8 /* daemon restarts survived inside one flush */
+
+struct us_log {
+    struct rc_conn conn;
+    int integrated_flush;
+    uint32_t region_size;
+    char *table; /* our own constructor line, for STATUS_TABLE */
+    pthread_mutex_t queue_lock;
+    struct u64map queue;    /* region -> OP_MARK / OP_CLEAR, not yet sent */
+    struct u64map inflight; /* the batch of the flush in progress */
+    pthread_mutex_t flush_lock; /* one flush at a time */
+    int failed;                 /* sticky: the flush callback failed */
+    uint8_t *batch;             /* DLW_REGIONS_PER_MSG regions, under flush_lock */
+};
+
+static struct us_log *ctx(dl_log *log) { return dl_log_get_context(log); }
+
+static void us_free(struct us_log *us)
+{
+    u64map_free(&us->queue);
+    u64map_free(&us->inflight);
+    pthread_mutex_destroy(&us->queue_lock);
+    pthread_mutex_destroy(&us->flush_lock);
+    free(us->batch);
+    free(us->table);
+    free(us);
+}
+
+/* "<prefix> <word> <word>...": the words joined by single spaces. */
+static char *join(const char *prefix, unsigned argc, char **argv)
+{
+    size_t n = strlen(prefix) + 1;
+    for (unsigned i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    p += sprintf(p, "%s", prefix);
+    for (unsigned i = 0; i < argc; i++)
+        p += sprintf(p, " %s", argv[i]);
+    return s;
+}
+
+static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
+{
+    if (argc < 2) {
+        dl_log_errorf(log, "userspace takes <uuid> [integrated_flush] [socket=<path>|"
+                           "tcp=<host>:<port>] <log type> <log args...>, got %u argument(s)",
+                      argc);
+        return -EINVAL;
+    }
+    struct us_log *us = calloc(1, sizeof *us);
+    if (!us)
+        return -ENOMEM;
+    const char *where = NULL;
+    unsigned i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "integrated_flush") == 0 && !us->integrated_flush)
+            us->integrated_flush = 1;
+        else if (!where && (strncmp(argv[i], "socket=", 7) == 0 || strncmp(argv[i], "tcp=", 4) == 0))
+            where = argv[i];
+        else
+            break;
+    }
+    if (i == argc) {
+        dl_log_errorf(log, "userspace: no log type after the options");
+        free(us);
+        return -EINVAL;
+    }
+    if (where && strcmp(where, "socket=") == 0) {
+        dl_log_errorf(log, "userspace: empty socket path");
+        free(us);
+        return -EINVAL;
+    }
+    if (strcmp(argv[i], "userspace") == 0) {
+        dl_log_errorf(log, "userspace: the daemon cannot host a userspace log");
+        free(us);
+        return -EINVAL;
+    }
+    char prefix[32], head[64];
+    snprintf(prefix, sizeof prefix, "%" PRIu64, target);
+    snprintf(head, sizeof head, "userspace %u", argc);
+    char *ctr = join(prefix, argc - i, argv + i);
+    us->table = join(head, argc, argv);
+    us->batch = malloc(DLW_REGIONS_PER_MSG * 8);
+    u64map_init(&us->queue);
+    u64map_init(&us->inflight);
+    int r = -ENOMEM;
+    if (ctr && us->table && us->batch && pthread_mutex_init(&us->queue_lock, NULL) == 0) {
+        if (pthread_mutex_init(&us->flush_lock, NULL) == 0) {
+            r = rc_open(&us->conn, log, where, argv[0], ctr);
+            if (r == 0) {
+                uint8_t rep[8];
+                size_t n = 0;
+                r = rc_request(&us->conn, DLW_GET_REGION_SIZE, NULL, 0, rep, sizeof rep, &n, NULL);
+                if (r == 0 && n == 8 && dlw_get_le64(rep) > 0 && dlw_get_le64(rep) <= UINT32_MAX)
+                    us->region_size = (uint32_t)dlw_get_le64(rep);
+                else if (r == 0)
+                    r = -EPROTO;
+                if (r < 0)
+                    rc_close(&us->conn);
+            }
+            if (r < 0)
+                pthread_mutex_destroy(&us->flush_lock);
+        }
+        if (r < 0)
+            pthread_mutex_destroy(&us->queue_lock);
+    }
+    free(ctr);
+    if (r < 0) {
+        u64map_free(&us->queue);
+        u64map_free(&us->inflight);
+        free(us->batch);
+        free(us->table);
+        free(us);
+        return r;
+    }
+    dl_log_set_context(log, us);
+    return 0;
+}
+
+static void us_dtr(dl_log *log)
+{
+    struct us_log *us = ctx(log);
+    rc_close(&us->conn);
+    us_free(us);
+}
+
+/* A request without payload whose reply is ignored. */
+static int simple(dl_log *log, uint32_t type)
+{
+    char rep[256];
+    size_t n;
+    return rc_request(&ctx(log)->conn, type, NULL, 0, rep, sizeof rep, &n, NULL);
+}
+
+static int us_presuspend(dl_log *log) { return simple(log, DLW_PRESUSPEND); }
+static int us_postsuspend(dl_log *log) { return simple(log, DLW_POSTSUSPEND); }
+
+static int us_resume(dl_log *log)
+{
+    int r = simple(log, DLW_RESUME);
+    if (r == 0) {
+        pthread_mutex_lock(&ctx(log)->conn.lock);
+        ctx(log)->conn.resumed = 1;
+        pthread_mutex_unlock(&ctx(log)->conn.lock);
+    }
+    return r;
+}
+
+static uint32_t us_get_region_size(dl_log *log) { return ctx(log)->region_size; }
+
+/* A request carrying one region; the first u64 of the reply. */
+static int region_query(dl_log *log, uint32_t type, uint64_t region, uint64_t *answer)
+{
+    uint8_t req[8], rep[16];
+    size_t n = 0;
+    dlw_put_le64(req, region);
+    int r = rc_request(&ctx(log)->conn, type, req, sizeof req, rep, sizeof rep, &n, NULL);
+    if (r == 0 && n < 8)
+        r = -EPROTO;
+    if (r == 0)
+        *answer = dlw_get_le64(rep);
+    return r;
+}
+
+/* Our own queued op on a region, if any (0 if none). */
+static int queued_op(struct us_log *us, uint64_t region)
+{
+    pthread_mutex_lock(&us->queue_lock);
+    uint64_t *v = u64map_get(&us->queue, region);
+    if (!v)
+        v = u64map_get(&us->inflight, region);
+    int op = v ? (int)*v : 0;
+    pthread_mutex_unlock(&us->queue_lock);
+    return op;
+}
+
+static int us_is_clean(dl_log *log, uint64_t region)
+{
+    struct us_log *us = ctx(log);
+    if (__atomic_load_n(&us->failed, __ATOMIC_RELAXED))
+        return 0; /* after a failed data flush every region counts as dirty */
+    int op = queued_op(us, region);
+    if (op)
+        return op == OP_CLEAR;
+    uint64_t v;
+    return region_query(log, DLW_IS_CLEAN, region, &v) == 0 && (int64_t)v == 1;
+}
+
+static int us_in_sync(dl_log *log, uint64_t region, int can_block)
+{
+    /* Another client may have found the region out of sync: only the
+     * daemon knows, and asking it blocks. */
+    if (!can_block)
+        return -EWOULDBLOCK;
+    uint64_t v;
+    return region_query(log, DLW_IN_SYNC, region, &v) == 0 && (int64_t)v == 1;
+}
+
+static int us_is_remote_recovering(dl_log *log, uint64_t region)
+{
+    uint64_t v;
+    /* On error, say "recovering": the engine then waits instead of writing. */
+    return region_query(log, DLW_IS_REMOTE_RECOVERING, region, &v) != 0 || v != 0;
+}
+
+static int queue_op(dl_log *log, uint64_t region, int op)
+{
+    struct us_log *us = ctx(log);
+    int added;
+    pthread_mutex_lock(&us->queue_lock);
+    uint64_t *v = u64map_put(&us->queue, region, &added);
+    if (v)
+        *v = (uint64_t)op;
+    pthread_mutex_unlock(&us->queue_lock);
+    return v ? 0 : -ENOMEM;
+}
+
+static int us_mark_region(dl_log *log, uint64_t region) { return queue_op(log, region, OP_MARK); }
+
+static int us_clear_region(dl_log *log, uint64_t region)
+{
+    if (__atomic_load_n(&ctx(log)->failed, __ATOMIC_RELAXED))
+        return 0; /* sticky failure: clears are dropped */
+    return queue_op(log, region, OP_CLEAR);
+}
+
+/* Send every region of the in-flight batch with op `op` in messages of type
+ * `type`; with last_type != 0, the final (possibly empty) batch goes in a
+ * message of that type instead (integrated FLUSH). Returns 0 or -errno; a
+ * change of connection generation from *gen is reported as -EAGAIN. */
+static int send_ops(struct us_log *us, int op, uint32_t type, uint32_t last_type, uint64_t *gen)
+{
+    size_t n = 0;
+    char rep[256];
+    size_t rn;
+    for (size_t i = 0;; i++) {
+        int end = i == us->inflight.cap;
+        if (!end && us->inflight.used[i] && us->inflight.vals[i] == (uint64_t)op)
+            dlw_put_le64(us->batch + 8 * n++, us->inflight.keys[i]);
+        if (n == DLW_REGIONS_PER_MSG || (end && (n || last_type))) {
+            uint32_t t = end && last_type ? last_type : type;
+            uint64_t g = 0;
+            int r = rc_request(&us->conn, t, us->batch, n * 8, rep, sizeof rep, &rn, &g);
+            if (r < 0)
+                return r;
+            if (*gen == 0)
+                *gen = g;
+            else if (g != *gen)
+                return -EAGAIN; /* the daemon restarted: what it had is gone */
+            n = 0;
+        }
+        if (end)
+            return 0;
+    }
+}
+
+static int us_flush(dl_log *log)
+{
+    struct us_log *us = ctx(log);
+    pthread_mutex_lock(&us->flush_lock);
+    pthread_mutex_lock(&us->queue_lock);
+    struct u64map t = us->inflight; /* empty, with its capacity */
+    us->inflight = us->queue;
+    us->queue = t;
+    pthread_mutex_unlock(&us->queue_lock);
+
+    int cb = 0, have_clears = 0;
+    for (size_t i = 0; i < us->inflight.cap && !have_clears; i++)
+        have_clears = us->inflight.used[i] && us->inflight.vals[i] == OP_CLEAR;
+    if (have_clears) {
+        /* Data must be stable on every copy before a clean bit is persisted. */
+        cb = dl_log_call_flush_callback(log);
+        if (cb < 0) {
+            __atomic_store_n(&us->failed, 1, __ATOMIC_RELAXED);
+            dl_log_errorf(log, "userspace: data flush failed (%s): clears dropped",
+                          dl_strerror(cb));
+            pthread_mutex_lock(&us->queue_lock);
+            for (size_t i = 0; i < us->inflight.cap; i++)
+                if (us->inflight.used[i] && us->inflight.vals[i] == OP_CLEAR)
+                    us->inflight.vals[i] = 0; /* 0 = neither op: not sent */
+            pthread_mutex_unlock(&us->queue_lock);
+        }
+    }
+
+    int r = -EAGAIN;
+    for (int attempt = 0; r == -EAGAIN && attempt < FLUSH_RETRIES; attempt++) {
+        uint64_t gen = 0;
+        r = send_ops(us, OP_CLEAR, DLW_CLEAR_REGION, 0, &gen);
+        if (r == 0)
+            r = send_ops(us, OP_MARK, DLW_MARK_REGION, us->integrated_flush ? DLW_FLUSH : 0, &gen);
+        if (r == 0 && !us->integrated_flush) {
+            char rep[256];
+            size_t rn;
+            uint64_t g = 0;
+            r = rc_request(&us->conn, DLW_FLUSH, NULL, 0, rep, sizeof rep, &rn, &g);
+            if (r == 0 && gen && g != gen)
+                r = -EAGAIN;
+        }
+    }
+    if (r == -EAGAIN)
+        r = -ENOTCONN;
+
+    pthread_mutex_lock(&us->queue_lock);
+    if (r < 0) {
+        /* Not durable: put the batch back unless newer ops replaced it. */
+        for (size_t i = 0; i < us->inflight.cap; i++) {
+            if (!us->inflight.used[i] || us->inflight.vals[i] == 0)
+                continue;
+            int added;
+            uint64_t *v = u64map_put(&us->queue, us->inflight.keys[i], &added);
+            if (v && added)
+                *v = us->inflight.vals[i];
+        }
+    }
+    u64map_clear(&us->inflight);
+    pthread_mutex_unlock(&us->queue_lock);
+    pthread_mutex_unlock(&us->flush_lock);
+    return r < 0 ? r : cb;
+}
+
+static int us_get_resync_work(dl_log *log, uint64_t *region)
+{
+    uint8_t rep[16];
+    size_t n = 0;
+    int r = rc_request(&ctx(log)->conn, DLW_GET_RESYNC_WORK, NULL, 0, rep, sizeof rep, &n, NULL);
+    if (r < 0)
+        return r;
+    if (n < 16)
+        return -EPROTO;
+    int64_t found = (int64_t)dlw_get_le64(rep);
+    if (found < 0)
+        return (int)found;
+    if (found == 0)
+        return 0;
+    *region = dlw_get_le64(rep + 8);
+    return 1;
+}
+
+static int us_set_region_sync(dl_log *log, uint64_t region, int in_sync)
+{
+    uint8_t req[16];
+    char rep[256];
+    size_t n;
+    dlw_put_le64(req, region);
+    dlw_put_le64(req + 8, (uint64_t)(int64_t)(in_sync != 0));
+    return rc_request(&ctx(log)->conn, DLW_SET_REGION_SYNC, req, sizeof req, rep, sizeof rep, &n,
+                      NULL);
+}
+
+static int us_get_sync_count(dl_log *log, uint64_t *count)
+{
+    uint8_t rep[8];
+    size_t n = 0;
+    int r = rc_request(&ctx(log)->conn, DLW_GET_SYNC_COUNT, NULL, 0, rep, sizeof rep, &n, NULL);
+    if (r == 0 && n != 8)
+        r = -EPROTO;
+    if (r == 0)
+        *count = dlw_get_le64(rep);
+    return r;
+}
+
+static int us_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
+{
+    struct us_log *us = ctx(log);
+    if (type == DL_STATUS_TABLE) {
+        size_t n = strlen(us->table);
+        if (n >= len)
+            return -ENOSPC;
+        memcpy(buf, us->table, n + 1);
+        return (int)n;
+    }
+    char rep[4096];
+    size_t n = 0;
+    int r = rc_request(&us->conn, DLW_STATUS_INFO, NULL, 0, rep, sizeof rep - 1, &n, NULL);
+    if (r < 0)
+        return r;
+    rep[n] = '\0'; /* the daemon sends a NUL; do not rely on it */
+    size_t sl = strlen(rep);
+    if (sl >= len)
+        return -ENOSPC;
+    memcpy(buf, rep, sl + 1);
+    return (int)sl;
+}
+
+const struct dl_log_type dl__userspace_type = {
+    DL_LOG_TYPE_INIT("userspace"),
+    .thread_model = DL_THREAD_MODEL_PARALLEL,
+    .ctr = us_ctr,
+    .dtr = us_dtr,
+    .presuspend = us_presuspend,
+    .postsuspend = us_postsuspend,
+    .resume = us_resume,
+    .get_region_size = us_get_region_size,
+    .is_clean = us_is_clean,
+    .in_sync = us_in_sync,
+    .flush = us_flush,
+    .mark_region = us_mark_region,
+    .clear_region = us_clear_region,
+    .get_resync_work = us_get_resync_work,
+    .set_region_sync = us_set_region_sync,
+    .get_sync_count = us_get_sync_count,
+    .status = us_status,
+    .is_remote_recovering = us_is_remote_recovering,
+};

@@ -1,0 +1,97 @@
+/* Encoding and decoding of the 160-byte header, byte by byte. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "remote/wire.h"
+
+static const char *const request_names[] = {
+    [DLW_CTR] = "CTR",
+    [DLW_DTR] = "DTR",
+    [DLW_PRESUSPEND] = "PRESUSPEND",
+    [DLW_POSTSUSPEND] = "POSTSUSPEND",
+    [DLW_RESUME] = "RESUME",
+    [DLW_GET_REGION_SIZE] = "GET_REGION_SIZE",
+    [DLW_IS_CLEAN] = "IS_CLEAN",
+    [DLW_IN_SYNC] = "IN_SYNC",
+    [DLW_FLUSH] = "FLUSH",
+    [DLW_MARK_REGION] = "MARK_REGION",
+    [DLW_CLEAR_REGION] = "CLEAR_REGION",
+    [DLW_GET_RESYNC_WORK] = "GET_RESYNC_WORK",
+    [DLW_SET_REGION_SYNC] = "SET_REGION_SYNC",
+    [DLW_GET_SYNC_COUNT] = "GET_SYNC_COUNT",
+    [DLW_STATUS_INFO] = "STATUS_INFO",
+    [DLW_STATUS_TABLE] = "STATUS_TABLE",
+    [DLW_IS_REMOTE_RECOVERING] = "IS_REMOTE_RECOVERING",
+};
+
+const char *dlw_request_name(unsigned number)
+{
+    if (number == DLW_ADMIN_RELEASE)
+        return "ADMIN_RELEASE";
+    if (number < sizeof request_names / sizeof request_names[0])
+        return request_names[number];
+    return NULL;
+}
+
+void dlw_encode_header(const struct dlw_header *h, uint8_t *out)
+{
+    memset(out, 0, DLW_HEADER_SIZE);
+    dlw_put_le64(out + DLW_OFF_LUID, h->luid);
+    /* strnlen keeps us inside the field even if the caller forgot the NUL;
+     * the last byte of the field always stays 0. */
+    size_t n = 0;
+    while (n < DLW_UUID_SIZE - 1 && h->uuid[n])
+        n++;
+    memcpy(out + DLW_OFF_UUID, h->uuid, n);
+    dlw_put_le32(out + DLW_OFF_VERSION, h->version);
+    dlw_put_le32(out + DLW_OFF_ERROR, (uint32_t)h->error);
+    dlw_put_le32(out + DLW_OFF_SEQ, h->seq);
+    dlw_put_le32(out + DLW_OFF_TYPE, h->request_type);
+    dlw_put_le32(out + DLW_OFF_DATA_SIZE, h->data_size);
+}
+
+int dlw_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h)
+{
+    h->luid = dlw_get_le64(in + DLW_OFF_LUID);
+    memcpy(h->uuid, in + DLW_OFF_UUID, DLW_UUID_SIZE);
+    int has_nul = memchr(h->uuid, '\0', DLW_UUID_SIZE) != NULL;
+    h->uuid[DLW_UUID_SIZE - 1] = '\0';
+    h->version = dlw_get_le32(in + DLW_OFF_VERSION);
+    h->error = (int32_t)dlw_get_le32(in + DLW_OFF_ERROR);
+    h->seq = dlw_get_le32(in + DLW_OFF_SEQ);
+    h->request_type = dlw_get_le32(in + DLW_OFF_TYPE);
+    h->data_size = dlw_get_le32(in + DLW_OFF_DATA_SIZE);
+    if (h->version != DLW_VERSION)
+        return -EPROTO;
+    if (h->data_size > max_payload || h->data_size > DLW_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (!has_nul)
+        return -EINVAL;
+    return 0;
+}
+
+void dlw_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
+                      struct dlw_header *reply)
+{
+    *reply = *req;
+    reply->version = DLW_VERSION;
+    reply->error = error;
+    reply->data_size = data_size;
+}
+
+int dlw_set_uuid(struct dlw_header *h, const char *uuid)
+{
+    size_t n = strlen(uuid);
+    if (n == 0 || n >= DLW_UUID_SIZE)
+        return -EINVAL;
+    memset(h->uuid, 0, sizeof h->uuid);
+    memcpy(h->uuid, uuid, n);
+    return 0;
+}
+
+const char *dlw_default_socket_path(void)
+{
+    const char *env = getenv(DLW_SOCKET_ENV);
+    return env && *env ? env : DLW_DEFAULT_SOCKET;
+}

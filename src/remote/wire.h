@@ -1,0 +1,120 @@
+/* The dirtylog wire protocol (docs/protocol.md): one 160-byte little-endian
+ * header followed by data_size bytes of payload, in both directions. This is
+ * the only encoder/decoder of it; the `userspace` client and the dirtylogd
+ * daemon both use it. */
+#ifndef DL_REMOTE_WIRE_H
+#define DL_REMOTE_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DLW_HEADER_SIZE 160u
+#define DLW_VERSION 3u
+#define DLW_UUID_SIZE 129u /* NUL-terminated: at most 128 characters */
+
+/* Largest payload the protocol allows in either direction (1 MiB). A daemon
+ * may enforce a smaller bound (--max-payload); a larger data_size is answered
+ * with -EMSGSIZE and the connection is closed (the stream cannot be resynced). */
+#define DLW_MAX_PAYLOAD (1u << 20)
+/* Regions per MARK_REGION / CLEAR_REGION / FLUSH message the client sends. */
+#define DLW_REGIONS_PER_MSG 8192u
+
+/* Field offsets inside the header. */
+#define DLW_OFF_LUID 0
+#define DLW_OFF_UUID 8
+#define DLW_OFF_VERSION 140
+#define DLW_OFF_ERROR 144
+#define DLW_OFF_SEQ 148
+#define DLW_OFF_TYPE 152
+#define DLW_OFF_DATA_SIZE 156
+
+/* Request numbers (reference §3); only the low 8 bits name the request. */
+enum dlw_request {
+    DLW_CTR = 1,
+    DLW_DTR = 2,
+    DLW_PRESUSPEND = 3,
+    DLW_POSTSUSPEND = 4,
+    DLW_RESUME = 5,
+    DLW_GET_REGION_SIZE = 6,
+    DLW_IS_CLEAN = 7,
+    DLW_IN_SYNC = 8,
+    DLW_FLUSH = 9,
+    DLW_MARK_REGION = 10,
+    DLW_CLEAR_REGION = 11,
+    DLW_GET_RESYNC_WORK = 12,
+    DLW_SET_REGION_SYNC = 13,
+    DLW_GET_SYNC_COUNT = 14,
+    DLW_STATUS_INFO = 15,
+    DLW_STATUS_TABLE = 16,
+    DLW_IS_REMOTE_RECOVERING = 17,
+    /* dirtylog extensions (>= 128) */
+    DLW_ADMIN_RELEASE = 128, /* drop the marks of disconnected clients */
+};
+
+struct dlw_header {
+    uint64_t luid;
+    char uuid[DLW_UUID_SIZE];
+    uint32_t version;
+    int32_t error;
+    uint32_t seq;
+    uint32_t request_type;
+    uint32_t data_size;
+};
+
+static inline void dlw_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void dlw_put_le64(uint8_t *p, uint64_t v)
+{
+    dlw_put_le32(p, (uint32_t)v);
+    dlw_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint32_t dlw_get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t dlw_get_le64(const uint8_t *p)
+{
+    return (uint64_t)dlw_get_le32(p) | (uint64_t)dlw_get_le32(p + 4) << 32;
+}
+
+/* Low 8 bits of request_type. */
+static inline unsigned dlw_request_number(uint32_t request_type) { return request_type & 0xffu; }
+
+/* Name of a request number ("CTR"), or NULL if unknown. */
+const char *dlw_request_name(unsigned number);
+
+/* Write the header into out[DLW_HEADER_SIZE]: every byte is defined (the
+ * uuid is NUL-padded, the padding is zero). */
+void dlw_encode_header(const struct dlw_header *h, uint8_t *out);
+
+/* Decode in[DLW_HEADER_SIZE]. Every field is filled in even when the header
+ * is invalid (so an error reply can echo luid, seq and request_type); uuid is
+ * always NUL-terminated in *h. Returns
+ *   0          valid;
+ *   -EPROTO    version is not DLW_VERSION;
+ *   -EINVAL    the uuid field has no NUL;
+ *   -EMSGSIZE  data_size > max_payload. */
+int dlw_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h);
+
+/* Fill a reply header for request `req`: same luid, uuid, seq, request_type. */
+void dlw_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
+                      struct dlw_header *reply);
+
+/* Where client and daemon meet when no socket is named: the environment
+ * variable DIRTYLOG_SOCKET if set and non-empty, else DLW_DEFAULT_SOCKET. */
+#define DLW_DEFAULT_SOCKET "/run/dirtylogd.sock"
+#define DLW_SOCKET_ENV "DIRTYLOG_SOCKET"
+const char *dlw_default_socket_path(void);
+
+/* Copy a uuid string into a header: -EINVAL if empty or longer than 128. */
+int dlw_set_uuid(struct dlw_header *h, const char *uuid);
+
+#endif

@@ -1,0 +1,311 @@
+/* Power-loss simulation. A recorded history (several threads marking,
+ * clearing and flushing concurrently, after a grow of the log) is replayed
+ * into crash images: for a crash point c, everything up to the last sync
+ * before c is on disk, and any subset of the writes issued since (each one
+ * possibly torn at 512-byte sectors). Each image is opened with the library:
+ *   (a) it opens, or fails with a message and leaves the image unchanged;
+ *   (b) every region whose mark was acknowledged by a flush that returned
+ *       before c (and not cleared before c) reads dirty and out of sync.
+ * DL_CRASH_STATES sets the number of crash states per format (default
+ * 60000, so a plain run checks 120000; 6000 when DL_SANITIZER=1). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/check.h"
+#include "memio.h"
+
+TEST_MAIN_DEFINITIONS
+
+enum { THREADS = 4, ITERATIONS = 14, OLD_REGIONS = 40000, REGIONS = 70000 };
+
+struct interval { /* region must read dirty for crash points in [from, to] */
+    uint64_t region;
+    size_t from, to;
+};
+
+struct history {
+    struct memio io;
+    dl_log *log;
+    pthread_mutex_t lock;
+    struct interval *iv;
+    size_t niv, cap;
+    atomic_int bad;
+};
+
+static void add_interval(struct history *h, uint64_t region, size_t from)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->niv == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 256;
+        h->iv = realloc(h->iv, h->cap * sizeof *h->iv);
+    }
+    h->iv[h->niv++] = (struct interval){region, from, SIZE_MAX};
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void end_interval(struct history *h, uint64_t region, size_t to)
+{
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->niv; i++)
+        if (h->iv[i].region == region && h->iv[i].to == SIZE_MAX)
+            h->iv[i].to = to;
+    pthread_mutex_unlock(&h->lock);
+}
+
+struct worker {
+    struct history *h;
+    int id;
+    unsigned seed;
+};
+
+static unsigned rnd(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
+/* Thread id owns regions r with r % THREADS == id. */
+static void *worker(void *p)
+{
+    struct worker *w = p;
+    struct history *h = w->h;
+    uint64_t held[64];
+    int nheld = 0;
+    for (int it = 0; it < ITERATIONS; it++) {
+        uint64_t marked[3];
+        int nm = 1 + (int)(rnd(&w->seed) % 3);
+        for (int k = 0; k < nm; k++) {
+            marked[k] = (rnd(&w->seed) % (REGIONS / THREADS)) * THREADS + (uint64_t)w->id;
+            if (dl_log_mark_region(h->log, marked[k]) != 0)
+                atomic_fetch_add(&h->bad, 1);
+        }
+        if (dl_log_flush(h->log) != 0)
+            atomic_fetch_add(&h->bad, 1);
+        size_t ack = memio_position(&h->io);
+        for (int k = 0; k < nm; k++) {
+            add_interval(h, marked[k], ack);
+            if (nheld < 64)
+                held[nheld++] = marked[k];
+        }
+        /* Sometimes the writes finish: clear a held region (once no other
+         * mark of it is pending, which ownership guarantees). */
+        if (nheld && rnd(&w->seed) % 2) {
+            int i = (int)(rnd(&w->seed) % (unsigned)nheld);
+            uint64_t r = held[i];
+            int still = 0; /* marked twice and held twice: keep it */
+            for (int j = 0; j < nheld; j++)
+                still += held[j] == r;
+            held[i] = held[--nheld];
+            if (still == 1) {
+                end_interval(h, r, memio_position(&h->io));
+                if (dl_log_clear_region(h->log, r) != 0)
+                    atomic_fetch_add(&h->bad, 1);
+            }
+            if (rnd(&w->seed) % 2 && dl_log_flush(h->log) != 0)
+                atomic_fetch_add(&h->bad, 1);
+        }
+    }
+    return NULL;
+}
+
+static const char *format_arg(int dm) { return dm ? "format=dm" : "format=native"; }
+
+static dl_log *create(struct memio *m, int dm, const char *flag, uint64_t regions)
+{
+    const char *argv[] = {"crash", "2", format_arg(dm), flag};
+    dl_log *log = NULL;
+    int r = dl_log_create_disk_io(regions * 2, flag ? 4 : 3, argv, &m->io, &log);
+    if (r == 0 && (r = dl_log_resume(log)) != 0) {
+        dl_log_destroy(log);
+        log = NULL;
+    }
+    if (r != 0)
+        fprintf(stderr, "create failed: %s\n", dl_last_error());
+    return log;
+}
+
+static uint64_t states_per_format(void)
+{
+    const char *e = getenv("DL_CRASH_STATES");
+    long long v = e ? atoll(e) : 0;
+    if (v > 0)
+        return (uint64_t)v;
+    /* Sanitizer builds (the CI sets DL_SANITIZER=1) run a tenth. */
+    const char *san = getenv("DL_SANITIZER");
+    return san && san[0] == '1' ? 6000 : 60000;
+}
+
+struct crash_stats {
+    uint64_t states, opened, refused, checks;
+};
+
+/* Open one crash image and check (a) and (b) at crash point c. */
+static void check_image(struct history *h, struct memio *chk, const uint8_t *img, uint64_t len,
+                        int dm, size_t c, struct crash_stats *st)
+{
+    memio_load(chk, img, len);
+    chk->closed = 0;
+    const char *argv[] = {"crash", "2", format_arg(dm), "grow"};
+    dl_log *log = NULL;
+    int r = dl_log_create_disk_io(REGIONS * 2, 4, argv, &chk->io, &log);
+    if (r == 0 && (r = dl_log_resume(log)) != 0) {
+        dl_log_destroy(log);
+        log = NULL;
+    }
+    st->states++;
+    if (!log) {
+        st->refused++;
+        if (dl_last_error()[0] == '\0' || chk->size != len || memcmp(chk->buf, img, len) != 0) {
+            fprintf(stderr, "crash point %zu: refused without a message or changed the image (%s)\n",
+                    c, dl_last_error());
+            test_failures++;
+        }
+        return;
+    }
+    st->opened++;
+    for (size_t i = 0; i < h->niv; i++) {
+        const struct interval *v = &h->iv[i];
+        if (v->from > c || v->to < c)
+            continue;
+        st->checks++;
+        if (dl_log_is_clean(log, v->region) != 0 || dl_log_in_sync(log, v->region, 1) != 0) {
+            fprintf(stderr, "%s crash point %zu: region %llu (acknowledged at %zu) reads clean\n",
+                    dm ? "dm" : "native", c, (unsigned long long)v->region, v->from);
+            test_failures++;
+            break;
+        }
+    }
+    dl_log_destroy(log);
+}
+
+static void apply(uint8_t *img, uint64_t *len, const struct memio_rec *w, unsigned sector_mask_seed,
+                  int torn)
+{
+    unsigned s = sector_mask_seed;
+    for (size_t o = 0; o < w->len; o += 512) {
+        size_t n = w->len - o < 512 ? w->len - o : 512;
+        if (torn && rnd(&s) % 2)
+            continue;
+        memcpy(img + w->off + o, w->data + o, n);
+        if (w->off + o + n > *len)
+            *len = w->off + o + n;
+    }
+}
+
+static void run(int dm, unsigned seed)
+{
+    struct history h;
+    memset(&h, 0, sizeof h);
+    pthread_mutex_init(&h.lock, NULL);
+    memio_init(&h.io, 4096, 0);
+    /* The base: a smaller log, some of it dirty, persisted and closed. */
+    h.log = create(&h.io, dm, "nosync", OLD_REGIONS);
+    if (!h.log) {
+        test_failures++;
+        return;
+    }
+    CHECK_EQ(dl_log_mark_region(h.log, 11), 0);
+    CHECK_EQ(dl_log_flush(h.log), 0);
+    dl_log_destroy(h.log);
+    uint64_t base_len = h.io.size;
+    uint8_t *base = malloc(base_len);
+    memcpy(base, h.io.buf, base_len);
+
+    /* The recorded history: a grow, then concurrent work. */
+    h.io.record = 1;
+    h.log = create(&h.io, dm, "grow", REGIONS);
+    if (!h.log) {
+        test_failures++;
+        return;
+    }
+    add_interval(&h, 11, 0); /* dirty since the base */
+    pthread_t th[THREADS];
+    struct worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){&h, i, seed + (unsigned)i * 7919u};
+        CHECK_EQ(pthread_create(&th[i], NULL, worker, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ(atomic_load(&h.bad), 0);
+    dl_log_destroy(h.log);
+    h.io.record = 0;
+
+    size_t n = h.io.nrecs;
+    uint64_t target = states_per_format();
+    uint64_t per_point = target / (n + 1) + 1;
+    uint64_t max_len = REGIONS; /* images never exceed the grown layout + slack */
+    for (size_t i = 0; i < n; i++)
+        if (h.io.recs[i].op == MEMIO_WRITE && h.io.recs[i].off + h.io.recs[i].len > max_len)
+            max_len = h.io.recs[i].off + h.io.recs[i].len;
+    if (base_len > max_len)
+        max_len = base_len;
+    uint8_t *durable = calloc(1, max_len), *img = calloc(1, max_len);
+    memcpy(durable, base, base_len);
+    uint64_t durable_len = base_len;
+    size_t applied = 0; /* records [0, applied) are in `durable` */
+    struct memio chk;
+    memio_init(&chk, 0, 0);
+    struct crash_stats st = {0};
+    unsigned rs = seed ^ 0x9E3779B9u;
+    for (size_t c = 0; c <= n; c++) {
+        /* Durable prefix: through the last sync before c. */
+        size_t last_sync = SIZE_MAX;
+        for (size_t i = c; i-- > 0;)
+            if (h.io.recs[i].op == MEMIO_SYNC) {
+                last_sync = i;
+                break;
+            }
+        size_t upto = last_sync == SIZE_MAX ? 0 : last_sync + 1;
+        for (; applied < upto; applied++)
+            if (h.io.recs[applied].op == MEMIO_WRITE)
+                apply(durable, &durable_len, &h.io.recs[applied], 0, 0);
+        for (uint64_t k = 0; k < per_point && st.states < target; k++) {
+            memcpy(img, durable, durable_len);
+            uint64_t len = durable_len;
+            for (size_t i = upto; i < c; i++) {
+                const struct memio_rec *rec = &h.io.recs[i];
+                if (rec->op != MEMIO_WRITE)
+                    continue;
+                /* k == 0: none of the pending writes; k == 1: all, whole. */
+                unsigned pick = k == 0 ? 0 : k == 1 ? 1 : rnd(&rs) % 2;
+                if (pick)
+                    apply(img, &len, rec, rnd(&rs), k > 1 && rnd(&rs) % 3 == 0);
+            }
+            check_image(&h, &chk, img, len, dm, c, &st);
+            if (test_failures > 20)
+                goto out;
+        }
+    }
+out:
+    printf("%s: %zu records in the history (%zu intervals), %llu crash states: %llu opened, "
+           "%llu refused cleanly, %llu region checks\n",
+           dm ? "dm" : "native", n, h.niv, (unsigned long long)st.states,
+           (unsigned long long)st.opened, (unsigned long long)st.refused,
+           (unsigned long long)st.checks);
+    CHECK(st.states >= target);
+    CHECK(st.checks > 0);
+    memio_destroy(&chk);
+    free(durable);
+    free(img);
+    free(base);
+    free(h.iv);
+    memio_destroy(&h.io);
+    pthread_mutex_destroy(&h.lock);
+}
+
+int main(void)
+{
+    const char *e = getenv("DL_CRASH_SEED");
+    unsigned seed = e ? (unsigned)strtoul(e, NULL, 10) : (unsigned)time(NULL);
+    printf("crash simulation seed %u (DL_CRASH_SEED to repeat)\n", seed);
+    run(0, seed);
+    run(1, seed);
+    return test_exit_status("test_crash");
+}

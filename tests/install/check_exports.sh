@@ -1,0 +1,46 @@
+#!/bin/bash
+# The shared library exports only dl_-prefixed symbols (at least one), exactly
+# the functions include/dirtylog.h declares DL_EXPORT, and its SONAME is
+# libdirtylog.so.<major>.
+# usage: check_exports.sh <libdirtylog.so> <dirtylog.h> [nm]
+set -euo pipefail
+lib=$1 header=$2
+nm=${3:-nm}
+command -v "$nm" >/dev/null || nm="nm"
+status=0
+
+syms=$("$nm" -D --defined-only "$lib" | awk 'NF >= 3 { print $3 }' | sort -u)
+ours=$(printf '%s\n' "$syms" | grep -c '^dl_' || true)
+offenders=$(printf '%s\n' "$syms" | grep -v '^dl_' | grep -v '^$' || true)
+if [ -n "$offenders" ]; then
+    echo "FAIL: $lib exports symbols without the dl_ prefix:"
+    printf '%s\n' "$offenders" | sed 's/^/  /'
+    status=1
+fi
+if [ "$ours" -eq 0 ]; then
+    echo "FAIL: $lib exports no dl_ symbol at all"
+    status=1
+fi
+
+# The header's DL_EXPORT functions: "DL_EXPORT <type> dl_name(".
+declared=$(sed -n 's/.*DL_EXPORT[^(]*\b\(dl_[A-Za-z0-9_]*\)[[:space:]]*(.*/\1/p' "$header" | sort -u)
+extra=$(comm -13 <(printf '%s\n' "$declared") <(printf '%s\n' "$syms" | grep '^dl_' || true))
+missing=$(comm -23 <(printf '%s\n' "$declared") <(printf '%s\n' "$syms"))
+if [ -n "$extra" ]; then
+    echo "FAIL: exported but not declared DL_EXPORT in $(basename "$header"):"
+    printf '%s\n' "$extra" | sed 's/^/  /'
+    status=1
+fi
+if [ -n "$missing" ]; then
+    echo "FAIL: declared DL_EXPORT but not exported (not defined?):"
+    printf '%s\n' "$missing" | sed 's/^/  /'
+    status=1
+fi
+
+soname=$(LC_ALL=C readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+case "$soname" in
+    libdirtylog.so.[0-9]*) ;;
+    *) echo "FAIL: SONAME is '$soname', expected libdirtylog.so.<major>"; status=1 ;;
+esac
+[ $status -eq 0 ] && echo "ok: $ours dl_ symbols exported, all declared in the header, nothing else; SONAME $soname"
+exit $status

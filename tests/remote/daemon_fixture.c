@@ -1,0 +1,124 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "daemon_fixture.h"
+
+int daemon_connect(const struct daemon_fx *fx)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", fx->socket);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra)
+{
+    if (!fx->dir[0]) {
+        snprintf(fx->dir, sizeof fx->dir, "/tmp/dl-remote-XXXXXX");
+        if (!mkdtemp(fx->dir)) {
+            perror("mkdtemp");
+            return -1;
+        }
+        snprintf(fx->socket, sizeof fx->socket, "%s/d.sock", fx->dir);
+    }
+    fx->binary = binary;
+    const char *argv[32] = {binary, "-f", "--socket", fx->socket};
+    int n = 4;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    fx->pid = fork();
+    if (fx->pid < 0)
+        return -1;
+    if (fx->pid == 0) {
+        execv(binary, (char *const *)argv);
+        perror("execv dirtylogd");
+        _exit(127);
+    }
+    /* Waiting for an external process: poll its socket, bounded (10 s). */
+    for (int i = 0; i < 2000; i++) {
+        int fd = daemon_connect(fx);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        int st;
+        if (waitpid(fx->pid, &st, WNOHANG) == fx->pid) {
+            fprintf(stderr, "dirtylogd exited at start (status %d)\n", st);
+            fx->pid = 0;
+            return -1;
+        }
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "dirtylogd did not come up\n");
+    daemon_kill9(fx);
+    return -1;
+}
+
+int daemon_stop(struct daemon_fx *fx)
+{
+    if (fx->pid <= 0)
+        return -1;
+    kill(fx->pid, SIGTERM);
+    int st;
+    if (waitpid(fx->pid, &st, 0) != fx->pid)
+        return -1;
+    fx->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void daemon_kill9(struct daemon_fx *fx)
+{
+    if (fx->pid <= 0)
+        return;
+    kill(fx->pid, SIGKILL);
+    waitpid(fx->pid, NULL, 0);
+    fx->pid = 0;
+}
+
+void daemon_cleanup(struct daemon_fx *fx)
+{
+    if (fx->pid > 0)
+        daemon_kill9(fx);
+    if (!fx->dir[0])
+        return;
+    DIR *d = opendir(fx->dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char p[600];
+            snprintf(p, sizeof p, "%s/%s", fx->dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(fx->dir);
+    fx->dir[0] = '\0';
+}
+
+unsigned test_scale_percent(void)
+{
+    const char *s = getenv("DL_TEST_SCALE");
+    long v = s ? strtol(s, NULL, 10) : 100;
+    return v < 1 ? 1 : v > 100 ? 100 : (unsigned)v;
+}

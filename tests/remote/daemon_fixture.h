@@ -1,0 +1,31 @@
+/* Start and stop a private dirtylogd for a test: a fresh mkdtemp directory,
+ * the daemon binary given on the command line (ctest passes
+ * $<TARGET_FILE:dirtylogd>), a socket inside that directory. */
+#ifndef DL_TEST_DAEMON_FIXTURE_H
+#define DL_TEST_DAEMON_FIXTURE_H
+
+#include <sys/types.h>
+
+struct daemon_fx {
+    const char *binary;
+    char dir[64];
+    char socket[80];
+    pid_t pid;
+};
+
+/* Make the directory (once) and start the daemon with extra arguments
+ * (NULL-terminated list, may be NULL); wait until its socket accepts.
+ * 0 or -1. */
+int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra);
+/* SIGTERM and wait: returns the exit status (0 = clean), or -1. */
+int daemon_stop(struct daemon_fx *fx);
+/* SIGKILL and wait (no cleanup by the daemon). */
+void daemon_kill9(struct daemon_fx *fx);
+/* Remove the directory and what the tests left in it. */
+void daemon_cleanup(struct daemon_fx *fx);
+/* A raw connection to the daemon's socket, or -1. */
+int daemon_connect(const struct daemon_fx *fx);
+/* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */
+unsigned test_scale_percent(void);
+
+#endif

@@ -1,0 +1,322 @@
+/* dirtylogd: hosts dirty logs for `userspace` clients over a unix socket
+ * (and optionally TCP). Options, logging, signals and the admin client; the
+ * work is in server.c (requests) and net.c (sockets and threads). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "net.h"
+
+static int foreground, verbose;
+static int stop_pipe[2] = {-1, -1};
+
+static void say(int level, const char *fmt, ...) DL_PRINTF(2, 3);
+static void say(int level, const char *fmt, ...)
+{
+    if (level >= LOG_INFO && !verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (foreground) {
+        flockfile(stderr);
+        fputs("dirtylogd: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        funlockfile(stderr);
+    } else {
+        vsyslog(level, fmt, ap);
+    }
+    va_end(ap);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int e = errno;
+    (void)!write(stop_pipe[1], "x", 1);
+    errno = e;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: dirtylogd [options]\n"
+"Hosts dirty-region logs for dirtylog's `userspace` log type.\n"
+"\n"
+"  -s, --socket PATH       unix socket to listen on (default: $" DLW_SOCKET_ENV " or\n"
+"                          " DLW_DEFAULT_SOCKET "), created mode 0600\n"
+"  -g, --group NAME        make the socket mode 0660, owned by this group\n"
+"  -t, --tcp [ADDR:]PORT   also listen on TCP (off by default; ADDR defaults to\n"
+"                          127.0.0.1). TCP has no authentication: see docs.\n"
+"  -u, --allow-uid LIST    comma-separated users or uids allowed on the unix\n"
+"                          socket (default: the daemon's own uid and root)\n"
+"  -f, --foreground        stay in the foreground and log to stderr\n"
+"                          (otherwise detach and log to syslog)\n"
+"  -v, --verbose           log connections, logs and failed requests\n"
+"  -j, --threads N         worker threads (default 4)\n"
+"      --max-clients N     connections at once (default 1024)\n"
+"      --max-logs N        logs at once (default 1024)\n"
+"      --max-payload BYTES largest request payload (default and maximum %u)\n"
+"  -r, --release UUID[:LUID]\n"
+"                          do not serve: ask the running daemon to drop the marks\n"
+"                          of disconnected clients of log UUID (all of them, or\n"
+"                          only client LUID) and exit\n"
+"  -h, --help              this text\n"
+"\n"
+"Sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used as well;\n"
+"when some are passed, no socket is created unless --socket is given.\n"
+"SIGTERM or SIGINT: flush and postsuspend every log, then exit (0 on success).\n"
+"Protocol: docs/protocol.md. Running it for real: docs/dirtylogd.md.\n",
+            DLW_MAX_PAYLOAD);
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || v == 0 || v > max || s[0] == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_allow(char *list, uid_t **out, size_t *n)
+{
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        uid_t uid;
+        char *end;
+        unsigned long v = strtoul(tok, &end, 10);
+        if (*tok && !*end) {
+            uid = (uid_t)v;
+        } else {
+            struct passwd *pw = getpwnam(tok);
+            if (!pw) {
+                fprintf(stderr, "dirtylogd: unknown user '%s'\n", tok);
+                return -1;
+            }
+            uid = pw->pw_uid;
+        }
+        uid_t *nu = realloc(*out, (*n + 1) * sizeof *nu);
+        if (!nu)
+            return -1;
+        *out = nu;
+        nu[(*n)++] = uid;
+    }
+    return 0;
+}
+
+/* --release: one ADMIN_RELEASE request to the running daemon. */
+static int admin_release(const char *path, const char *spec)
+{
+    struct dlw_header h;
+    memset(&h, 0, sizeof h);
+    char uuid[DLW_UUID_SIZE + 32];
+    snprintf(uuid, sizeof uuid, "%s", spec);
+    uint8_t msg[DLW_HEADER_SIZE + 8];
+    char *colon = strrchr(uuid, ':');
+    uint32_t plen = 0;
+    if (colon) {
+        *colon = '\0';
+        char *end;
+        errno = 0;
+        uint64_t luid = strtoull(colon + 1, &end, 0);
+        if (errno || !colon[1] || *end) {
+            fprintf(stderr, "dirtylogd: bad client id '%s'\n", colon + 1);
+            return 2;
+        }
+        dlw_put_le64(msg + DLW_HEADER_SIZE, luid);
+        plen = 8;
+    }
+    if (dlw_set_uuid(&h, uuid) < 0) {
+        fprintf(stderr, "dirtylogd: bad uuid '%s'\n", uuid);
+        return 2;
+    }
+    h.version = DLW_VERSION;
+    h.seq = 1;
+    h.request_type = DLW_ADMIN_RELEASE;
+    h.data_size = plen;
+    dlw_encode_header(&h, msg);
+
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        fprintf(stderr, "dirtylogd: cannot connect to %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    uint8_t rep[DLW_HEADER_SIZE + 4096];
+    size_t got = 0;
+    int ok = write(fd, msg, DLW_HEADER_SIZE + plen) == (ssize_t)(DLW_HEADER_SIZE + plen);
+    struct dlw_header rh;
+    while (ok) {
+        ssize_t k = read(fd, rep + got, sizeof rep - got);
+        if (k <= 0) {
+            ok = 0;
+            break;
+        }
+        got += (size_t)k;
+        if (got >= DLW_HEADER_SIZE && dlw_decode_header(rep, 4096, &rh) == 0 &&
+            got >= DLW_HEADER_SIZE + rh.data_size)
+            break;
+    }
+    close(fd);
+    if (!ok) {
+        fprintf(stderr, "dirtylogd: no answer from %s\n", path);
+        return 1;
+    }
+    if (rh.error < 0) {
+        fprintf(stderr, "dirtylogd: release failed: %s%s%.*s\n", strerror(-rh.error),
+                rh.data_size ? ": " : "", (int)rh.data_size, (const char *)rep + DLW_HEADER_SIZE);
+        return 1;
+    }
+    printf("released %" PRIu64 " client(s)\n",
+           rh.data_size >= 8 ? dlw_get_le64(rep + DLW_HEADER_SIZE) : 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"group", required_argument, NULL, 'g'},
+        {"tcp", required_argument, NULL, 't'},
+        {"allow-uid", required_argument, NULL, 'u'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"threads", required_argument, NULL, 'j'},
+        {"max-clients", required_argument, NULL, 1},
+        {"max-logs", required_argument, NULL, 2},
+        {"max-payload", required_argument, NULL, 3},
+        {"release", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct dld_net_config cfg = {.threads = 4, .max_clients = 1024};
+    struct dld_limits limits = {.max_logs = 1024, .max_payload = DLW_MAX_PAYLOAD};
+    uid_t *allow = NULL;
+    size_t nallow = 0;
+    const char *release = NULL;
+    int socket_given = 0;
+    unsigned long v;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            cfg.socket_path = optarg;
+            socket_given = 1;
+            break;
+        case 'g':
+            cfg.group = optarg;
+            break;
+        case 't':
+            cfg.tcp = optarg;
+            break;
+        case 'u':
+            if (parse_allow(optarg, &allow, &nallow) < 0)
+                return 2;
+            break;
+        case 'f':
+            foreground = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'r':
+            release = optarg;
+            break;
+        case 'j':
+        case 1:
+        case 2:
+        case 3:
+            if (parse_uint(optarg, c == 3 ? DLW_MAX_PAYLOAD : c == 'j' ? 256 : 1000000, &v) < 0) {
+                fprintf(stderr, "dirtylogd: bad number '%s'\n", optarg);
+                return 2;
+            }
+            if (c == 'j')
+                cfg.threads = (unsigned)v;
+            else if (c == 1)
+                cfg.max_clients = (unsigned)v;
+            else if (c == 2)
+                limits.max_logs = (unsigned)v;
+            else
+                limits.max_payload = (uint32_t)v;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dirtylogd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (release) {
+        free(allow);
+        return admin_release(socket_given ? cfg.socket_path : dlw_default_socket_path(), release);
+    }
+    if (!socket_given && !getenv("LISTEN_FDS"))
+        cfg.socket_path = dlw_default_socket_path();
+    if (!nallow) {
+        allow = malloc(2 * sizeof *allow);
+        if (!allow)
+            return 1;
+        allow[nallow++] = geteuid();
+        allow[nallow++] = 0;
+    }
+    cfg.allow = allow;
+    cfg.nallow = nallow;
+
+    if (pipe(stop_pipe) < 0) {
+        perror("dirtylogd: pipe");
+        return 1;
+    }
+    fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC);
+    fcntl(stop_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+
+    if (!foreground) {
+        openlog("dirtylogd", LOG_PID, LOG_DAEMON);
+        if (daemon(0, 0) < 0) {
+            perror("dirtylogd: daemon");
+            return 1;
+        }
+    }
+
+    struct dld_server srv;
+    if (dld_server_init(&srv, &limits) < 0)
+        return 1;
+    srv.verbose = verbose;
+    srv.logf = say;
+    int r = dld_net_run(&srv, &cfg, stop_pipe[0]);
+    int failed = dld_server_flush_all(&srv);
+    dld_server_destroy(&srv);
+    free(allow);
+    if (r < 0)
+        say(LOG_ERR, "stopped: %s", strerror(-r));
+    else
+        say(LOG_INFO, "stopped");
+    return r < 0 || failed ? 1 : 0;
+}

@@ -1,0 +1,96 @@
+/* dirtylogd's state and request handling, independent of sockets and
+ * threads: the event loops (net.c) feed received bytes to dld_conn_input(),
+ * which decodes messages with the shared codec, dispatches them to the logs
+ * and hands every reply to a send callback. The fuzz target drives the same
+ * functions without any socket. */
+#ifndef DLD_SERVER_H
+#define DLD_SERVER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dirtylog.h"
+#include "remote/wire.h"
+#include "remote/u64map.h"
+
+#define DLD_LOG_BUCKETS 256
+
+struct dld_session;
+
+/* A hosted log, shared by every session that CTRed its uuid. */
+struct dld_log {
+    struct dld_log *next; /* hash chain, under srv->lock */
+    char uuid[DLW_UUID_SIZE];
+    char *ctr;            /* "<target> <type> <args...>" as received */
+    dl_log *log;
+    unsigned busy;        /* requests inside the log, under srv->lock */
+    pthread_mutex_t lock; /* sessions, marks, recovering */
+    struct dld_session *sessions;
+    unsigned nsessions;
+    struct u64map marks;      /* region -> number of sessions that marked it */
+    struct u64map recovering; /* region -> luid of the session recovering it */
+};
+
+/* One client of a log: (uuid, luid). conn_id 0 = disconnected, marks kept. */
+struct dld_session {
+    struct dld_session *next;
+    uint64_t luid;
+    uint64_t conn_id;
+    struct u64map marks;      /* regions this client has marked */
+    struct u64map recovering; /* regions this client was handed */
+};
+
+struct dld_limits {
+    unsigned max_logs;
+    uint32_t max_payload;
+};
+
+struct dld_server {
+    pthread_mutex_t lock; /* the log table */
+    struct dld_log *buckets[DLD_LOG_BUCKETS];
+    unsigned nlogs;
+    struct dld_limits limits;
+    int verbose;
+    /* Where diagnostics go (stderr or syslog); may be NULL. */
+    void (*logf)(int level, const char *fmt, ...) DL_PRINTF(2, 3);
+};
+
+/* The protocol state of one connection. */
+struct dld_conn {
+    uint64_t id; /* > 0, unique for the life of the server */
+    uint8_t hdr[DLW_HEADER_SIZE];
+    size_t hdr_len;
+    struct dlw_header h; /* decoded once hdr_len == DLW_HEADER_SIZE */
+    uint8_t *payload;
+    size_t payload_len, payload_cap;
+    int discard; /* skip the payload (header was invalid but sized) */
+    int hdr_err; /* error to answer once the payload has been skipped */
+};
+
+/* Send one whole message (header + payload); 0 or -errno (the caller then
+ * closes the connection). */
+typedef int (*dld_send_fn)(void *arg, const uint8_t *msg, size_t len);
+
+int dld_server_init(struct dld_server *srv, const struct dld_limits *limits);
+/* Flush and postsuspend every log (what SIGTERM does); returns the number of
+ * logs that failed. */
+int dld_server_flush_all(struct dld_server *srv);
+/* Destroy every log and session. */
+void dld_server_destroy(struct dld_server *srv);
+
+void dld_conn_init(struct dld_conn *c, uint64_t id);
+/* Consume n received bytes; dispatch every complete message. Returns 0 to
+ * keep the connection, <0 to close it (protocol violation or send failure). */
+int dld_conn_input(struct dld_server *srv, struct dld_conn *c, const uint8_t *data, size_t n,
+                   dld_send_fn send, void *arg);
+/* The connection is gone: its sessions keep their marks, detached. A client
+ * vanishing mid-message is not an error. Frees the connection's buffers. */
+void dld_conn_closed(struct dld_server *srv, struct dld_conn *c);
+
+/* Release detached sessions of a log (luid 0 with all = 1: every detached
+ * session). Returns the number released or -errno. Also reachable through
+ * the ADMIN_RELEASE request. */
+int dld_release(struct dld_server *srv, const char *uuid, int all, uint64_t luid);
+
+#endif
