@@ -1,0 +1,123 @@
+/* dirtylog check: validate a log read-only. Exit 0 = valid and every region
+ * clean and in sync; 1 = valid, some regions may differ; 2 = invalid,
+ * corrupt, unreadable or a usage error. Findings that are fine go to stdout,
+ * problems to stderr. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+/* Both native superblock copies: each must be valid or never written, and
+ * they must agree (same uuid, consecutive generations). Errors counted. */
+static int check_slots(struct logread *lr)
+{
+    int errors = 0;
+    uint8_t rec[2][DLN_RECORD_BYTES];
+    struct dln_super s[2];
+    int st[2];
+    for (int i = 0; i < 2; i++) {
+        char why[200] = "";
+        int64_t n = disk_read_full(lr->io, rec[i], DLN_RECORD_BYTES, (uint64_t)i * DLN_SLOT_BYTES);
+        if (n < 0) {
+            tool_error("superblock slot %d: cannot read: %s", i, strerror((int)-n));
+            errors++;
+            st[i] = -1;
+            continue;
+        }
+        st[i] = dln_decode(rec[i], &s[i], why, sizeof why);
+        if (st[i] == 0)
+            printf("ok: superblock slot %d: valid, generation %" PRIu64 ", %" PRIu64
+                   " regions of %" PRIu32 " sectors\n",
+                   i, s[i].generation, s[i].region_count, s[i].region_size);
+        else if (st[i] == 1)
+            printf("ok: superblock slot %d: never written (all zero)\n", i);
+        else {
+            tool_error("superblock slot %d is corrupt: %s (the other copy is in use; the "
+                       "redundancy against a torn write is lost)", i, why);
+            errors++;
+        }
+    }
+    int cur = lr->info.native_slot, other = 1 - cur;
+    uint64_t gen = lr->info.native.generation;
+    if (st[other] == 1 && gen >= 2) {
+        tool_error("superblock slot %d is blank although generation %" PRIu64 " in slot %d "
+                   "implies it was written", other, gen, cur);
+        errors++;
+    }
+    if (st[other] == 0 && s[other].generation + 1 != gen)
+        tool_warning("superblock slot %d has generation %" PRIu64 ", expected %" PRIu64
+                     " (one less than slot %d's)", other, s[other].generation, gen - 1, cur);
+    return errors;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    struct parsed_args pa;
+    int r = parse_args(argc, argv, NULL, 0, &pa);
+    if (r < 0) {
+        print_command_help("check");
+        return tool_finish_stdout(EXIT_OK);
+    }
+    if (r)
+        return r;
+    if (pa.noperands != 1)
+        return tool_usage_error(pa.noperands ? "too many arguments" : "missing the log path");
+    struct logread lr;
+    if (logread_open(&lr, pa.operands[0]) != 0) {
+        printf("%s: INVALID\n", pa.operands[0]);
+        return tool_finish_stdout(EXIT_FAIL);
+    }
+    const struct disk_header_info *in = &lr.info;
+    int errors = 0;
+    if (in->format == DISK_FORMAT_NATIVE) {
+        printf("ok: native format version %" PRIu32 ", superblock checksums verified\n",
+               in->native.version);
+        errors += check_slots(&lr);
+    } else {
+        printf("ok: dm format version %" PRIu32 ", %" PRIu64 " regions (the dm format has no "
+               "checksum)\n", in->dm.version, in->region_count);
+        if (in->dm.version == 1)
+            tool_warning("dm log version 1: readable, rewritten as version 2 at the next resume");
+    }
+
+    /* Size of the file or device against the layout. */
+    uint64_t need = in->format == DISK_FORMAT_NATIVE
+                        ? dln_layout_bytes(in->region_count)
+                        : dlm_layout_bytes(in->region_count, in->logical_block_size);
+    printf("ok: layout needs %" PRIu64 " bytes, the %s has %" PRIu64 "\n", need,
+           lr.is_blockdev ? "device" : "file", in->device_bytes);
+    if (in->device_bytes < need)
+        tool_warning("the %s ends %" PRIu64 " bytes before the end of the padded log area "
+                     "(the bitmap itself is complete)", lr.is_blockdev ? "device" : "file",
+                     need - in->device_bytes);
+    else if (!lr.is_blockdev && in->device_bytes > need)
+        tool_warning("the file has %" PRIu64 " bytes past the end of the log (ignored)",
+                     in->device_bytes - need);
+
+    struct disk_scan_result res;
+    if (logread_scan(&lr, NULL, NULL, &res) != 0) {
+        errors++;
+    } else {
+        printf("ok: bitmap read: %" PRIu64 " bytes at byte %" PRIu64 "\n", res.area_bytes,
+               in->bitmap_offset);
+        if (res.stray_bits) {
+            tool_error("%" PRIu64 " bits at or past region_count (%" PRIu64 ") are set in the "
+                       "bitmap; they must be 0", res.stray_bits, in->region_count);
+            errors++;
+        }
+    }
+    logread_close(&lr);
+    if (errors) {
+        printf("%s: INVALID (%d problem%s)\n", lr.path, errors, errors == 1 ? "" : "s");
+        return tool_finish_stdout(EXIT_FAIL);
+    }
+    if (res.may_differ) {
+        printf("%s: valid; %" PRIu64 " of %" PRIu64 " regions may differ (dirty or out of sync) "
+               "in %" PRIu64 " range%s\n", lr.path, res.may_differ, in->region_count, res.ranges,
+               res.ranges == 1 ? "" : "s");
+        return tool_finish_stdout(EXIT_DIFFERS);
+    }
+    printf("%s: valid; all %" PRIu64 " regions clean and in sync\n", lr.path, in->region_count);
+    return tool_finish_stdout(EXIT_OK);
+}

@@ -1,0 +1,104 @@
+/* The manual of dirtylog(1), printed by `dirtylog --help`; the same text,
+ * with more background, is docs/dirtylog-tool.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const struct {
+    const char *name, *synopsis, *text;
+} sections[] = {
+    {"create",
+     "dirtylog create [--format native|dm] [--sync|--nosync] [--force] <path> <target_size> "
+     "<region_size>",
+     "    Make a new log for a target of <target_size> cut into regions of\n"
+     "    <region_size>. Sizes are sectors (512 bytes) unless they carry a unit:\n"
+     "    s (sectors) or K, M, G, T, P (KiB ... PiB); the region size must be a\n"
+     "    power of two of at least 2 sectors. The log is formatted by the\n"
+     "    library's disk type, built under a temporary name next to <path> and\n"
+     "    then published, so no half-made log is ever left at <path>.\n"
+     "      --format F   native (default: checksummed, two superblock copies) or dm\n"
+     "                   (byte-compatible with the Linux dm disk log, version 2)\n"
+     "      --sync       every region out of sync (the default for a new log:\n"
+     "                   the copies must be resynchronised)\n"
+     "      --nosync     every region clean and in sync (the copies are known equal)\n"
+     "      --force      overwrite an existing non-empty file or a block device\n"
+     "                   holding a log or data (an empty file needs no --force)\n"},
+    {"inspect", "dirtylog inspect [--region-size <size>] <path>",
+     "    Print the header (format, version, magic, uuid, generation, feature\n"
+     "    flags), the region size and count, the target size covered, and how many\n"
+     "    regions are dirty / out of sync, with a percentage (like mdadm -X). Both\n"
+     "    formats store ONE bit per region meaning \"may differ\" (dirty or out of\n"
+     "    sync), so the two counts are equal. The dm format does not store the\n"
+     "    region size: --region-size supplies it for the sizes shown.\n"},
+    {"dump", "dirtylog dump [--json] <path>",
+     "    Print the regions that may differ as ranges, one per line (\"0-5\",\n"
+     "    \"17\"), in ascending order; nothing for a clean log. --json prints one\n"
+     "    object: the header fields, \"ranges\": [[first,last], ...], \"may_differ\"\n"
+     "    and \"range_count\". The bitmap is read in one pass; the output has one\n"
+     "    line (or pair) per range, never one per region.\n"},
+    {"check", "dirtylog check <path>",
+     "    Validate the log: the header or both superblock copies (magic,\n"
+     "    version, checksums, fields, agreement of the copies), the file or device\n"
+     "    size against the layout, and that bits past region_count are 0.\n"
+     "    Exit status 0: valid, every region clean and in sync; 1: valid, some\n"
+     "    regions may differ (dirty or out of sync); 2: invalid, corrupt or\n"
+     "    unreadable (or a usage error). Problems are printed on stderr.\n"},
+    {"convert",
+     "dirtylog convert [--force] [--region-size <size>] <in> <out> --to native|dm",
+     "    Write <out> in the format given by --to with the same region count and\n"
+     "    the same regions that may differ (region size too: a dm input needs\n"
+     "    --region-size, since the dm format does not store it). <out> is read\n"
+     "    back and compared before it is published; an existing <out> is refused\n"
+     "    without --force; <in> is opened read-only and never modified.\n"},
+};
+
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+const char *command_synopsis(const char *cmd)
+{
+    for (size_t i = 0; i < NSECTIONS; i++)
+        if (strcmp(sections[i].name, cmd) == 0)
+            return sections[i].synopsis;
+    return "dirtylog <command> ...";
+}
+
+void print_command_help(const char *cmd)
+{
+    for (size_t i = 0; i < NSECTIONS; i++)
+        if (strcmp(sections[i].name, cmd) == 0)
+            printf("usage: %s\n\n%s", sections[i].synopsis, sections[i].text);
+}
+
+void print_manual(void)
+{
+    printf("NAME\n"
+           "    dirtylog - create, inspect, dump, check and convert disk dirty logs\n\n"
+           "SYNOPSIS\n");
+    for (size_t i = 0; i < NSECTIONS; i++)
+        printf("    %s\n", sections[i].synopsis);
+    printf("    dirtylog help <command> | --help | --version\n\n"
+           "DESCRIPTION\n"
+           "    dirtylog works on the logs of the \"disk\" log type of libdirtylog, on\n"
+           "    a regular file or a block device, in either on-disk format (see\n"
+           "    docs/disk-format.md): native, or dm (the Linux dm-mirror disk log,\n"
+           "    version 2). inspect, dump and check detect the format, open the log\n"
+           "    read-only and never write; create and convert write only their output.\n"
+           "    Options may come before or after the operands; -- ends the options.\n\n"
+           "COMMANDS\n");
+    for (size_t i = 0; i < NSECTIONS; i++)
+        printf("  %s\n%s\n", sections[i].synopsis, sections[i].text);
+    printf("EXIT STATUS\n"
+           "    0  success (check: valid, all regions clean and in sync)\n"
+           "    1  check only: valid, but some regions may differ\n"
+           "    2  usage error, or the log is missing, invalid, corrupt or unreadable,\n"
+           "       or the output could not be written\n\n"
+           "EXAMPLES\n"
+           "    dirtylog create --nosync /var/lib/engine/log 1T 128\n"
+           "    dirtylog inspect /var/lib/engine/log\n"
+           "    dirtylog dump --json /var/lib/engine/log\n"
+           "    dirtylog check /dev/vg/mirror_mlog; echo $?\n"
+           "    dirtylog convert --region-size 1024 /dev/vg/mirror_mlog copy.log --to native\n\n"
+           "SEE ALSO\n"
+           "    docs/dirtylog-tool.md, docs/disk-format.md, mdadm(8) -X, dmsetup(8)\n");
+}
