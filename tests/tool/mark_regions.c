@@ -1,0 +1,33 @@
+/* Test helper for test_tool.sh: open a disk log through the library from a
+ * table line, mark the given regions, flush, close.
+ *   mark_regions "<disk table>" <target_sectors> [region...]
+ * e.g. mark_regions "disk 3 /tmp/x.log 2 format=dm" 200 0 1 17
+ * With no region it only opens, resumes and flushes (e.g. to grow a log). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "dirtylog.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: mark_regions <table> <target_sectors> [region...]\n");
+        return 2;
+    }
+    dl_log *log;
+    int r = dl_log_create_table(argv[1], strtoull(argv[2], NULL, 10), &log);
+    if (r < 0) {
+        fprintf(stderr, "mark_regions: %s: %s\n", argv[1], dl_last_error());
+        return 1;
+    }
+    r = dl_log_resume(log);
+    for (int i = 3; r == 0 && i < argc; i++)
+        r = dl_log_mark_region(log, strtoull(argv[i], NULL, 10));
+    if (r == 0)
+        r = dl_log_flush(log);
+    if (r < 0)
+        fprintf(stderr, "mark_regions: %s (%s)\n", dl_strerror(r), dl_last_error());
+    dl_log_destroy(log);
+    return r < 0;
+}
