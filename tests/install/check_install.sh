@@ -34,6 +34,12 @@ for f in "$prefix/include/dirtylog.h" "$libdir/libdirtylog.so" "$libdir/libdirty
          "$libdir/pkgconfig/dirtylog.pc"; do
     [ -e "$f" ] || fail "not installed: ${f#"$prefix"/}"
 done
+# The command-line tool (tools/dirtylog), if it is part of this tree.
+if [ -d "$(dirname "$0")/../../tools/dirtylog" ]; then
+    tool=$(find "$prefix" -type f -name dirtylog -perm -u+x | head -n1)
+    [ -n "$tool" ] || fail "the dirtylog tool is not installed"
+    "$tool" --version | grep -q "^dirtylog " || fail "installed dirtylog --version"
+fi
 
 expected="consumer: core 2 16 nosync regions=63 clean62=0 clean61=1 sync=63 range=1"
 

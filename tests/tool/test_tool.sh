@@ -284,9 +284,11 @@ head -c 4096 /dev/zero >>long.log
 ro 1 check long.log
 expect_in "$err" "4096 bytes past the end of the log" "check long"
 
-# Every read-only command on every file in the directory leaves it unchanged.
+# Every read-only command on each kind of log above (valid, grown, corrupt,
+# truncated, empty, garbage, all-zero, stray bits) leaves every file unchanged.
 before=$(hash_all)
-for f in *.log *.dm; do
+for f in n.log d.log g.log g0.log g1.log c.log s.log sd.log dv.log t.log empty.log \
+    garbage.log zero.log long.log; do
     for cmd in inspect dump "dump --json" check; do
         # shellcheck disable=SC2086
         "$DL" $cmd "$f" >/dev/null 2>&1

@@ -1,5 +1,6 @@
 /* dirtylog(1): inspect, check, dump, create and convert disk dirty logs.
  * The manual is `dirtylog --help` (help.c) and docs/dirtylog-tool.md. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +50,7 @@ int tool_usage_error(const char *fmt, ...)
 int tool_finish_stdout(int status)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        tool_error("cannot write the output: standard output failed");
+        tool_error("cannot write the output: %s", errno ? strerror(errno) : "standard output failed");
         return EXIT_FAIL;
     }
     return status;
