@@ -326,6 +326,7 @@ bad "needs a value" create z.log 100 4 --format
 bad "No such file or directory" inspect "$T/nonexistent.log"
 bad "is a directory" inspect adir
 bad "is a directory" create adir 100 2
+bad "nodir: No such file or directory" create "$T/nodir/x.log" 100 2
 bad "is not a dirtylog log" dump garbage.log
 bad "empty (0 bytes)" dump empty.log
 bad "truncated" inspect t.log

@@ -94,6 +94,18 @@ int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_
         tool_error("cannot use %s: %s", path, strerror(errno));
         return EXIT_FAIL;
     }
+    if (!exists) {
+        char *copy = strdup(path);
+        struct stat dst;
+        int e = !copy ? ENOMEM : stat(dirname(copy), &dst) != 0 ? errno
+                                 : S_ISDIR(dst.st_mode)            ? 0
+                                                                   : ENOTDIR;
+        if (e)
+            tool_error("cannot create %s: directory %s: %s", path, copy ? copy : "", strerror(e));
+        free(copy);
+        if (e)
+            return EXIT_FAIL;
+    }
     mode_t keep_mode = 0;
     if (exists && S_ISDIR(st.st_mode)) {
         tool_error("%s is a directory", path);
