@@ -29,6 +29,9 @@ run() {
     out=$("$@" 2>"$T/.err")
     rc=$?
     err=$(<"$T/.err")
+    case "$err" in # a sanitizer report fails the test whatever the exit status
+    *Sanitizer*|*"runtime error"*) fail "$*: sanitizer report: $err" ;;
+    esac
 }
 
 # ro <expected rc> <dirtylog args...>: a read-only run; files must not change.
@@ -291,7 +294,8 @@ for f in n.log d.log g.log g0.log g1.log c.log s.log sd.log dv.log t.log empty.l
     garbage.log zero.log long.log; do
     for cmd in inspect dump "dump --json" check; do
         # shellcheck disable=SC2086
-        "$DL" $cmd "$f" >/dev/null 2>&1
+        run "$DL" $cmd "$f"
+        case $rc in 0 | 1 | 2) ;; *) fail "$cmd $f: exit $rc" ;; esac
     done
 done
 after=$(hash_all)
