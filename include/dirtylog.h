@@ -250,6 +250,143 @@ DL_EXPORT int dl_io_open_posix(const char *path, int read_only, int create, stru
 DL_EXPORT int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc,
                                     const char *const *argv, struct dl_io *io, dl_log **log);
 
+/* ======================================================================== */
+/* ---- Write-intent layer (region hash) ---------------------------------- */
+/*
+ * What a RAID1 engine embeds on top of any dl_log (device-mapper's "region
+ * hash"). It keeps, per region the engine has touched, a pending-write count
+ * and a state, and guarantees:
+ *
+ *   the dirty bit of a region is durable in the log before
+ *   dl_rh_begin_write() returns for any write to it.
+ *
+ * Write path:   dl_rh_begin_write() -> write every copy -> dl_rh_end_write().
+ * Periodically: dl_rh_flush() (e.g. once a second, and at FUA/flush
+ *               requests if the engine likes): clears, in the log, regions
+ *               that stayed idle long enough, after the log has run the
+ *               engine's data-device flush (dl_log_set_flush_callback()).
+ * Resync:       dl_rh_recovery_next() -> dl_rh_recovery_wait_idle() -> copy
+ *               -> dl_rh_recovery_end().
+ *
+ * Costs: begin/end on a region already durably dirty is one atomic
+ * compare-and-swap on that region's word: no lock, no log call, no
+ * allocation. A begin that needs marks takes the layer's lock, marks, and
+ * waits for ONE log flush shared by every thread waiting at that moment
+ * (group commit). Memory is proportional to the regions touched (a sparse
+ * radix table; a 2^40-region log costs nothing until written).
+ *
+ * All calls are thread-safe. Recovery must go through this layer (not
+ * dl_log_get_resync_work()/dl_log_set_region_sync() directly) while it
+ * exists, and no other user may mark or clear regions of the same log.
+ */
+
+typedef struct dl_rh dl_rh;
+
+/* dl_rh_options.flags */
+#define DL_RH_BUSY_ON_RECOVERY 0x1u /* begin returns -EBUSY (instead of
+                                       waiting) on a region being recovered */
+#define DL_RH_EAGER_CLEAR 0x2u      /* no hot set: clear a region at the first
+                                       dl_rh_flush() after it went idle */
+
+struct dl_rh_options {
+    uint32_t struct_size; /* sizeof(struct dl_rh_options) */
+    uint32_t flags;       /* DL_RH_* above */
+    /* Hot set: a region is cleared only after it stayed idle (no write in
+     * flight, none begun) for this many whole flush periods, a period being
+     * the time between two dl_rh_flush() calls. 0 = default (1). A region
+     * written again before then costs no log I/O at all. */
+    uint32_t hot_periods;
+    /* 0 = off. When more than this many regions are dirty in the log, the
+     * flush a cold begin triggers also runs a clear pass first (as if
+     * dl_rh_flush() had been called), bounding the dirty set. */
+    uint32_t clear_threshold;
+};
+
+/* dl_rh_begin_write() flags */
+#define DL_RH_NOWAIT 0x1u /* -EBUSY instead of waiting for a recovering region */
+
+/* Region states, as dl_rh_region_state() reports them. */
+enum dl_rh_state {
+    DL_RH_CLEAN = 0,      /* not marked by this layer (in sync) */
+    DL_RH_DIRTY = 1,      /* marked in the log (writes may be in flight) */
+    DL_RH_NOSYNC = 2,     /* copies may differ: never cleared until recovered */
+    DL_RH_RECOVERING = 3, /* handed out for resync: new writes wait */
+};
+
+struct dl_rh_stats {
+    uint32_t struct_size;     /* in: sizeof(struct dl_rh_stats) */
+    uint32_t reserved;
+    uint64_t dirty_regions;   /* marked by this layer and not cleared */
+    uint64_t touched_regions; /* regions with an entry in the table */
+    uint64_t table_bytes;     /* memory held by the region table */
+    uint64_t log_flushes;     /* dl_log_flush() calls made by the layer */
+    uint64_t log_flush_errors;
+    uint64_t marks;           /* dl_log_mark_region() calls */
+    uint64_t clears;          /* dl_log_clear_region() calls */
+    uint64_t cold_begins;     /* begins that took the lock (had to mark or wait) */
+    uint64_t recovery_waits;  /* times a writer waited for a recovering region */
+    uint64_t clear_passes;    /* dl_rh_flush() passes (periods) */
+};
+
+/* Create the layer over `log` (which must outlive it). opts may be NULL for
+ * defaults; a struct with a smaller struct_size (older caller) is fine. The
+ * layer never calls dl_log_postsuspend/resume: the engine does. */
+DL_EXPORT int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out);
+/* Free the layer. Touches nothing in the log: call dl_rh_clear_idle() first
+ * for a clean shutdown. Every begun write must have ended. NULL is ignored. */
+DL_EXPORT void dl_rh_destroy(dl_rh *rh);
+DL_EXPORT dl_log *dl_rh_get_log(dl_rh *rh);
+
+/* Announce a write of `length` bytes at byte `offset` of the target. Returns
+ * 0 once every region it touches is durably dirty; the engine may then write
+ * every copy and must later call dl_rh_end_write() with the same range.
+ * Waits while a touched region is being recovered (or -EBUSY with
+ * DL_RH_NOWAIT / DL_RH_BUSY_ON_RECOVERY). On failure (-EBUSY, -ERANGE, the
+ * log flush's error, -ENOMEM) nothing is begun: do not write.
+ * length 0 is a no-op returning 0. */
+DL_EXPORT int dl_rh_begin_write(dl_rh *rh, uint64_t offset, uint64_t length, unsigned flags);
+/* The write begun over the same range completed with `result` (0 or
+ * -errno). A failed write makes its regions NOSYNC: not in sync in the log,
+ * kept dirty, never cleared before recovery succeeds. 0, or -EINVAL for a
+ * range with no write in flight, or the log's error recording NOSYNC. */
+DL_EXPORT int dl_rh_end_write(dl_rh *rh, uint64_t offset, uint64_t length, int result);
+/* The same in 512-byte sectors. */
+DL_EXPORT int dl_rh_begin_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, unsigned flags);
+DL_EXPORT int dl_rh_end_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, int result);
+
+/* One flush period: issue clears (dl_log_clear_region) for every region idle
+ * for hot_periods whole periods, then flush the log once; the log runs the
+ * engine's data-device flush callback before it persists those clean bits.
+ * Returns the number of regions cleared (>= 0), or the flush's -errno (the
+ * clears then stay in the log's memory; the log's own failure handling
+ * applies). No log flush at all when there is nothing to clear. */
+DL_EXPORT int64_t dl_rh_flush(dl_rh *rh);
+/* Clear every idle region now, ignoring the hot set, and flush: for a clean
+ * shutdown or suspend. Same result as dl_rh_flush(). */
+DL_EXPORT int64_t dl_rh_clear_idle(dl_rh *rh);
+
+/* Resync. dl_rh_recovery_next(): 1 and *region (now RECOVERING: new writes
+ * to it wait), 0 if nothing is left to resync, <0 error. Then
+ * dl_rh_recovery_wait_idle() waits until the writes in flight to it when it
+ * was handed out have ended (0, or -EINVAL if it is not recovering). After
+ * copying, dl_rh_recovery_end() records the result (success != 0: in sync;
+ * 0: still out of sync, handed out again later), ends RECOVERING and wakes
+ * the waiting writers; it returns the log's error if recording failed (the
+ * region is then released as NOSYNC). */
+DL_EXPORT int dl_rh_recovery_next(dl_rh *rh, uint64_t *region);
+DL_EXPORT int dl_rh_recovery_wait_idle(dl_rh *rh, uint64_t region);
+DL_EXPORT int dl_rh_recovery_end(dl_rh *rh, uint64_t region, int success);
+
+/* enum dl_rh_state of a region (>= 0) or -ERANGE. Untouched regions are
+ * DL_RH_CLEAN or DL_RH_NOSYNC as the log's in_sync says. */
+DL_EXPORT int dl_rh_region_state(dl_rh *rh, uint64_t region);
+/* 1 if every region of the byte range is in sync (and not recovering), so a
+ * read may be served by any copy; 0 otherwise; -ERANGE. Lock-free for
+ * touched regions; asks the log for untouched ones. */
+DL_EXPORT int dl_rh_range_in_sync(dl_rh *rh, uint64_t offset, uint64_t length);
+/* Counters; st->struct_size says how much the caller can take. */
+DL_EXPORT int dl_rh_get_stats(dl_rh *rh, struct dl_rh_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,47 @@
+/* Group commit of marks: one dl_log_flush() at a time, shared by every
+ * thread waiting at that moment.
+ *
+ * A thread that marked regions (under rh->lock) needs a flush that STARTED
+ * after its marks: the flush numbered rh_next_flush() at that moment. If no
+ * flush is running, the first such thread becomes the leader and runs it
+ * (without the lock); threads arriving meanwhile need the next number and
+ * sleep; when the flush ends, one of them leads the next flush, which covers
+ * every mark made while the previous one ran. So N concurrent cold begins
+ * cost at most 2 flushes however they interleave. */
+#include <errno.h>
+
+#include "rh/rh_internal.h"
+
+int rh_commit_wait(struct dl_rh *rh, uint64_t target)
+{
+    for (;;) {
+        if (rh->flush_last_ok >= target)
+            return 0;
+        if (rh->flush_completed >= target)
+            return rh->flush_last_err; /* every flush since target failed */
+        if (!rh->flush_in_progress) {
+            /* Lead the flush numbered flush_started + 1 (== target here:
+             * flushes start one at a time and target <= started + 1). */
+            uint64_t n = ++rh->flush_started;
+            rh->flush_in_progress = 1;
+            if (rh->clear_threshold && rh->dirty_regions > rh->clear_threshold)
+                rh_clear_pass(rh, 0);
+            rh->clears_unflushed = 0; /* this flush carries them */
+            rh->stats.log_flushes++;
+            pthread_mutex_unlock(&rh->lock);
+            int r = dl_log_flush(rh->log);
+            pthread_mutex_lock(&rh->lock);
+            rh->flush_in_progress = 0;
+            rh->flush_completed = n;
+            if (r == 0) {
+                rh->flush_last_ok = n;
+            } else {
+                rh->flush_last_err = r < 0 ? r : -EIO;
+                rh->stats.log_flush_errors++;
+            }
+            pthread_cond_broadcast(&rh->flush_cond);
+            continue;
+        }
+        pthread_cond_wait(&rh->flush_cond, &rh->lock);
+    }
+}
