@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mirror.h"
 
@@ -37,7 +38,7 @@ static unsigned cfg_flush_ms = 1000;
 static unsigned cfg_hot_periods = 1;
 static int cfg_resync = 1;
 static char *cfg_stats;
-static int64_t cfg_stall_after = -1; /* test knob, see config_help */
+static char *cfg_stall_file; /* test knob, see config_help */
 
 /* State. */
 static struct mirror mir;
@@ -62,6 +63,8 @@ static void free_config(void)
     cfg_nlegs = 0;
     free(cfg_stats);
     cfg_stats = NULL;
+    free(cfg_stall_file);
+    cfg_stall_file = NULL;
 }
 
 static int add_legs(const char *list)
@@ -101,7 +104,6 @@ static int parse_uint(const char *key, const char *value, unsigned *out)
 
 static int dlmirror_config(const char *key, const char *value)
 {
-    unsigned u;
     if (!strcmp(key, "log")) {
         free(cfg_log);
         return (cfg_log = strdup(value)) ? 0 : -1;
@@ -126,11 +128,9 @@ static int dlmirror_config(const char *key, const char *value)
         free(cfg_stats);
         return (cfg_stats = strdup(value)) ? 0 : -1;
     }
-    if (!strcmp(key, "test_stall_after")) {
-        if (parse_uint(key, value, &u) < 0)
-            return -1;
-        cfg_stall_after = u;
-        return 0;
+    if (!strcmp(key, "test_stall_file")) {
+        free(cfg_stall_file);
+        return (cfg_stall_file = strdup(value)) ? 0 : -1;
     }
     nbdkit_error("unknown parameter \"%s\"", key);
     return -1;
@@ -391,7 +391,7 @@ static int dlmirror_pwrite(void *h, const void *buf, uint32_t count, uint64_t of
         nbdkit_set_error(-r);
         return -1;
     }
-    int stall = cfg_stall_after >= 0 && n_writes >= (uint64_t)cfg_stall_after;
+    int stall = cfg_stall_file && access(cfg_stall_file, F_OK) == 0;
     int result = 0;
     for (unsigned i = 0; i < mir.nlegs; i++) {
         if (i == 1 && stall)
@@ -446,7 +446,8 @@ static struct nbdkit_plugin plugin = {
         "flush_interval_ms=N  period of the log's clear pass (default 1000)\n"
         "hot_periods=N        idle periods before a region is cleared (default 1)\n"
         "stats=<FILE>         write counters there (at start, after resync, at exit)\n"
-        "test_stall_after=N   (tests) after N writes, park every write between leg 0 and 1",
+        "test_stall_file=F    (tests) while file F exists, every write is parked forever\n"
+        "                     after leg 0 and before leg 1 (to crash with writes in flight)",
     .get_ready = dlmirror_get_ready,
     .after_fork = dlmirror_after_fork,
     .cleanup = dlmirror_cleanup,
