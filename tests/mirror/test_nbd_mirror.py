@@ -25,7 +25,7 @@ import time
 
 import nbd
 
-PLUGIN, DLMIRROR = sys.argv[1], sys.argv[2]
+PLUGIN, DLMIRROR = sys.argv[1], sys.argv[2]  # argv[3]: the C compiler (for the .sh)
 # nbdsh is libnbd's Python shell; it needs the Python that has the module.
 NBDSH = ["/usr/bin/python3", "-m", "nbd"]
 SIZE = 16 << 20
@@ -72,7 +72,11 @@ class Server:
                 "legs=%s,%s" % (os.path.join(d, "a"), os.path.join(d, "b")),
                 "stats=" + self.stats, "flush_interval_ms=200"] + list(extra)
         print("+", " ".join(args), flush=True)
-        self.proc = subprocess.Popen(args)
+        env = dict(os.environ)
+        if env.get("DL_NBDKIT_PRELOAD"):  # a sanitizer build (see the .sh)
+            env["LD_PRELOAD"] = env["DL_NBDKIT_PRELOAD"]
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        self.proc = subprocess.Popen(args, env=env)
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, "the socket")
         if self.proc.poll() is not None:
             raise RuntimeError("nbdkit exited with %d" % self.proc.returncode)
