@@ -23,6 +23,14 @@ struct dl_log {
     void *flush_arg;
 };
 
+/* The context of a log, for the built-in types' hot paths: a field read
+ * instead of a call to the exported accessor (types outside the library
+ * use dl_log_get_context()). */
+static inline void *dl__context(dl_log *log)
+{
+    return log->context;
+}
+
 /* Registry (registry.c): look a type up and pin it while a log uses it. */
 const struct dl_log_type *dl__registry_acquire(const char *name, struct dl_registry_entry **entry);
 void dl__registry_release(struct dl_registry_entry *entry);

@@ -3,9 +3,10 @@
  * Tree. Level 0 is a leaf: 512 words = 32768 bits = one 4 KiB page. A node at
  * level l >= 1 has children at level l-1, each covering 2^cshift(l) bits
  * (cshift(l) = 15 + 6(l-1)). Non-root nodes have 64 children and one summary
- * word (520 bytes). The root, embedded in struct bitmap so that the first
- * child load needs no pointer chase, has ceil(nbits / 2^cshift(L)) <= 4096
- * children, L >= 1 being the smallest level for which that fits: up to 2^27
+ * word (520 bytes, 576 allocated). The root, embedded in struct bitmap so
+ * that the first child load needs no pointer chase, has ceil(nbits /
+ * 2^cshift(L)) <= 4096 children, L >= 1 being the smallest level for which
+ * that fits (so its summary is at most 64 words): up to 2^27
  * bits the tree is root -> leaf, up to 2^33 root -> node -> leaf, and 2^63
  * bits takes 7 levels. A child pointer is NULL (all 0), ONES (the address of
  * a static object: all 1) or a node of its own.
@@ -15,7 +16,7 @@
  * word) like a flat array; with 4096-bit leaves they take 2 MiB and every
  * random access pays a second, dependent miss. Small interior nodes keep
  * sparse maps small (each isolated bit costs its 4 KiB leaf plus a few
- * 520-byte nodes).
+ * 576-byte nodes).
  *
  * Summaries. Bit j of a node's summary means "child j MAY contain a 1".
  * Invariant: once bitmap_set(b) has returned, and until b is cleared, every
@@ -31,11 +32,12 @@
  *    holds no 1 prunes it: clear the summary bit, then RE-CHECK the child
  *    (its words for a leaf, its summary words for a node) and set the bit
  *    again if the child is not empty. All of these accesses, and the set's
- *    leaf RMW and summary loads, are seq_cst. That is a Dekker pattern: either
- *    the setter's summary load comes after the pruner's clear in the single
- *    total order S (then it sees the bit missing and fetch_or's it), or it
- *    comes before, hence the setter's leaf RMW precedes the pruner's re-check
- *    in S and the re-check sees the 1. So a completed set is never lost.
+ *    leaf RMW and summary loads, are seq_cst. That is a Dekker pattern: in
+ *    the single total order S, either the setter's summary load comes after
+ *    the pruner's clear (then it finds the bit missing and sets it, or finds
+ *    it already restored), or before it, and then the setter's leaf RMW
+ *    precedes the pruner's re-check, which sees the 1 and restores the bit.
+ *    So a completed set is never lost for good.
  *
  * Prune window. Between the pruner's clear and its re-set, the summary bit
  * is 0 although the child may hold a completed set; another search reading
@@ -66,8 +68,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Overridable only to test other shapes; the code works for any
- * 12 <= LEAF_SHIFT <= 18 and 6 <= FAN_SHIFT <= 12. */
+/* Overridable only to try other shapes (the tests also pass with leaves of
+ * 2^12..2^15 bits, fan-outs of 64 and 512, and a root of 32768). */
 #ifndef LEAF_SHIFT
 #define LEAF_SHIFT 15 /* bits per leaf: 32768 */
 #endif
@@ -77,9 +79,13 @@
 #define LEAF_WORDS (1u << (LEAF_SHIFT - 6))
 #define FAN (1u << FAN_SHIFT)
 #define SUM_WORDS (FAN / 64)
-#define ROOT_MAX_FAN 4096
+#ifndef ROOT_FAN_SHIFT
+#define ROOT_FAN_SHIFT 12 /* root children at most: 4096 */
+#endif
+#define ROOT_MAX_FAN (1u << ROOT_FAN_SHIFT)
 /* Smallest L with 2^63 <= ROOT_MAX_FAN << cshift(L). */
-#define MAX_LEVEL (1 + (63 - 12 - LEAF_SHIFT + FAN_SHIFT - 1) / FAN_SHIFT)
+#define MAX_LEVEL                                                              \
+    (1 + (63 - ROOT_FAN_SHIFT - LEAF_SHIFT + FAN_SHIFT - 1) / FAN_SHIFT)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define COLD __attribute__((noinline, cold))
@@ -102,7 +108,6 @@ struct bitmap {
     uint64_t nbits;
     unsigned level; /* of the root, >= 1 */
     unsigned rfan;  /* root children */
-    size_t base_size;
     /* Written rarely (materialisation, pruning), kept off the hot lines. */
     alignas(64) _Atomic size_t mem;
     _Atomic uint64_t prune_started;
@@ -201,22 +206,25 @@ enum { WALK_READ, WALK_SET, WALK_CLEAR };
 
 struct path {
     _Atomic uint64_t *sum[MAX_LEVEL + 1]; /* [l]: summary word at level l */
+    uint64_t mask[MAX_LEVEL + 1];         /* [l]: the path's bit in it */
     unsigned stop; /* level of the node holding a returned NULL/ONES */
 };
 
-/* Descend towards bit. WALK_SET materialises NULL subtrees and WALK_CLEAR
- * ONES subtrees on the way, so that the bit lives in a leaf. Returns the
- * leaf, or the uniform NULL/ONES covering bit (p->stop is then the level of
- * the node holding it), or NOMEM. */
-static inline void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
+/* Descend towards bit (general case, not the hot path). WALK_SET
+ * materialises NULL subtrees and WALK_CLEAR ONES subtrees on the way, so
+ * that the bit lives in a leaf. Returns the leaf, or the uniform NULL/ONES
+ * covering bit (p->stop is then the level of the node holding it), or
+ * NOMEM. Records the path's summary bits in p. */
+static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
 {
     unsigned l = bm->level;
     uint64_t i = bit >> cshift(l);
     _Atomic(void *) *slot = &bm->rchild[i];
     p->sum[l] = &bm->rsum[i / 64];
+    p->mask[l] = 1ULL << (i % 64);
     for (;;) {
         void *c = atomic_load_explicit(slot, memory_order_acquire);
-        if (UNLIKELY(!is_node(c))) {
+        if (!is_node(c)) {
             if ((mode == WALK_SET && c == NULL) || (mode == WALK_CLEAR && c == ONES)) {
                 uint64_t base = bit & ~((1ULL << cshift(l)) - 1);
                 if (materialise(bm, slot, c, l - 1, base) == NOMEM)
@@ -231,79 +239,175 @@ static inline void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path 
         i = (bit >> cshift(l)) % FAN;
         struct inode *n = c;
         p->sum[l] = &n->sum[i / 64];
+        p->mask[l] = 1ULL << (i % 64);
         slot = &n->child[i];
     }
 }
 
-/* The set side of the summary protocol: bottom-up from level `from`, make
- * sure each summary bit on the path is 1. Loads are seq_cst (see the top). */
-static inline void ensure_summaries(const struct bitmap *bm, const struct path *p,
-                                    uint64_t bit, unsigned from)
+/* The set side of the summary protocol: make sure summary bit m of *sw is
+ * 1. The load is seq_cst (see the top of the file). */
+static inline void ensure_summary(_Atomic uint64_t *sw, uint64_t m)
 {
-    for (unsigned l = from; l <= bm->level; l++) {
-        uint64_t m = 1ULL << ((bit >> cshift(l)) % 64);
-        if (!(atomic_load(p->sum[l]) & m))
-            atomic_fetch_or(p->sum[l], m);
-    }
+    if (UNLIKELY(!(atomic_load(sw) & m)))
+        atomic_fetch_or(sw, m);
+}
+
+/* Bottom-up from level `from`, as bitmap_set needs it. */
+static void ensure_path(const struct bitmap *bm, const struct path *p, unsigned from)
+{
+    for (unsigned l = from; l <= bm->level; l++)
+        ensure_summary(p->sum[l], p->mask[l]);
+}
+
+/* Set the bit in a leaf; return its old value. The load is seq_cst even on
+ * the skip path: if another thread's set of this bit is still fixing the
+ * summaries, our caller fixes them too, and the Dekker argument needs that
+ * set's RMW ordered before our summary loads in S. */
+static inline int leaf_set(void *leaf, uint64_t bit)
+{
+    _Atomic uint64_t *w = &((struct leaf *)leaf)->w[(bit / 64) % LEAF_WORDS];
+    uint64_t m = 1ULL << (bit % 64);
+    if (atomic_load(w) & m)
+        return 1;
+    return (atomic_fetch_or(w, m) & m) != 0;
+}
+
+static inline int leaf_clear(void *leaf, uint64_t bit)
+{
+    _Atomic uint64_t *w = &((struct leaf *)leaf)->w[(bit / 64) % LEAF_WORDS];
+    uint64_t m = 1ULL << (bit % 64);
+    if (!(atomic_load_explicit(w, memory_order_relaxed) & m))
+        return 0;
+    return (atomic_fetch_and(w, ~m) & m) != 0;
 }
 
 /* ---- single-bit operations --------------------------------------------- */
 
-int bitmap_test(const struct bitmap *cbm, uint64_t bit)
+/* The hot paths are written once for a root level L and instantiated with
+ * L = 1, 2, 3 as constants, so that the compiler unrolls the descent for
+ * the common map sizes; any uniform subtree on the way goes to the general
+ * (slow) path. */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT static inline __attribute__((always_inline))
+#define NOINLINE __attribute__((noinline))
+#else
+#define HOT static inline
+#define NOINLINE
+#endif
+/* One small function per level (each with its own minimal prologue), and
+ * the entry point tail-calls the right one. */
+#define INSTANTIATE(impl, T, B)                                                \
+    static NOINLINE int impl##1(T bm, uint64_t bit) { return impl(B, bit, 1); } \
+    static NOINLINE int impl##2(T bm, uint64_t bit) { return impl(B, bit, 2); } \
+    static NOINLINE int impl##3(T bm, uint64_t bit) { return impl(B, bit, 3); } \
+    static NOINLINE int impl##n(T bm, uint64_t bit) { return impl(B, bit, (bm)->level); }
+#define DISPATCH(impl, bm, bit)                                                \
+    switch ((bm)->level) {                                                     \
+    case 1: return impl##1(bm, bit);                                           \
+    case 2: return impl##2(bm, bit);                                           \
+    case 3: return impl##3(bm, bit);                                           \
+    default: return impl##n(bm, bit);                                          \
+    }
+
+HOT int test_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 {
-    struct bitmap *bm = (struct bitmap *)cbm; /* atomic_load wants non-const */
-    unsigned l = bm->level;
-    void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(l)], memory_order_acquire);
-    while (--l) {
-        if (!is_node(c))
+    void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
+    for (unsigned l = L - 1; l > 0; l--) {
+        if (UNLIKELY(!is_node(c)))
             return c == ONES;
         c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
                                  memory_order_acquire);
     }
-    if (!is_node(c))
+    if (UNLIKELY(!is_node(c)))
         return c == ONES;
     uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS],
                                       memory_order_acquire);
     return (int)((v >> (bit % 64)) & 1);
 }
 
-int bitmap_set(struct bitmap *bm, uint64_t bit)
+/* (atomic_load wants a non-const pointer) */
+INSTANTIATE(test_impl, const struct bitmap *, (struct bitmap *)bm)
+
+int bitmap_test(const struct bitmap *bm, uint64_t bit)
+{
+    DISPATCH(test_impl, bm, bit)
+}
+
+static COLD int set_slow(struct bitmap *bm, uint64_t bit)
 {
     struct path p;
     void *c = walk(bm, bit, WALK_SET, &p);
-    if (UNLIKELY(c == NOMEM))
+    if (c == NOMEM)
         return -ENOMEM;
-    int old = 1;
-    unsigned from = 1;
-    if (c == ONES) {
-        from = p.stop; /* already 1: the sentinel's own summary bit and up */
-    } else {
-        _Atomic uint64_t *w = &((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS];
-        uint64_t m = 1ULL << (bit % 64);
-        /* seq_cst load even on the skip path: if another thread's set of
-         * this bit is still fixing summaries, we fix them ourselves, and
-         * the Dekker argument needs that set's RMW before our loads in S. */
-        if (!(atomic_load(w) & m))
-            old = (atomic_fetch_or(w, m) & m) != 0;
-        from = 1;
+    if (c == ONES) { /* already 1: from the sentinel's own summary bit up */
+        ensure_path(bm, &p, p.stop);
+        return 1;
     }
-    ensure_summaries(bm, &p, bit, from);
+    int old = leaf_set(c, bit);
+    ensure_path(bm, &p, 1);
     return old;
 }
 
-int bitmap_clear(struct bitmap *bm, uint64_t bit)
+HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
+{
+    _Atomic uint64_t *sw[MAX_LEVEL + 1];
+    uint64_t sm[MAX_LEVEL + 1];
+    uint64_t i = bit >> cshift(L);
+    sw[L] = &bm->rsum[i / 64];
+    sm[L] = 1ULL << (i % 64);
+    void *c = atomic_load_explicit(&bm->rchild[i], memory_order_acquire);
+    for (unsigned l = L - 1; l > 0; l--) {
+        if (UNLIKELY(!is_node(c)))
+            return set_slow(bm, bit);
+        struct inode *n = c;
+        i = (bit >> cshift(l)) % FAN;
+        sw[l] = &n->sum[i / 64];
+        sm[l] = 1ULL << (i % 64);
+        c = atomic_load_explicit(&n->child[i], memory_order_acquire);
+    }
+    if (UNLIKELY(!is_node(c)))
+        return set_slow(bm, bit);
+    int old = leaf_set(c, bit);
+    for (unsigned l = 1; l <= L; l++) /* bottom-up */
+        ensure_summary(sw[l], sm[l]);
+    return old;
+}
+
+INSTANTIATE(set_impl, struct bitmap *, bm)
+
+int bitmap_set(struct bitmap *bm, uint64_t bit)
+{
+    DISPATCH(set_impl, bm, bit)
+}
+
+static COLD int clear_slow(struct bitmap *bm, uint64_t bit)
 {
     struct path p;
     void *c = walk(bm, bit, WALK_CLEAR, &p);
-    if (UNLIKELY(c == NOMEM))
-        return -ENOMEM;
-    if (c == NULL)
-        return 0;
-    _Atomic uint64_t *w = &((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS];
-    uint64_t m = 1ULL << (bit % 64);
-    if (!(atomic_load_explicit(w, memory_order_relaxed) & m))
-        return 0;
-    return (atomic_fetch_and(w, ~m) & m) != 0;
+    if (!is_node(c) || c == NOMEM)
+        return c == NOMEM ? -ENOMEM : 0; /* NULL: already 0 */
+    return leaf_clear(c, bit);
+}
+
+HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
+{
+    void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
+    for (unsigned l = L - 1; l > 0; l--) {
+        if (UNLIKELY(!is_node(c)))
+            return c == NULL ? 0 : clear_slow(bm, bit);
+        c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
+                                 memory_order_acquire);
+    }
+    if (UNLIKELY(!is_node(c)))
+        return c == NULL ? 0 : clear_slow(bm, bit);
+    return leaf_clear(c, bit);
+}
+
+INSTANTIATE(clear_impl, struct bitmap *, bm)
+
+int bitmap_clear(struct bitmap *bm, uint64_t bit)
+{
+    DISPATCH(clear_impl, bm, bit)
 }
 
 /* ---- find_next_set ------------------------------------------------------ */
@@ -561,7 +665,6 @@ int bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     bm->nbits = nbits;
     bm->level = l;
     bm->rfan = fan;
-    bm->base_size = size;
     atomic_init(&bm->mem, size);
     atomic_init(&bm->prune_started, 0);
     atomic_init(&bm->prune_finished, 0);
@@ -634,6 +737,7 @@ static _Atomic(void *) *leaf_slot(struct bitmap *bm, uint64_t bit, struct path *
     uint64_t i = bit >> cshift(l);
     _Atomic(void *) *slot = &bm->rchild[i];
     p->sum[l] = &bm->rsum[i / 64];
+    p->mask[l] = 1ULL << (i % 64);
     while (l > 1) {
         void *c = atomic_load_explicit(slot, memory_order_relaxed);
         if (!is_node(c)) {
@@ -645,6 +749,7 @@ static _Atomic(void *) *leaf_slot(struct bitmap *bm, uint64_t bit, struct path *
         i = (bit >> cshift(l)) % FAN;
         struct inode *n = c;
         p->sum[l] = &n->sum[i / 64];
+        p->mask[l] = 1ULL << (i % 64);
         slot = &n->child[i];
     }
     return slot;
@@ -697,9 +802,9 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
     /* The leaf's own summary bit is exact; ancestors get it set when the leaf
      * is non-empty, and write_collapse clears the ones that became empty. */
     if (zero)
-        atomic_fetch_and(p.sum[1], ~(1ULL << ((lbase >> cshift(1)) % 64)));
+        atomic_fetch_and(p.sum[1], ~p.mask[1]);
     else
-        ensure_summaries(bm, &p, lbase, 1);
+        ensure_path(bm, &p, 1);
     return 0;
 }
 

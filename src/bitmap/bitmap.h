@@ -1,16 +1,18 @@
 /* Sparse, hierarchical, lock-free bitmap: the region set every log type uses.
  *
- * Shape: a radix tree. Leaves hold 4096 bits (64 words); interior nodes have
- * 512 children plus a 512-bit summary; the root (embedded in struct bitmap)
- * has up to 4096 children, so a map of <= 2^24 bits is root -> leaf, <= 2^33
- * bits is root -> node -> leaf, and 2^63 bits is six levels. A subtree that
- * is all 0 is a NULL child and one that is all 1 is a shared static sentinel,
- * so memory is proportional to what was touched, not to nbits: a fresh map of
- * either value costs one small allocation (<= 33 KiB, whatever nbits), and a
- * 2^40-bit map with 1,000 random bits set costs about 4.5 MiB. Nodes are
- * created on demand (published by compare-and-swap) and freed only by
- * bitmap_fill, bitmap_write_words (uniform leaves/subtrees collapse back to
- * sentinels) and bitmap_destroy.
+ * Shape: a radix tree. Leaves hold 32768 bits (512 words, one 4 KiB page);
+ * interior nodes have 64 children plus a 64-bit summary ("child j may hold a
+ * 1"); the root, embedded in struct bitmap, has up to 4096 children. So a map
+ * of <= 2^27 bits is root -> leaf, <= 2^33 bits root -> node -> leaf, and
+ * 2^63 bits (the maximum) seven levels. A subtree that is all 0 is a NULL
+ * child and one that is all 1 a shared static sentinel, so memory follows
+ * what was touched, not nbits: a fresh map of either value is one allocation
+ * of at most 33 KiB (1.6 KiB for 2^40 bits), and each isolated bit that
+ * differs from its surroundings costs its 4 KiB leaf plus a few 576-byte
+ * nodes (2^40 bits with 1,000 random bits set: 5 MiB). Nodes are created on
+ * demand (published by compare-and-swap) and freed only by bitmap_fill,
+ * bitmap_write_words (leaves and subtrees that become uniform turn back into
+ * NULL/sentinel) and bitmap_destroy.
  *
  * Concurrency. bitmap_test, bitmap_set, bitmap_clear, bitmap_find_next_set,
  * bitmap_find_next_clear, bitmap_count, bitmap_read_words, bitmap_size and
@@ -24,21 +26,27 @@
  * neighbouring bits never lose an update, and exactly one of several racing
  * bitmap_set calls on a clear bit returns 0 (likewise for bitmap_clear).
  *
- * Consistency of searches and counts: bitmap_find_next_set finds every bit
- * whose bitmap_set returned before the search began (a happens-before edge)
- * and that was not cleared since; bitmap_find_next_clear likewise for bits
+ * Consistency of searches: a bitmap_find_next_set(from) call never skips a
+ * bit b >= from whose bitmap_set returned before the search began (i.e.
+ * happens-before it) and that was not cleared since: it returns b or a
+ * smaller set bit. bitmap_find_next_clear gives the same guarantee for bits
  * whose bitmap_clear returned. Bits set or cleared while the search runs may
- * or may not be seen. A found bit was observed in that state at some moment
- * during the call. bitmap_count and bitmap_read_words are snapshots only when
- * nothing changes concurrently (each word is read atomically, the whole is
- * not). Reported bits are always < nbits.
+ * or may not be seen; a returned bit had that value at some moment during
+ * the call. This holds with any number of concurrent searches (which prune
+ * summaries under each other's feet; see bitmap.c for why that is safe).
+ * bitmap_count and bitmap_read_words read each word atomically but are a
+ * snapshot only when nothing changes concurrently. Reported bits are always
+ * < nbits.
  *
- * Costs: test = one dependent load per level plus the word load; set/clear =
- * the same plus one RMW (skipped when the bit already has the wanted value);
- * set also loads one summary word per level (and fetch_or's only the ones
- * that lack the bit). find_next_set skips empty space using the summaries in
- * O(levels) word reads per 64 empty children; find_next_clear skips
- * all-ones sentinel subtrees, but scans materialised leaves word by word.
+ * Costs: test = one dependent load per level plus the word load, no write;
+ * set/clear = the same plus one RMW, skipped when the bit already has the
+ * wanted value; set also loads one summary word per level (and fetch_or's
+ * only where the bit is missing). find_next_set skips empty space through
+ * the summaries (a few word reads per level, plus the words of the leaf that
+ * holds the answer) and prunes summary bits that clears left stale, so after
+ * a mass clear the first search pays once and the next ones are fast again.
+ * find_next_clear skips all-ones sentinel subtrees and stops at the first
+ * NULL one, but scans materialised leaves word by word.
  *
  * All functions are internal to the library (not exported). */
 #ifndef DIRTYLOG_BITMAP_H

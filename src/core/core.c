@@ -1,9 +1,8 @@
 /* Type "core": three region sets in memory, nothing persisted.
  * core <region_size> [sync|nosync] [block_on_error]
  *
- * Every op is lock-free: the sets are atomic sparse bitmaps and the sync count
- * is an atomic counter changed only by the thread whose bit flip it observed,
- * so it stays exact under any interleaving. */
+ * Every op is lock-free: the dirty set is an atomic sparse bitmap and the
+ * sync state (bitmap/sync_state.h) keeps an exact count the same way. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -11,25 +10,23 @@
 #include <stdlib.h>
 
 #include "bitmap/bitmap.h"
+#include "bitmap/sync_state.h"
 #include "dirtylog.h"
+#include "log_internal.h"
 
 struct core_log {
     uint32_t region_size;
     uint64_t region_count;
     int sync_mode;
     int block_on_error;
-    struct bitmap *dirty;       /* 1 = marked (writes may be in flight) */
-    struct bitmap *out_of_sync; /* 1 = copies may differ */
-    struct bitmap *recovering;  /* 1 = handed out by get_resync_work */
-    _Atomic uint64_t sync_count;
-    _Atomic uint64_t search_from; /* where the next resync search starts */
+    struct bitmap *dirty; /* 1 = marked (writes may be in flight) */
+    struct sync_state sync;
 };
 
 static void core_free(struct core_log *lc)
 {
     bitmap_destroy(lc->dirty);
-    bitmap_destroy(lc->out_of_sync);
-    bitmap_destroy(lc->recovering);
+    sync_state_destroy(&lc->sync);
     free(lc);
 }
 
@@ -52,38 +49,34 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     }
     lc->region_count = dl_region_count(target, lc->region_size);
     /* A new core log is out of sync unless the table says nosync. */
-    int in_sync = lc->sync_mode == DL_SYNC_NONE;
     if (bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
-        bitmap_create(&lc->out_of_sync, lc->region_count, !in_sync) < 0 ||
-        bitmap_create(&lc->recovering, lc->region_count, 0) < 0) {
+        sync_state_init(&lc->sync, lc->region_count, lc->sync_mode == DL_SYNC_NONE) < 0) {
         core_free(lc);
         return -ENOMEM;
     }
-    atomic_init(&lc->sync_count, in_sync ? lc->region_count : 0);
-    atomic_init(&lc->search_from, 0);
     dl_log_set_context(log, lc);
     return 0;
 }
 
 static void core_dtr(dl_log *log)
 {
-    core_free(dl_log_get_context(log));
+    core_free(dl__context(log));
 }
 
 static uint32_t core_get_region_size(dl_log *log)
 {
-    return ((struct core_log *)dl_log_get_context(log))->region_size;
+    return ((struct core_log *)dl__context(log))->region_size;
 }
 
 static int core_is_clean(dl_log *log, uint64_t region)
 {
-    return !bitmap_test(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    return !bitmap_test(((struct core_log *)dl__context(log))->dirty, region);
 }
 
 static int core_in_sync(dl_log *log, uint64_t region, int can_block)
 {
     (void)can_block; /* memory never blocks */
-    return !bitmap_test(((struct core_log *)dl_log_get_context(log))->out_of_sync, region);
+    return !bitmap_test(((struct core_log *)dl__context(log))->sync.out_of_sync, region);
 }
 
 static int core_flush(dl_log *log)
@@ -94,82 +87,36 @@ static int core_flush(dl_log *log)
 
 static int core_mark_region(dl_log *log, uint64_t region)
 {
-    int r = bitmap_set(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    int r = bitmap_set(((struct core_log *)dl__context(log))->dirty, region);
     return r < 0 ? r : 0;
 }
 
 static int core_clear_region(dl_log *log, uint64_t region)
 {
-    int r = bitmap_clear(((struct core_log *)dl_log_get_context(log))->dirty, region);
+    int r = bitmap_clear(((struct core_log *)dl__context(log))->dirty, region);
     return r < 0 ? r : 0;
 }
 
-/* One pass over [from, end): the first out-of-sync region we can claim. */
-static int claim_from(struct core_log *lc, uint64_t from, uint64_t end, uint64_t *region)
-{
-    uint64_t r;
-    while (from < end && bitmap_find_next_set(lc->out_of_sync, from, &r) && r < end) {
-        int was = bitmap_set(lc->recovering, r);
-        if (was < 0)
-            return was;
-        if (was == 0) {
-            /* Claimed; but set_region_sync may have put it in sync between
-             * the search and the claim. */
-            if (bitmap_test(lc->out_of_sync, r)) {
-                *region = r;
-                return 1;
-            }
-            bitmap_clear(lc->recovering, r);
-        }
-        from = r + 1;
-    }
-    return 0;
-}
-
-/* Round robin from where the last search stopped, so a region whose recovery
- * failed is handed out again only after the others had their turn. */
 static int core_get_resync_work(dl_log *log, uint64_t *region)
 {
-    struct core_log *lc = dl_log_get_context(log);
-    if (atomic_load(&lc->sync_count) == lc->region_count)
-        return 0;
-    uint64_t start = atomic_load_explicit(&lc->search_from, memory_order_relaxed);
-    if (start >= lc->region_count)
-        start = 0;
-    int r = claim_from(lc, start, lc->region_count, region);
-    if (r == 0 && start > 0)
-        r = claim_from(lc, 0, start, region);
-    if (r == 1)
-        atomic_store_explicit(&lc->search_from, *region + 1, memory_order_relaxed);
-    return r;
+    return sync_state_get_work(&((struct core_log *)dl__context(log))->sync, region);
 }
 
 static int core_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
-    struct core_log *lc = dl_log_get_context(log);
-    /* Change the sync bit first: if that fails (-ENOMEM), nothing changed. */
-    int was_out = in_sync ? bitmap_clear(lc->out_of_sync, region)
-                          : bitmap_set(lc->out_of_sync, region);
-    if (was_out < 0)
-        return was_out;
-    /* Count only real flips, so setting a bit twice cannot count twice. */
-    if (in_sync && was_out)
-        atomic_fetch_add(&lc->sync_count, 1);
-    else if (!in_sync && !was_out)
-        atomic_fetch_sub(&lc->sync_count, 1);
-    bitmap_clear(lc->recovering, region); /* cannot fail: clearing a 0 or a real leaf */
-    return 0;
+    int r = sync_state_set(&((struct core_log *)dl__context(log))->sync, region, in_sync);
+    return r < 0 ? r : 0;
 }
 
 static int core_get_sync_count(dl_log *log, uint64_t *count)
 {
-    *count = atomic_load(&((struct core_log *)dl_log_get_context(log))->sync_count);
+    *count = atomic_load(&((struct core_log *)dl__context(log))->sync.sync_count);
     return 0;
 }
 
 static int core_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
-    struct core_log *lc = dl_log_get_context(log);
+    struct core_log *lc = dl__context(log);
     int n;
     if (type == DL_STATUS_INFO) {
         n = snprintf(buf, len, "1 core");

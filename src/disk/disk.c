@@ -27,9 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "bitmap/bitmap.h"
+#include "bitmap/sync_state.h"
 #include "dirtylog.h"
+#include "log_internal.h"
 #include "disk/disk_header.h"
 #include "disk/disk_hooks.h"
 #include "disk/io_posix.h"
@@ -58,18 +61,21 @@ struct disk_log {
     uint64_t nunits;
     int invert; /* dm: on-disk 1 = clean */
 
-    struct bitmap *dirty, *out_of_sync, *recovering, *ondisk, *changed;
-    _Atomic uint64_t sync_count;
-    _Atomic uint64_t search_from;
+    struct bitmap *dirty, *ondisk, *changed;
+    struct sync_state sync; /* out_of_sync, recovering, the exact sync count */
     atomic_int failed; /* 0, 'D' (device) or 'F' (flush) */
     int fail_err;
 
     /* group commit */
     pthread_mutex_t gc_lock;
-    pthread_cond_t gc_cond;
+    pthread_cond_t gc_cond;     /* a round ended */
+    pthread_cond_t gather_cond; /* a flush arrived (the gathering leader waits) */
     uint64_t rounds_started, rounds_done;
-    int round_running;
-    unsigned waiters; /* flushes waiting for a round (for tests) */
+    int round_running;            /* a leader is gathering or a round runs */
+    unsigned waiters;             /* flushes waiting for a round (for tests) */
+    unsigned arrivals;            /* flush calls so far (wraps) */
+    unsigned last_round_callers;  /* flush calls the last round served */
+    uint64_t last_round_ns;       /* how long the last round took */
 };
 
 /* An io handed over by dl_log_create_disk_io() for the ctr on this thread. */
@@ -225,8 +231,7 @@ static int format_cb(struct dl_io *io, void *arg)
 static void disk_free(struct disk_log *lc)
 {
     bitmap_destroy(lc->dirty);
-    bitmap_destroy(lc->out_of_sync);
-    bitmap_destroy(lc->recovering);
+    sync_state_destroy(&lc->sync);
     bitmap_destroy(lc->ondisk);
     bitmap_destroy(lc->changed);
     for (unsigned i = 0; i < lc->noptions; i++)
@@ -399,8 +404,8 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         r = check_device(log, lc);
     if (r == 0 &&
         (bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
-         bitmap_create(&lc->out_of_sync, lc->region_count, 0) < 0 ||
-         bitmap_create(&lc->recovering, lc->region_count, 0) < 0 ||
+         /* Until the first resume loads the bitmap, answer conservatively. */
+         sync_state_init(&lc->sync, lc->region_count, 0) < 0 ||
          bitmap_create(&lc->ondisk, lc->region_count, 0) < 0 ||
          bitmap_create(&lc->changed, lc->nunits, 0) < 0))
         r = -ENOMEM;
@@ -410,25 +415,35 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         pthread_mutex_destroy(&lc->gc_lock);
         r = -ENOMEM;
     }
+    if (r == 0) {
+        pthread_condattr_t ca;
+        int ok = pthread_condattr_init(&ca) == 0;
+        ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+             pthread_cond_init(&lc->gather_cond, &ca) == 0;
+        pthread_condattr_destroy(&ca);
+        if (!ok) {
+            pthread_cond_destroy(&lc->gc_cond);
+            pthread_mutex_destroy(&lc->gc_lock);
+            r = -ENOMEM;
+        }
+    }
     if (r < 0) {
         if (lc->io && lc->io != given && lc->io->close)
             lc->io->close(lc->io);
         disk_free(lc);
         return r;
     }
-    /* Until the first resume loads the bitmap, answer conservatively. */
-    bitmap_fill(lc->out_of_sync, 1);
-    atomic_init(&lc->sync_count, 0);
     dl_log_set_context(log, lc);
     return 0;
 }
 
 static void disk_dtr(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (lc->io && lc->io->close)
         lc->io->close(lc->io);
     pthread_cond_destroy(&lc->gc_cond);
+    pthread_cond_destroy(&lc->gather_cond);
     pthread_mutex_destroy(&lc->gc_lock);
     disk_free(lc);
 }
@@ -524,7 +539,7 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
                 size_t nw = (size_t)((j - i) * wpu);
                 if (bitmap_write_words(lc->ondisk, fw, nw, w + i * wpu) < 0 ||
                     bitmap_write_words(lc->dirty, fw, nw, w + i * wpu) < 0 ||
-                    bitmap_write_words(lc->out_of_sync, fw, nw, w + i * wpu) < 0)
+                    bitmap_write_words(lc->sync.out_of_sync, fw, nw, w + i * wpu) < 0)
                     r = -ENOMEM;
             }
             i = j + 1;
@@ -543,7 +558,6 @@ static uint64_t units_for(const struct disk_log *lc, uint64_t regions)
 /* The first resume: apply the table's flag to what the device holds. */
 static int load(dl_log *log, struct disk_log *lc)
 {
-    bitmap_fill(lc->recovering, 0);
     bitmap_fill(lc->changed, 0);
     bitmap_fill(lc->dirty, 0);
     int r = 0;
@@ -551,7 +565,7 @@ static int load(dl_log *log, struct disk_log *lc)
         /* A new log, or sync/nosync: every region out of sync, or none.
          * Nothing is dirty (no write can be in flight on a new log). */
         int fill = lc->sync_mode != DL_SYNC_NONE;
-        bitmap_fill(lc->out_of_sync, fill);
+        bitmap_fill(lc->sync.out_of_sync, fill);
         bitmap_fill(lc->ondisk, fill);
         if (!lc->fresh) {
             r = write_fill(lc, fill);
@@ -561,7 +575,7 @@ static int load(dl_log *log, struct disk_log *lc)
                 return fail(log, lc, 'D', r, "rewriting the bitmap");
         }
     } else {
-        bitmap_fill(lc->out_of_sync, 0);
+        bitmap_fill(lc->sync.out_of_sync, 0);
         bitmap_fill(lc->ondisk, 0);
         r = load_bitmap(log, lc);
         if (r < 0)
@@ -570,12 +584,12 @@ static int load(dl_log *log, struct disk_log *lc)
     if (lc->stored_regions < lc->region_count) {
         /* grow: the new regions are dirty and out of sync. */
         if (set_bits_range(lc->ondisk, lc->stored_regions, lc->region_count) < 0 ||
-            set_bits_range(lc->out_of_sync, lc->stored_regions, lc->region_count) < 0 ||
+            set_bits_range(lc->sync.out_of_sync, lc->stored_regions, lc->region_count) < 0 ||
             (lc->sync_mode == DL_SYNC_DEFAULT &&
              set_bits_range(lc->dirty, lc->stored_regions, lc->region_count) < 0))
             return -ENOMEM;
         if (lc->sync_mode == DL_SYNC_NONE) {
-            bitmap_fill(lc->out_of_sync, 0);
+            bitmap_fill(lc->sync.out_of_sync, 0);
             bitmap_fill(lc->ondisk, 0);
         }
         uint64_t first = unit_of(lc, lc->stored_regions), last = units_for(lc, lc->region_count);
@@ -616,8 +630,7 @@ static int load(dl_log *log, struct disk_log *lc)
         if (r < 0)
             return fail(log, lc, 'D', r, "writing the header");
     }
-    atomic_store(&lc->sync_count, lc->region_count - bitmap_count(lc->out_of_sync));
-    atomic_store(&lc->search_from, 0);
+    sync_state_recount(&lc->sync);
     lc->loaded = 1;
     return 0;
 }
@@ -670,7 +683,7 @@ static int compute_unit(struct disk_log *lc, uint64_t unit, uint64_t *want, int 
     uint64_t fw = unit * wpu;
     uint64_t d[512], o[512], old[512]; /* wpu <= 512 */
     bitmap_read_words(lc->dirty, fw, wpu, d);
-    bitmap_read_words(lc->out_of_sync, fw, wpu, o);
+    bitmap_read_words(lc->sync.out_of_sync, fw, wpu, o);
     bitmap_read_words(lc->ondisk, fw, wpu, old);
     int differs = 0;
     for (size_t i = 0; i < wpu; i++) {
@@ -687,7 +700,7 @@ static int compute_unit(struct disk_log *lc, uint64_t unit, uint64_t *want, int 
             uint64_t again;
             uint64_t d2, o2;
             bitmap_read_words(lc->dirty, fw + i, 1, &d2);
-            bitmap_read_words(lc->out_of_sync, fw + i, 1, &o2);
+            bitmap_read_words(lc->sync.out_of_sync, fw + i, 1, &o2);
             again = (d2 | o2) & down;
             if (again) {
                 if (set_bits_of(lc->ondisk, fw + i, again, 1) < 0)
@@ -765,13 +778,52 @@ static int flush_round(dl_log *log, struct disk_log *lc)
     return r;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* How long a leader gathers: half the last round, at most 2 ms; it stops
+ * early once no flush arrived for 50 us. */
+#define GATHER_MAX_NS 2000000u
+#define GATHER_QUIET_NS 50000u
+
+/* Under contention (the last round served several flushes), the threads
+ * that round released are about to flush again: wait a moment so that one
+ * round serves them and the ones already waiting, instead of alternating
+ * two half-full rounds (the batching of Linux's jbd2). A lone flusher never
+ * waits. Called with gc_lock held. */
+static void gather(struct disk_log *lc)
+{
+    if (lc->last_round_callers < 2)
+        return;
+    uint64_t start = now_ns(), window = lc->last_round_ns / 2;
+    uint64_t deadline = start + (window < GATHER_MAX_NS ? window : GATHER_MAX_NS);
+    unsigned seen = lc->arrivals;
+    for (uint64_t t = start; t < deadline; t = now_ns()) {
+        uint64_t wake = t + GATHER_QUIET_NS < deadline ? t + GATHER_QUIET_NS : deadline;
+        struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+        int rc = pthread_cond_timedwait(&lc->gather_cond, &lc->gc_lock, &ts);
+        if (rc == ETIMEDOUT && lc->arrivals == seen)
+            break; /* quiet: nobody else is coming */
+        seen = lc->arrivals;
+    }
+}
+
 /* Group commit: a flush needs one round that starts after it arrived. If a
  * round is running, wait for it and then share the next one; whoever finds
- * no round running starts it for everybody waiting. */
+ * no round running gathers the others (see gather) and runs the round for
+ * everybody waiting. */
 static int disk_flush(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     pthread_mutex_lock(&lc->gc_lock);
+    lc->arrivals++;
+    pthread_cond_signal(&lc->gather_cond);
+    /* A leader still gathering has not started its round: this flush is
+     * covered by it, since the round's snapshot comes after this arrival. */
     uint64_t need = lc->rounds_started + 1;
     while (lc->rounds_done < need && !atomic_load(&lc->failed)) {
         if (lc->round_running) {
@@ -781,10 +833,15 @@ static int disk_flush(dl_log *log)
             continue;
         }
         lc->round_running = 1;
+        gather(lc);
         uint64_t mine = ++lc->rounds_started;
+        lc->last_round_callers = lc->waiters + 1;
         pthread_mutex_unlock(&lc->gc_lock);
+        uint64_t t0 = now_ns();
         flush_round(log, lc);
+        uint64_t took = now_ns() - t0;
         pthread_mutex_lock(&lc->gc_lock);
+        lc->last_round_ns = took;
         lc->round_running = 0;
         lc->rounds_done = mine;
         pthread_cond_broadcast(&lc->gc_cond);
@@ -796,7 +853,7 @@ static int disk_flush(dl_log *log)
 
 unsigned dl__disk_flush_waiters(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     pthread_mutex_lock(&lc->gc_lock);
     unsigned n = lc->waiters;
     pthread_mutex_unlock(&lc->gc_lock);
@@ -812,7 +869,7 @@ static int disk_postsuspend(dl_log *log)
  * the memory state, which is authoritative, and persist it. */
 static int disk_resume(dl_log *log)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (lc->loaded)
         return disk_flush(log);
     pthread_mutex_lock(&lc->gc_lock);
@@ -825,7 +882,7 @@ static int disk_resume(dl_log *log)
 
 static int disk_is_clean(dl_log *log, uint64_t region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
     return !bitmap_test(lc->dirty, region);
@@ -834,10 +891,10 @@ static int disk_is_clean(dl_log *log, uint64_t region)
 static int disk_in_sync(dl_log *log, uint64_t region, int can_block)
 {
     (void)can_block;
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
-    return !bitmap_test(lc->out_of_sync, region);
+    return !bitmap_test(lc->sync.out_of_sync, region);
 }
 
 /* The on-disk bit of region may need to become 1: queue its unit unless the
@@ -855,7 +912,7 @@ static int queue_if_clean_on_disk(struct disk_log *lc, uint64_t region)
 static int queue_if_dirty_on_disk(struct disk_log *lc, uint64_t region)
 {
     if (!bitmap_test(lc->ondisk, region) || bitmap_test(lc->dirty, region) ||
-        bitmap_test(lc->out_of_sync, region))
+        bitmap_test(lc->sync.out_of_sync, region))
         return 0;
     int r = bitmap_set(lc->changed, unit_of(lc, region));
     return r < 0 ? r : 0;
@@ -863,7 +920,7 @@ static int queue_if_dirty_on_disk(struct disk_log *lc, uint64_t region)
 
 static int disk_mark_region(dl_log *log, uint64_t region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int r = bitmap_set(lc->dirty, region);
     if (r < 0)
         return r;
@@ -872,79 +929,43 @@ static int disk_mark_region(dl_log *log, uint64_t region)
 
 static int disk_clear_region(dl_log *log, uint64_t region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int r = bitmap_clear(lc->dirty, region);
     if (r < 0)
         return r;
     return queue_if_dirty_on_disk(lc, region);
 }
 
-static int claim_from(struct disk_log *lc, uint64_t from, uint64_t end, uint64_t *region)
-{
-    uint64_t r;
-    while (from < end && bitmap_find_next_set(lc->out_of_sync, from, &r) && r < end) {
-        int was = bitmap_set(lc->recovering, r);
-        if (was < 0)
-            return was;
-        if (was == 0) {
-            if (bitmap_test(lc->out_of_sync, r)) {
-                *region = r;
-                return 1;
-            }
-            bitmap_clear(lc->recovering, r);
-        }
-        from = r + 1;
-    }
-    return 0;
-}
-
 static int disk_get_resync_work(dl_log *log, uint64_t *region)
 {
-    struct disk_log *lc = dl_log_get_context(log);
-    if (atomic_load(&lc->sync_count) == lc->region_count)
-        return 0;
-    uint64_t start = atomic_load_explicit(&lc->search_from, memory_order_relaxed);
-    if (start >= lc->region_count)
-        start = 0;
-    int r = claim_from(lc, start, lc->region_count, region);
-    if (r == 0 && start > 0)
-        r = claim_from(lc, 0, start, region);
-    if (r == 1)
-        atomic_store_explicit(&lc->search_from, *region + 1, memory_order_relaxed);
-    return r;
+    return sync_state_get_work(&((struct disk_log *)dl__context(log))->sync, region);
 }
 
 static int disk_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
-    struct disk_log *lc = dl_log_get_context(log);
-    int was_out = in_sync ? bitmap_clear(lc->out_of_sync, region)
-                          : bitmap_set(lc->out_of_sync, region);
-    if (was_out < 0)
-        return was_out;
-    if (in_sync && was_out)
-        atomic_fetch_add(&lc->sync_count, 1);
-    else if (!in_sync && !was_out)
-        atomic_fetch_sub(&lc->sync_count, 1);
-    bitmap_clear(lc->recovering, region);
+    struct disk_log *lc = dl__context(log);
+    int r = sync_state_set(&lc->sync, region, in_sync);
+    if (r < 0)
+        return r;
     return in_sync ? queue_if_dirty_on_disk(lc, region) : queue_if_clean_on_disk(lc, region);
 }
 
 static int disk_get_sync_count(dl_log *log, uint64_t *count)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     /* A failed log reads every region out of sync. */
-    *count = atomic_load(&lc->failed) ? 0 : atomic_load(&lc->sync_count);
+    *count = atomic_load(&lc->failed) ? 0 : atomic_load(&lc->sync.sync_count);
     return 0;
 }
 
 static uint32_t disk_get_region_size(dl_log *log)
 {
-    return ((struct disk_log *)dl_log_get_context(log))->region_size;
+    return ((struct disk_log *)dl__context(log))->region_size;
 }
 
 static int disk_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
-    struct disk_log *lc = dl_log_get_context(log);
+    struct disk_log *lc = dl__context(log);
     int n;
     if (type == DL_STATUS_INFO) {
         int f = atomic_load(&lc->failed);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "dirtylog.h"
+#include "log_internal.h"
 #include "remote/client_conn.h"
 #include "remote/u64map.h"
 #include "remote/wire.h"
@@ -47,7 +48,7 @@ struct us_log {
     uint8_t *batch;             /* DLW_REGIONS_PER_MSG regions, under flush_lock */
 };
 
-static struct us_log *ctx(dl_log *log) { return dl_log_get_context(log); }
+static struct us_log *ctx(dl_log *log) { return dl__context(log); }
 
 static void us_free(struct us_log *us)
 {

@@ -1,0 +1,940 @@
+/* Tests for src/bitmap: behaviour against a naive reference, boundaries,
+ * huge sparse maps, bulk words, pruning, and a multi-threaded stress. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bitmap/bitmap.h"
+
+/* A failed check prints where and makes the current test return failure. */
+#define T(cond)                                                                \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+            return 1;                                                          \
+        }                                                                      \
+    } while (0)
+
+/* Same, with the two values shown. */
+#define TEQ(a, b)                                                              \
+    do {                                                                       \
+        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                       \
+        if (a_ != b_) {                                                        \
+            fprintf(stderr, "%s:%d: check failed: %s == %" PRIu64              \
+                            ", %s == %" PRIu64 "\n",                           \
+                    __FILE__, __LINE__, #a, a_, #b, b_);                       \
+            return 1;                                                          \
+        }                                                                      \
+    } while (0)
+
+#define MiB (1024.0 * 1024.0)
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t rng_below(uint64_t *s, uint64_t n)
+{
+    return rng_next(s) % n;
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- reference: the sorted set of bits that differ from the initial value */
+
+struct ref {
+    uint64_t nbits;
+    int init;
+    uint64_t *x;
+    size_t n, cap;
+};
+
+static size_t ref_lower(const struct ref *r, uint64_t b)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r->x[mid] < b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int ref_get(const struct ref *r, uint64_t b)
+{
+    size_t i = ref_lower(r, b);
+    return r->init ^ (i < r->n && r->x[i] == b);
+}
+
+static void ref_put(struct ref *r, uint64_t b, int v)
+{
+    size_t i = ref_lower(r, b);
+    int flipped = i < r->n && r->x[i] == b;
+    if ((r->init ^ flipped) == v)
+        return;
+    if (flipped) {
+        memmove(r->x + i, r->x + i + 1, (r->n - i - 1) * sizeof *r->x);
+        r->n--;
+        return;
+    }
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->x = realloc(r->x, r->cap * sizeof *r->x);
+        if (!r->x)
+            abort();
+    }
+    memmove(r->x + i + 1, r->x + i, (r->n - i) * sizeof *r->x);
+    r->x[i] = b;
+    r->n++;
+}
+
+/* First bit >= from with value want, like bitmap_find_next_*. */
+static int ref_next(const struct ref *r, uint64_t from, int want, uint64_t *found)
+{
+    if (from >= r->nbits)
+        return 0;
+    size_t i = ref_lower(r, from);
+    if (want != r->init) {
+        if (i == r->n)
+            return 0;
+        *found = r->x[i];
+        return 1;
+    }
+    uint64_t b = from;
+    while (i < r->n && r->x[i] == b) {
+        b++;
+        i++;
+    }
+    if (b >= r->nbits)
+        return 0;
+    *found = b;
+    return 1;
+}
+
+static uint64_t ref_count(const struct ref *r)
+{
+    return r->init ? r->nbits - r->n : r->n;
+}
+
+static uint64_t ref_word(const struct ref *r, uint64_t w)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t b = w * 64 + i;
+        if (b < r->nbits && ref_get(r, b))
+            v |= 1ULL << i;
+    }
+    return v;
+}
+
+/* Search for the value that is not the map's initial one. */
+static int find_other(struct bitmap *bm, int init, uint64_t from, uint64_t *found)
+{
+    return init ? bitmap_find_next_clear(bm, from, found) : bitmap_find_next_set(bm, from, found);
+}
+
+/* Compare both searches from `from` with the reference. */
+static int check_find(struct bitmap *bm, const struct ref *r, uint64_t from)
+{
+    for (int want = 0; want <= 1; want++) {
+        uint64_t f = UINT64_MAX, g = UINT64_MAX;
+        int got = want ? bitmap_find_next_set(bm, from, &f) : bitmap_find_next_clear(bm, from, &f);
+        int exp = ref_next(r, from, want, &g);
+        if (got != exp || (got && f != g)) {
+            fprintf(stderr, "find_next_%s(nbits=%" PRIu64 ", init=%d, from=%" PRIu64
+                            "): got %d/%" PRIu64 ", expected %d/%" PRIu64 "\n",
+                    want ? "set" : "clear", r->nbits, r->init, from, got, f, exp, g);
+            return 1;
+        }
+        if (got && (f < from || f >= r->nbits))
+            return 1;
+    }
+    return 0;
+}
+
+/* Everything observable, compared with the reference. */
+static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
+{
+    TEQ(bitmap_size(bm), r->nbits);
+    TEQ(bitmap_count(bm), ref_count(r));
+    uint64_t n = r->nbits;
+    if (n <= 3 * 4096) { /* exhaustive */
+        for (uint64_t b = 0; b < n; b++) {
+            TEQ(bitmap_test(bm, b), ref_get(r, b));
+            T(check_find(bm, r, b) == 0);
+        }
+    } else {
+        for (size_t i = 0; i < r->n; i++) {
+            uint64_t b = r->x[i];
+            TEQ(bitmap_test(bm, b), r->init ^ 1);
+            T(check_find(bm, r, b) == 0);
+            if (b)
+                T(check_find(bm, r, b - 1) == 0);
+            if (b + 1 < n)
+                T(check_find(bm, r, b + 1) == 0);
+        }
+        static const uint64_t edges[] = {0,     1,     63,         64,
+                                         65,    4095,  4096,       4097,
+                                         32767, 32768, 32769,      1ULL << 21,
+                                         (1ULL << 21) + 1, (1ULL << 24) - 1, 1ULL << 27};
+        for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+            if (edges[i] < n)
+                T(check_find(bm, r, edges[i]) == 0);
+        for (uint64_t k = 1; k <= 64 && k <= n; k++)
+            T(check_find(bm, r, n - k) == 0);
+        for (int i = 0; i < 200; i++) {
+            uint64_t b = rng_below(rng, n);
+            TEQ(bitmap_test(bm, b), ref_get(r, b));
+            T(check_find(bm, r, b) == 0);
+        }
+    }
+    T(check_find(bm, r, n) == 0); /* from >= nbits: nothing */
+    T(check_find(bm, r, UINT64_MAX) == 0);
+
+    /* Enumerate the minority value: exactly the reference exceptions. */
+    size_t i = 0;
+    uint64_t from = 0, f;
+    while (find_other(bm, r->init, from, &f)) {
+        T(i < r->n);
+        TEQ(f, r->x[i]);
+        i++;
+        from = f + 1;
+    }
+    TEQ(i, r->n);
+
+    /* Bulk reads, including past the end. */
+    uint64_t nw = (n + 63) / 64;
+    uint64_t out[200];
+    for (int k = 0; k < 8; k++) {
+        uint64_t first = k == 0 ? 0 : k == 1 ? (nw > 100 ? nw - 100 : 0) : rng_below(rng, nw + 10);
+        size_t cnt = 1 + (size_t)rng_below(rng, 200);
+        bitmap_read_words(bm, first, cnt, out);
+        for (size_t j = 0; j < cnt; j++)
+            TEQ(out[j], first + j < nw ? ref_word(r, first + j) : 0);
+    }
+    return 0;
+}
+
+/* Pick a bit: uniformly, or near an interesting place so leaves fill up. */
+static uint64_t pick_bit(uint64_t *rng, uint64_t n)
+{
+    uint64_t hot[] = {0, n / 2, n - 1, 4096, 32768, 1ULL << 21, (1ULL << 21) + 32768};
+    switch (rng_below(rng, 4)) {
+    case 0:
+        return rng_below(rng, n);
+    default: {
+        uint64_t h = hot[rng_below(rng, sizeof hot / sizeof *hot)];
+        uint64_t b = h + rng_below(rng, 300) - 150;
+        return b < n ? b : rng_below(rng, n);
+    }
+    }
+}
+
+static int test_random_vs_reference(void)
+{
+    static const uint64_t sizes[] = {1,     63,    64,    65,   4095, 4096, 4097, 32767,
+                                     32769, (1ULL << 21) + 3, 1ULL << 30};
+    uint64_t rng = 0x1234567;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        for (int init = 0; init <= 1; init++) {
+            uint64_t n = sizes[si];
+            struct bitmap *bm = NULL;
+            TEQ(bitmap_create(&bm, n, init), 0);
+            struct ref r = {n, init, NULL, 0, 0};
+            T(check_all(bm, &r, &rng) == 0);
+            for (int op = 0; op < 3000; op++) {
+                uint64_t b = pick_bit(&rng, n);
+                int v = (int)rng_below(&rng, 2);
+                int prev = ref_get(&r, b);
+                TEQ(v ? bitmap_set(bm, b) : bitmap_clear(bm, b), prev);
+                ref_put(&r, b, v);
+                TEQ(bitmap_test(bm, b), v);
+                if (op % 16 == 0) {
+                    T(check_find(bm, &r, b) == 0);
+                    T(check_find(bm, &r, b ? b - 1 : 0) == 0);
+                    T(check_find(bm, &r, rng_below(&rng, n)) == 0);
+                }
+                if (op == 1500)
+                    T(check_all(bm, &r, &rng) == 0);
+            }
+            T(check_all(bm, &r, &rng) == 0);
+            /* Return everything to the initial value; searches stay right. */
+            while (r.n) {
+                uint64_t b = r.x[r.n - 1];
+                TEQ(init ? bitmap_set(bm, b) : bitmap_clear(bm, b), !init);
+                ref_put(&r, b, init);
+            }
+            T(check_all(bm, &r, &rng) == 0);
+            free(r.x);
+            bitmap_destroy(bm);
+        }
+    }
+    return 0;
+}
+
+/* Set/clear exactly the bits at word/leaf/node boundaries, search from each. */
+static int test_boundaries(void)
+{
+    static const uint64_t sizes[] = {1,     2,     63,    64,    65,    127,   128,
+                                     4095,  4096,  4097,  8191,  8192,  8193,  32767,
+                                     32768, 32769, 65535, 65537, (1ULL << 21) - 1,
+                                     1ULL << 21, (1ULL << 21) + 3, (1ULL << 27) + 1};
+    uint64_t rng = 42;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        uint64_t n = sizes[si];
+        for (int init = 0; init <= 1; init++) {
+            struct bitmap *bm;
+            TEQ(bitmap_create(&bm, n, init), 0);
+            struct ref r = {n, init, NULL, 0, 0};
+            uint64_t pts[64];
+            size_t np = 0;
+            /* word, small and real leaf, node and root-child spans */
+            static const uint64_t units[] = {64, 4096, 32768, 1ULL << 21, 1ULL << 27};
+            for (size_t u = 0; u < 5; u++)
+                for (uint64_t m = units[u]; m < n && m <= 3 * units[u]; m += units[u])
+                    for (int d = -1; d <= 1; d++)
+                        if (m + (uint64_t)d < n)
+                            pts[np++] = m + (uint64_t)d;
+            pts[np++] = 0;
+            pts[np++] = n - 1;
+            for (size_t i = 0; i < np; i++) {
+                TEQ(init ? bitmap_clear(bm, pts[i]) : bitmap_set(bm, pts[i]), ref_get(&r, pts[i]));
+                ref_put(&r, pts[i], !init);
+            }
+            for (size_t i = 0; i < np; i++)
+                for (int d = -2; d <= 2; d++)
+                    T(check_find(bm, &r, pts[i] + (uint64_t)d) == 0);
+            T(check_all(bm, &r, &rng) == 0);
+            free(r.x);
+            bitmap_destroy(bm);
+        }
+    }
+    return 0;
+}
+
+static int test_create_args(void)
+{
+    struct bitmap *bm = NULL;
+    TEQ(bitmap_create(&bm, 0, 0), -EINVAL);
+    TEQ(bitmap_create(&bm, (1ULL << 63) + 1, 0), -EINVAL);
+    TEQ(bitmap_create(NULL, 10, 0), -EINVAL);
+    bitmap_destroy(NULL);
+
+    /* 2^63 bits: six levels, still tiny. */
+    TEQ(bitmap_create(&bm, 1ULL << 63, 0), 0);
+    uint64_t last = (1ULL << 63) - 1, f;
+    TEQ(bitmap_set(bm, last), 0);
+    TEQ(bitmap_set(bm, 0), 0);
+    TEQ(bitmap_set(bm, 1ULL << 62), 0);
+    TEQ(bitmap_find_next_set(bm, 1, &f), 1);
+    TEQ(f, 1ULL << 62);
+    TEQ(bitmap_find_next_set(bm, f + 1, &f), 1);
+    TEQ(f, last);
+    TEQ(bitmap_find_next_clear(bm, last, &f), 0);
+    TEQ(bitmap_count(bm), 3);
+    T(bitmap_memory(bm) < 1024 * 1024);
+    bitmap_destroy(bm);
+
+    TEQ(bitmap_create(&bm, 1ULL << 63, 1), 0);
+    TEQ(bitmap_count(bm), 1ULL << 63);
+    TEQ(bitmap_clear(bm, last), 1);
+    TEQ(bitmap_count(bm), last);
+    TEQ(bitmap_find_next_clear(bm, 0, &f), 1);
+    TEQ(f, last);
+    TEQ(bitmap_find_next_set(bm, last, &f), 0);
+    TEQ(bitmap_find_next_set(bm, last - 1, &f), 1);
+    TEQ(f, last - 1);
+    bitmap_destroy(bm);
+    return 0;
+}
+
+/* Bits beyond nbits in the last word/leaf of an all-ones map never show. */
+static int test_beyond_nbits(void)
+{
+    uint64_t n = (1ULL << 32) + 1, f, w[4];
+    struct bitmap *bm;
+    TEQ(bitmap_create(&bm, n, 1), 0);
+    TEQ(bitmap_count(bm), n);
+    T(bitmap_memory(bm) < 64 * 1024);
+    TEQ(bitmap_find_next_set(bm, 1ULL << 32, &f), 1);
+    TEQ(f, 1ULL << 32);
+    TEQ(bitmap_find_next_set(bm, n, &f), 0);
+    TEQ(bitmap_find_next_clear(bm, 0, &f), 0);
+    bitmap_read_words(bm, (1ULL << 26) - 1, 4, w);
+    TEQ(w[0], ~0ULL);
+    TEQ(w[1], 1);
+    TEQ(w[2], 0);
+    TEQ(w[3], 0);
+    TEQ(bitmap_clear(bm, 1ULL << 32), 1); /* materialises the last leaf */
+    TEQ(bitmap_count(bm), n - 1);
+    TEQ(bitmap_find_next_set(bm, (1ULL << 32) - 5, &f), 1);
+    TEQ(f, (1ULL << 32) - 5);
+    TEQ(bitmap_find_next_set(bm, 1ULL << 32, &f), 0);
+    TEQ(bitmap_find_next_clear(bm, 0, &f), 1);
+    TEQ(f, 1ULL << 32);
+    bitmap_read_words(bm, 1ULL << 26, 2, w);
+    TEQ(w[0], 0);
+    TEQ(w[1], 0);
+    TEQ(bitmap_set(bm, 1ULL << 32), 0);
+    bitmap_read_words(bm, 1ULL << 26, 2, w);
+    TEQ(w[0], 1);
+    TEQ(w[1], 0);
+    TEQ(bitmap_count(bm), n);
+    /* Clear one bit in the first leaf: the last one stays as it was. */
+    TEQ(bitmap_clear(bm, 5), 1);
+    TEQ(bitmap_find_next_clear(bm, 6, &f), 0);
+    bitmap_destroy(bm);
+
+    static const uint64_t sizes[] = {65, 100, 4097, 4096 + 4095, (1ULL << 21) + 70};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        n = sizes[i];
+        TEQ(bitmap_create(&bm, n, 1), 0);
+        TEQ(bitmap_clear(bm, n - 1), 1);
+        TEQ(bitmap_clear(bm, 0), 1);
+        TEQ(bitmap_count(bm), n - 2);
+        TEQ(bitmap_find_next_clear(bm, 1, &f), 1);
+        TEQ(f, n - 1);
+        TEQ(bitmap_find_next_set(bm, n - 1, &f), 0);
+        TEQ(bitmap_set(bm, n - 1), 0);
+        TEQ(bitmap_find_next_clear(bm, 1, &f), 0);
+        TEQ(bitmap_find_next_set(bm, n - 1, &f), 1);
+        TEQ(f, n - 1);
+        bitmap_read_words(bm, (n - 1) / 64, 2, w);
+        TEQ(w[0], n % 64 ? (1ULL << (n % 64)) - 1 : ~0ULL);
+        TEQ(w[1], 0);
+        bitmap_destroy(bm);
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int test_sparse_2_40(void)
+{
+    const uint64_t n = 1ULL << 40;
+    enum { K = 1000 };
+    static uint64_t bits[K];
+    uint64_t rng = 99, f;
+    struct bitmap *bm;
+    TEQ(bitmap_create(&bm, n, 0), 0);
+    size_t empty = bitmap_memory(bm);
+    for (int i = 0; i < K;) {
+        uint64_t b = i == 0 ? 0 : i == 1 ? n - 1 : rng_below(&rng, n);
+        int r = bitmap_set(bm, b);
+        T(r == 0 || r == 1);
+        if (r == 0)
+            bits[i++] = b;
+    }
+    qsort(bits, K, sizeof *bits, cmp_u64);
+    size_t mem = bitmap_memory(bm);
+    printf("  2^40 bits, %d set: %.2f MiB (empty map: %zu bytes)\n", K, mem / MiB, empty);
+    T(mem < (size_t)64 << 20);
+    TEQ(bitmap_count(bm), K);
+    uint64_t from = 0;
+    int i = 0;
+    while (bitmap_find_next_set(bm, from, &f)) {
+        T(i < K);
+        TEQ(f, bits[i]);
+        i++;
+        from = f + 1;
+    }
+    TEQ(i, K);
+    TEQ(bitmap_find_next_clear(bm, 0, &f), 1);
+    TEQ(f, 1);
+    for (i = 0; i < K; i++) {
+        TEQ(bitmap_test(bm, bits[i]), 1);
+        TEQ(bitmap_clear(bm, bits[i]), 1);
+    }
+    TEQ(bitmap_find_next_set(bm, 0, &f), 0);
+    TEQ(bitmap_count(bm), 0);
+    bitmap_destroy(bm);
+
+    /* One bit near the end: the search from 0 must skip the empty space. */
+    TEQ(bitmap_create(&bm, n, 0), 0);
+    TEQ(bitmap_set(bm, n - 12345), 0);
+    double t0 = now_sec();
+    TEQ(bitmap_find_next_set(bm, 0, &f), 1);
+    double t1 = now_sec();
+    TEQ(f, n - 12345);
+    TEQ(bitmap_find_next_set(bm, f + 1, &f), 0);
+    printf("  search across 2^40 bits for one bit: %.1f us\n", (t1 - t0) * 1e6);
+    bitmap_destroy(bm);
+    return 0;
+}
+
+static int test_ones_2_40(void)
+{
+    const uint64_t n = 1ULL << 40;
+    enum { K = 1000 };
+    static uint64_t bits[K];
+    uint64_t rng = 7, f;
+    struct bitmap *bm;
+    TEQ(bitmap_create(&bm, n, 1), 0);
+    size_t mem0 = bitmap_memory(bm);
+    T(mem0 < 1024 * 1024);
+    double t0 = now_sec();
+    TEQ(bitmap_count(bm), n);
+    printf("  all-ones 2^40: %zu bytes, count in %.1f us\n", mem0, (now_sec() - t0) * 1e6);
+    TEQ(bitmap_find_next_clear(bm, 0, &f), 0);
+    TEQ(bitmap_find_next_set(bm, n - 1, &f), 1);
+    TEQ(f, n - 1);
+    for (int i = 0; i < K;) {
+        uint64_t b = rng_below(&rng, n);
+        int r = bitmap_clear(bm, b);
+        T(r == 0 || r == 1);
+        if (r == 1)
+            bits[i++] = b;
+    }
+    qsort(bits, K, sizeof *bits, cmp_u64);
+    size_t mem = bitmap_memory(bm);
+    printf("  all-ones 2^40 with %d cleared: %.2f MiB\n", K, mem / MiB);
+    T(mem < (size_t)64 << 20);
+    TEQ(bitmap_count(bm), n - K);
+    uint64_t from = 0;
+    int i = 0;
+    while (bitmap_find_next_clear(bm, from, &f)) {
+        T(i < K);
+        TEQ(f, bits[i]);
+        i++;
+        from = f + 1;
+    }
+    TEQ(i, K);
+    for (i = 0; i < K; i++) {
+        TEQ(bitmap_test(bm, bits[i]), 0);
+        uint64_t e = bits[i] + 1; /* first set bit after a cleared one */
+        for (int j = i + 1; j < K && bits[j] == e; j++)
+            e++;
+        TEQ(bitmap_find_next_set(bm, bits[i], &f), e < n);
+        if (e < n)
+            TEQ(f, e);
+    }
+    TEQ(bitmap_fill(bm, 1), 0);
+    TEQ(bitmap_memory(bm), mem0);
+    TEQ(bitmap_count(bm), n);
+    TEQ(bitmap_fill(bm, 0), 0);
+    TEQ(bitmap_count(bm), 0);
+    TEQ(bitmap_find_next_set(bm, 0, &f), 0);
+    TEQ(bitmap_find_next_clear(bm, 77, &f), 1);
+    TEQ(f, 77);
+    bitmap_destroy(bm);
+    return 0;
+}
+
+static int test_around_2_32(void)
+{
+    const uint64_t n = (1ULL << 33) + 5;
+    const uint64_t b[] = {(1ULL << 32) - 1, 1ULL << 32, (1ULL << 32) + 1, n - 1};
+    uint64_t f, w[2];
+    for (int init = 0; init <= 1; init++) {
+        struct bitmap *bm;
+        TEQ(bitmap_create(&bm, n, init), 0);
+        for (int i = 0; i < 4; i++)
+            TEQ(init ? bitmap_clear(bm, b[i]) : bitmap_set(bm, b[i]), init);
+        for (int i = 0; i < 4; i++) {
+            TEQ(bitmap_test(bm, b[i]), !init);
+            TEQ(bitmap_test(bm, b[i] - 5), init);
+            uint64_t from = i ? b[i - 1] + 1 : 0;
+            TEQ(find_other(bm, init, from, &f), 1);
+            TEQ(f, b[i]);
+        }
+        TEQ(find_other(bm, init, n, &f), 0);
+        TEQ(bitmap_count(bm), init ? n - 4 : 4);
+        bitmap_read_words(bm, (1ULL << 26) - 1, 2, w);
+        TEQ(w[0], init ? ~(1ULL << 63) : 1ULL << 63);
+        TEQ(w[1], init ? ~3ULL : 3ULL);
+        TEQ(init ? bitmap_set(bm, 1ULL << 32) : bitmap_clear(bm, 1ULL << 32), !init);
+        TEQ(bitmap_test(bm, 1ULL << 32), init);
+        TEQ(find_other(bm, init, 1ULL << 32, &f), 1);
+        TEQ(f, (1ULL << 32) + 1);
+        bitmap_destroy(bm);
+    }
+    return 0;
+}
+
+/* Bulk words against a dense reference. */
+static int test_words(void)
+{
+    static const uint64_t sizes[] = {1, 64, 65, 4097, (1ULL << 21) + 3, (1ULL << 24) + 100};
+    uint64_t rng = 5;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        uint64_t n = sizes[si], nw = (n + 63) / 64;
+        for (int init = 0; init <= 1; init++) {
+            struct bitmap *bm;
+            TEQ(bitmap_create(&bm, n, init), 0);
+            size_t mem0 = bitmap_memory(bm);
+            uint64_t *ref = malloc(nw * sizeof *ref), *buf = malloc((nw + 3200) * sizeof *buf);
+            T(ref && buf);
+            for (uint64_t i = 0; i < nw; i++)
+                ref[i] = init ? ~0ULL : 0;
+            if (n % 64)
+                ref[nw - 1] &= (1ULL << (n % 64)) - 1;
+            for (int round = 0; round < 40; round++) {
+                uint64_t first = rng_below(&rng, nw);
+                size_t cnt = 1 + (size_t)rng_below(&rng, round % 4 == 0 ? 300 : 3000);
+                int kind = (int)rng_below(&rng, 4); /* 0 zeros, 1 ones, 2 random, 3 sparse */
+                for (size_t j = 0; j < cnt; j++)
+                    buf[j] = kind == 0 ? 0 : kind == 1 ? ~0ULL
+                           : kind == 2 ? rng_next(&rng)
+                                       : (rng_below(&rng, 50) ? 0 : 1ULL << rng_below(&rng, 64));
+                TEQ(bitmap_write_words(bm, first, cnt, buf), 0);
+                for (size_t j = 0; j < cnt && first + j < nw; j++) {
+                    ref[first + j] = buf[j];
+                    if (first + j == nw - 1 && n % 64)
+                        ref[nw - 1] &= (1ULL << (n % 64)) - 1;
+                }
+                /* read back a window around it */
+                uint64_t rf = first > 70 ? first - 70 : 0;
+                size_t rc = cnt + 140 < nw + 64 ? cnt + 140 : nw + 64;
+                bitmap_read_words(bm, rf, rc, buf);
+                for (size_t j = 0; j < rc; j++)
+                    TEQ(buf[j], rf + j < nw ? ref[rf + j] : 0);
+                /* searches and single-bit ops agree with the words */
+                uint64_t b = first * 64 + rng_below(&rng, 64);
+                if (b < n) {
+                    TEQ(bitmap_test(bm, b), (ref[b / 64] >> (b % 64)) & 1);
+                    uint64_t f, e = b;
+                    while (e < n && !((ref[e / 64] >> (e % 64)) & 1))
+                        e++;
+                    int got = bitmap_find_next_set(bm, b, &f);
+                    TEQ(got, e < n);
+                    if (got)
+                        TEQ(f, e);
+                }
+            }
+            uint64_t pop = 0;
+            for (uint64_t i = 0; i < nw; i++)
+                pop += (uint64_t)__builtin_popcountll(ref[i]);
+            TEQ(bitmap_count(bm), pop);
+
+            /* Uniform leaves written back become sentinels: memory shrinks.
+             * First make every leaf dense, then write 2^16-bit blocks that
+             * are alternately all 0 and all 1. */
+            for (uint64_t i = 0; i < nw; i++)
+                ref[i] = rng_next(&rng);
+            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
+            size_t dense = bitmap_memory(bm);
+            T(dense >= n / 8);
+            for (uint64_t i = 0; i < nw; i++)
+                ref[i] = (i / 1024) % 2 ? ~0ULL : 0;
+            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
+            size_t alt = bitmap_memory(bm);
+            printf("  %" PRIu64 " bits: empty %zu, dense %zu, alternating blocks %zu bytes\n", n,
+                   mem0, dense, alt);
+            T(alt <= mem0 + n / 64 + 65536);
+            uint64_t f;
+            TEQ(bitmap_find_next_set(bm, 0, &f), n > 65536);
+            if (n > 65536) {
+                TEQ(f, 65536);
+                TEQ(bitmap_find_next_clear(bm, 65536, &f), n > 131072);
+                if (n > 131072)
+                    TEQ(f, 131072);
+            }
+            for (uint64_t i = 0; i < nw; i++)
+                ref[i] = init ? ~0ULL : 0;
+            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
+            TEQ(bitmap_memory(bm), mem0); /* back to nothing but the struct */
+            TEQ(bitmap_count(bm), init ? n : 0);
+            for (uint64_t i = 0; i < nw; i++)
+                ref[i] = init ? 0 : ~0ULL;
+            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
+            TEQ(bitmap_memory(bm), mem0);
+            TEQ(bitmap_count(bm), init ? 0 : n);
+            /* words past the end are ignored */
+            TEQ(bitmap_write_words(bm, nw, 3, ref), 0);
+            TEQ(bitmap_write_words(bm, UINT64_MAX - 1, 1, ref), 0);
+            TEQ(bitmap_count(bm), init ? 0 : n);
+            free(ref);
+            free(buf);
+            bitmap_destroy(bm);
+        }
+    }
+    return 0;
+}
+
+/* Bulk writes that make whole interior subtrees uniform free them too. */
+static int test_words_collapse(void)
+{
+    const uint64_t n = (1ULL << 28) + 100; /* root -> node -> leaf */
+    const uint64_t first = (1ULL << 21) / 64, nw = (1ULL << 22) / 64; /* 2 whole nodes */
+    uint64_t *buf = malloc(nw * sizeof *buf), rng = 11, f;
+    T(buf != NULL);
+    for (int init = 0; init <= 1; init++) {
+        struct bitmap *bm;
+        TEQ(bitmap_create(&bm, n, init), 0);
+        size_t mem0 = bitmap_memory(bm);
+        for (uint64_t i = 0; i < nw; i++)
+            buf[i] = rng_next(&rng);
+        TEQ(bitmap_write_words(bm, first, nw, buf), 0);
+        T(bitmap_memory(bm) > mem0 + nw * 8);
+        for (uint64_t i = 0; i < nw; i++)
+            buf[i] = init ? 0 : ~0ULL;
+        TEQ(bitmap_write_words(bm, first, nw, buf), 0);
+        TEQ(bitmap_memory(bm), mem0);
+        TEQ(bitmap_count(bm), init ? n - (1ULL << 22) : 1ULL << 22);
+        TEQ(find_other(bm, init, 0, &f), 1);
+        TEQ(f, 1ULL << 21);
+        TEQ(init ? bitmap_find_next_set(bm, f, &f) : bitmap_find_next_clear(bm, f, &f), 1);
+        TEQ(f, 3ULL << 21);
+        /* An unaligned window: partial leaves at both ends stay leaves. */
+        for (uint64_t i = 0; i < nw; i++)
+            buf[i] = init ? ~0ULL : 0;
+        TEQ(bitmap_write_words(bm, first + 7, nw - 9, buf), 0);
+        TEQ(bitmap_count(bm), init ? n - 7 * 64 - 2 * 64 : 9 * 64);
+        T(bitmap_memory(bm) <= mem0 + 2 * 4096 + 2 * 1024);
+        /* The last node has only 100 valid bits: all ones there is uniform. */
+        uint64_t last = (n - 1) / 64 - 1;
+        size_t before = bitmap_memory(bm);
+        buf[0] = buf[1] = ~0ULL;
+        TEQ(bitmap_write_words(bm, last, 3, buf), 0);
+        TEQ(bitmap_memory(bm), before);
+        TEQ(bitmap_test(bm, n - 1), 1);
+        TEQ(bitmap_find_next_clear(bm, last * 64, &f), 0);
+        TEQ(bitmap_fill(bm, init), 0);
+        TEQ(bitmap_memory(bm), mem0);
+        bitmap_destroy(bm);
+    }
+    free(buf);
+    return 0;
+}
+
+/* After mark + clear of every bit, the first search prunes the stale
+ * summaries and the next ones skip the whole (empty) map. */
+static int test_prune(void)
+{
+    const uint64_t n = 1ULL << 22;
+    uint64_t f;
+    struct bitmap *bm;
+    TEQ(bitmap_create(&bm, n, 0), 0);
+    for (uint64_t b = 0; b < n; b++) {
+        int r = bitmap_set(bm, b);
+        if (r != 0)
+            TEQ(r, 0);
+    }
+    TEQ(bitmap_count(bm), n);
+    TEQ(bitmap_find_next_clear(bm, 0, &f), 0);
+    for (uint64_t b = 0; b < n; b++) {
+        int r = bitmap_clear(bm, b);
+        if (r != 1)
+            TEQ(r, 1);
+    }
+    TEQ(bitmap_count(bm), 0);
+    double t0 = now_sec();
+    TEQ(bitmap_find_next_set(bm, 0, &f), 0);
+    double first = now_sec() - t0, second = 1e9;
+    for (int i = 0; i < 5; i++) {
+        t0 = now_sec();
+        TEQ(bitmap_find_next_set(bm, 0, &f), 0);
+        double t = now_sec() - t0;
+        second = t < second ? t : second;
+    }
+    printf("  2^22 map after mark+clear: first search %.1f us, then %.2f us\n", first * 1e6,
+           second * 1e6);
+    T(second * 10 < first);
+    /* ... and a new bit is still found. */
+    TEQ(bitmap_set(bm, n - 3), 0);
+    TEQ(bitmap_find_next_set(bm, 0, &f), 1);
+    TEQ(f, n - 3);
+    bitmap_destroy(bm);
+    return 0;
+}
+
+/* ---- multi-threaded stress --------------------------------------------- */
+
+#define NT 4
+#define LEAVES 8
+#define PER 1 /* bits per thread per leaf */
+#define OVL 5000
+#ifndef STRESS_OPS /* -DSTRESS_OPS=... for a longer soak */
+#define STRESS_OPS 60000
+#endif
+
+static const uint64_t st_nbits = (1ULL << 27) + 17; /* root -> node -> leaf */
+static const uint64_t ovl_base = 100000007; /* clear of the own bits */
+
+static uint64_t own_bit(int t, unsigned leaf, unsigned k)
+{
+    /* Few bits per leaf, mostly clear, so leaves and whole subtrees keep
+     * becoming empty and non-empty: searches prune while others set. Half
+     * the leaves are neighbours, half are spread over many level-1 nodes. */
+    uint64_t base = leaf < LEAVES / 2 ? (uint64_t)leaf * 4096 : (uint64_t)leaf * 1228800;
+    return base + 1000 + (uint64_t)t * 8 + k;
+}
+
+struct targ {
+    struct bitmap *zero, *ones;
+    int id;
+    pthread_barrier_t *phase;
+    int phases;
+    unsigned char own[LEAVES][PER];
+    long zero_returns, one_returns;
+    int failed;
+};
+
+static int stress_body(struct targ *a)
+{
+    uint64_t rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(a->id + 1), f;
+    for (int op = 0; op < STRESS_OPS; op++) {
+        /* Short phases keep all threads overlapping even on few CPUs. */
+        if (op % 256 == 0) {
+            pthread_barrier_wait(a->phase);
+            a->phases++;
+        }
+        unsigned leaf = (unsigned)rng_below(&rng, LEAVES), k = (unsigned)rng_below(&rng, PER);
+        uint64_t b = own_bit(a->id, leaf, k);
+        int v = rng_below(&rng, 4) == 0;
+        int r = v ? bitmap_set(a->zero, b) : bitmap_clear(a->zero, b);
+        TEQ(r, a->own[leaf][k]); /* only this thread writes b */
+        a->own[leaf][k] = (unsigned char)v;
+        TEQ(bitmap_test(a->zero, b), v);
+        if (v) {
+            /* The consistency guarantee, under concurrent prunes. */
+            TEQ(bitmap_find_next_set(a->zero, b, &f), 1);
+            TEQ(f, b);
+            uint64_t d = rng_below(&rng, 3 * 4096 * 300), from = d > b ? 0 : b - d;
+            TEQ(bitmap_find_next_set(a->zero, from, &f), 1);
+            T(f >= from && f <= b);
+        } else {
+            TEQ(bitmap_find_next_clear(a->zero, b, &f), 1);
+            TEQ(f, b);
+            if (bitmap_find_next_set(a->zero, b, &f))
+                T(f > b && f < st_nbits);
+        }
+        if (op % 1000 == 0) {
+            T(bitmap_count(a->zero) <= NT * LEAVES * PER + OVL);
+            uint64_t w[8];
+            bitmap_read_words(a->zero, b / 64, 8, w);
+            TEQ(w[0] >> (b % 64) & 1, 1 & (uint64_t)a->own[leaf][k]);
+        }
+        /* Overlapping region: everyone sets the same bits (in a different
+         * order); on the ones map everyone clears them, racing to
+         * materialise the same sentinel subtrees. */
+        if (op < OVL) {
+            uint64_t o = ovl_base + ((uint64_t)op * 7919 + (uint64_t)a->id * 1237) % OVL * 97;
+            int s = bitmap_set(a->zero, o);
+            T(s == 0 || s == 1);
+            a->zero_returns += s == 0;
+            int c = bitmap_clear(a->ones, o);
+            T(c == 0 || c == 1);
+            a->one_returns += c == 1;
+            TEQ(bitmap_test(a->zero, o), 1);
+            TEQ(bitmap_test(a->ones, o), 0);
+        }
+    }
+    return 0;
+}
+
+static void *stress_thread(void *p)
+{
+    struct targ *a = p;
+    a->failed = stress_body(a);
+    /* A thread that failed early still has to pass the remaining phases. */
+    for (; a->phases < (STRESS_OPS + 255) / 256; a->phases++)
+        pthread_barrier_wait(a->phase);
+    return NULL;
+}
+
+static int test_threads(void)
+{
+    struct bitmap *zero, *ones;
+    TEQ(bitmap_create(&zero, st_nbits, 0), 0);
+    TEQ(bitmap_create(&ones, st_nbits, 1), 0);
+    pthread_barrier_t phase;
+    T(pthread_barrier_init(&phase, NULL, NT) == 0);
+    static struct targ args[NT];
+    pthread_t th[NT];
+    for (int t = 0; t < NT; t++) {
+        memset(&args[t], 0, sizeof args[t]);
+        args[t].zero = zero;
+        args[t].ones = ones;
+        args[t].id = t;
+        args[t].phase = &phase;
+        T(pthread_create(&th[t], NULL, stress_thread, &args[t]) == 0);
+    }
+    long zr = 0, orr = 0;
+    for (int t = 0; t < NT; t++) {
+        pthread_join(th[t], NULL);
+        T(!args[t].failed);
+        zr += args[t].zero_returns;
+        orr += args[t].one_returns;
+    }
+    pthread_barrier_destroy(&phase);
+    TEQ(zr, OVL); /* exactly one winner per bit */
+    TEQ(orr, OVL);
+
+    /* Final state, exactly. */
+    struct ref r = {st_nbits, 0, NULL, 0, 0};
+    for (int t = 0; t < NT; t++)
+        for (unsigned l = 0; l < LEAVES; l++)
+            for (unsigned k = 0; k < PER; k++)
+                ref_put(&r, own_bit(t, l, k), args[t].own[l][k]);
+    for (uint64_t i = 0; i < OVL; i++)
+        ref_put(&r, ovl_base + i * 97, 1);
+    uint64_t rng = 3;
+    T(check_all(zero, &r, &rng) == 0);
+    struct ref r1 = {st_nbits, 1, NULL, 0, 0};
+    for (uint64_t i = 0; i < OVL; i++)
+        ref_put(&r1, ovl_base + i * 97, 0);
+    T(check_all(ones, &r1, &rng) == 0);
+    free(r.x);
+    free(r1.x);
+    bitmap_destroy(zero);
+    bitmap_destroy(ones);
+    return 0;
+}
+
+int main(void)
+{
+    struct {
+        const char *name;
+        int (*fn)(void);
+    } tests[] = {
+        {"create_args", test_create_args},
+        {"random_vs_reference", test_random_vs_reference},
+        {"boundaries", test_boundaries},
+        {"beyond_nbits", test_beyond_nbits},
+        {"sparse_2_40", test_sparse_2_40},
+        {"ones_2_40", test_ones_2_40},
+        {"around_2_32", test_around_2_32},
+        {"words", test_words},
+        {"words_collapse", test_words_collapse},
+        {"prune", test_prune},
+        {"threads", test_threads},
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
+        double t0 = now_sec();
+        int r = tests[i].fn();
+        printf("%s %s (%.2f s)\n", r ? "FAIL" : "ok  ", tests[i].name, now_sec() - t0);
+        fflush(stdout);
+        failed += r != 0;
+    }
+    if (failed)
+        fprintf(stderr, "test_bitmap: %d test(s) FAILED\n", failed);
+    else
+        printf("test_bitmap: all tests passed\n");
+    return failed != 0;
+}
