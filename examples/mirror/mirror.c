@@ -1,0 +1,274 @@
+/* The shared RAID1 core of dlmirror and the nbdkit plugin: legs, the log,
+ * region-sized copy and compare. See mirror.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "mirror.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(struct mirror *m, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->err, sizeof m->err, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+int mirror_open_legs(struct mirror *m, unsigned nlegs, char *const *paths, uint64_t size,
+                     int create)
+{
+    memset(m, 0, sizeof *m);
+    for (unsigned i = 0; i < MIRROR_MAX_LEGS; i++)
+        m->fd[i] = -1;
+    if (nlegs < 2 || nlegs > MIRROR_MAX_LEGS)
+        return fail(m, -EINVAL, "a mirror needs 2 to %d legs, not %u", MIRROR_MAX_LEGS, nlegs);
+    if (size % DL_SECTOR_SIZE)
+        return fail(m, -EINVAL, "size %" PRIu64 " is not a multiple of 512", size);
+    uint64_t smallest = UINT64_MAX;
+    for (unsigned i = 0; i < nlegs; i++) {
+        int flags = O_RDWR | O_CLOEXEC;
+        if (create && size)
+            flags |= O_CREAT;
+        int fd = open(paths[i], flags, 0600);
+        if (fd < 0) {
+            int e = -errno;
+            mirror_close(m, 0);
+            return fail(m, e, "cannot open leg %u %s: %s", i, paths[i], strerror(-e));
+        }
+        m->fd[i] = fd;
+        m->path[i] = paths[i];
+        m->nlegs = i + 1;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && create && size &&
+            (uint64_t)st.st_size < size && ftruncate(fd, (off_t)size) != 0) {
+            int e = -errno;
+            mirror_close(m, 0);
+            return fail(m, e, "cannot size leg %s: %s", paths[i], strerror(-e));
+        }
+        off_t end = lseek(fd, 0, SEEK_END); /* files and block devices alike */
+        if (end < 0) {
+            int e = -errno;
+            mirror_close(m, 0);
+            return fail(m, e, "cannot size leg %s: %s", paths[i], strerror(-e));
+        }
+        if ((uint64_t)end < smallest)
+            smallest = (uint64_t)end;
+    }
+    if (size == 0)
+        size = smallest / DL_SECTOR_SIZE * DL_SECTOR_SIZE;
+    if (size == 0) {
+        mirror_close(m, 0);
+        return fail(m, -EINVAL, "the legs are empty: give --size");
+    }
+    if (smallest < size) {
+        mirror_close(m, 0);
+        return fail(m, -ENOSPC, "a leg has %" PRIu64 " bytes, less than the size %" PRIu64,
+                    smallest, size);
+    }
+    m->size = size;
+    return 0;
+}
+
+int mirror_open_log(struct mirror *m, const char *table)
+{
+    dl_log *log;
+    int r = dl_log_create_table(table, m->size / DL_SECTOR_SIZE, &log);
+    if (r < 0)
+        return fail(m, r, "log \"%s\": %s: %s", table, dl_strerror(r), dl_last_error());
+    if ((r = dl_log_set_flush_callback(log, mirror_flush_legs, m)) < 0 ||
+        (r = dl_log_resume(log)) < 0) {
+        fail(m, r, "log \"%s\": %s: %s", table, dl_strerror(r), dl_last_error());
+        dl_log_destroy(log);
+        return r;
+    }
+    m->log = log;
+    m->region_bytes = dl_log_get_region_size(log) * DL_SECTOR_SIZE;
+    m->region_count = dl_log_get_region_count(log);
+    return 0;
+}
+
+void mirror_close(struct mirror *m, int persist)
+{
+    if (m->log) {
+        if (persist)
+            dl_log_postsuspend(m->log);
+        dl_log_destroy(m->log);
+        m->log = NULL;
+    }
+    for (unsigned i = 0; i < MIRROR_MAX_LEGS; i++) {
+        if (m->fd[i] >= 0)
+            close(m->fd[i]);
+        m->fd[i] = -1;
+    }
+    m->nlegs = 0;
+}
+
+int mirror_flush_legs(void *arg)
+{
+    struct mirror *m = arg;
+    int r = 0;
+    for (unsigned i = 0; i < m->nlegs; i++)
+        if (fdatasync(m->fd[i]) != 0 && r == 0)
+            r = -errno;
+    return r;
+}
+
+int mirror_write_leg(struct mirror *m, unsigned leg, const void *buf, size_t len, uint64_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(m->fd[leg], p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int mirror_read_leg(struct mirror *m, unsigned leg, void *buf, size_t len, uint64_t off)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(m->fd[leg], p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int mirror_write_all(struct mirror *m, const void *buf, size_t len, uint64_t off)
+{
+    int r = 0;
+    for (unsigned i = 0; i < m->nlegs; i++) {
+        int e = mirror_write_leg(m, i, buf, len, off);
+        if (e < 0 && r == 0)
+            r = e;
+    }
+    return r;
+}
+
+uint64_t mirror_region_offset(const struct mirror *m, uint64_t region)
+{
+    return region * m->region_bytes;
+}
+
+uint64_t mirror_region_length(const struct mirror *m, uint64_t region)
+{
+    uint64_t off = mirror_region_offset(m, region);
+    if (off >= m->size)
+        return 0;
+    return m->size - off < m->region_bytes ? m->size - off : m->region_bytes;
+}
+
+int64_t mirror_copy_region(struct mirror *m, uint64_t region)
+{
+    uint64_t off = mirror_region_offset(m, region), len = mirror_region_length(m, region);
+    size_t chunk = len < MIRROR_IO_CHUNK ? (size_t)len : MIRROR_IO_CHUNK;
+    char *buf = malloc(chunk ? chunk : 1);
+    if (!buf)
+        return fail(m, -ENOMEM, "out of memory");
+    int r = 0;
+    for (uint64_t done = 0; r == 0 && done < len; done += chunk) {
+        size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
+        r = mirror_read_leg(m, 0, buf, n, off + done);
+        for (unsigned i = 1; r == 0 && i < m->nlegs; i++)
+            r = mirror_write_leg(m, i, buf, n, off + done);
+    }
+    free(buf);
+    if (r < 0)
+        return fail(m, r, "copying region %" PRIu64 ": %s", region, strerror(-r));
+    return (int64_t)len;
+}
+
+int mirror_region_differs(struct mirror *m, uint64_t region)
+{
+    uint64_t off = mirror_region_offset(m, region), len = mirror_region_length(m, region);
+    size_t chunk = len < MIRROR_IO_CHUNK ? (size_t)len : MIRROR_IO_CHUNK;
+    char *a = malloc(chunk ? chunk : 1), *b = malloc(chunk ? chunk : 1);
+    int r = (a && b) ? 0 : -ENOMEM;
+    for (uint64_t done = 0; r == 0 && done < len; done += chunk) {
+        size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
+        r = mirror_read_leg(m, 0, a, n, off + done);
+        for (unsigned i = 1; r == 0 && i < m->nlegs; i++) {
+            r = mirror_read_leg(m, i, b, n, off + done);
+            if (r == 0 && memcmp(a, b, n) != 0)
+                r = 1;
+        }
+    }
+    free(a);
+    free(b);
+    if (r < 0)
+        return fail(m, r, "reading region %" PRIu64 ": %s", region, strerror(-r));
+    return r;
+}
+
+int mirror_region_dirty(struct mirror *m, uint64_t region)
+{
+    int clean = dl_log_is_clean(m->log, region);
+    if (clean < 0)
+        return fail(m, clean, "is_clean(%" PRIu64 "): %s", region, dl_strerror(clean));
+    int in_sync = dl_log_in_sync(m->log, region, 1);
+    if (in_sync < 0)
+        return fail(m, in_sync, "in_sync(%" PRIu64 "): %s", region, dl_strerror(in_sync));
+    return !(clean && in_sync);
+}
+
+int mirror_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -EINVAL;
+    unsigned shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: break;
+    }
+    if (*end == 'i' && shift)
+        end++;
+    if ((*end == 'B' || *end == 'b') && shift)
+        end++;
+    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+        return -EINVAL;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+const char *mirror_human(uint64_t bytes, char *buf, size_t len)
+{
+    static const char *unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    unsigned u = 0;
+    double v = (double)bytes;
+    while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, len, "%" PRIu64 " bytes", bytes);
+    else
+        snprintf(buf, len, "%.1f %s", v, unit[u]);
+    return buf;
+}

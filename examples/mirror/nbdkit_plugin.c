@@ -1,0 +1,466 @@
+/* nbdkit-dlmirror-plugin: serve a dlmirror RAID1 over NBD.
+ *
+ *   nbdkit ./nbdkit-dlmirror-plugin.so log="disk 2 /var/tmp/m.log 128" \
+ *          legs=/var/tmp/a.img,/var/tmp/b.img [size=1G create=1] ...
+ *
+ * Writes go through the write-intent layer (dl_rh) to every leg; FUA writes
+ * and flush requests fdatasync the legs (the dirty bits are already durable
+ * when a write starts). A housekeeping thread runs dl_rh_flush() every
+ * flush_interval_ms, which clears idle regions after the log has flushed the
+ * legs. On start a background thread resyncs every out-of-sync region (leg 0
+ * to the others) while I/O is served; reads of in-sync ranges rotate over the
+ * legs, others come from leg 0. Thread model: parallel. See docs/mirror.md. */
+#define _POSIX_C_SOURCE 200809L
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mirror.h"
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+/* Configuration. */
+static char *cfg_log;
+static char *cfg_legs[MIRROR_MAX_LEGS];
+static unsigned cfg_nlegs;
+static int64_t cfg_size;
+static int cfg_create;
+static unsigned cfg_flush_ms = 1000;
+static unsigned cfg_hot_periods = 1;
+static int cfg_resync = 1;
+static char *cfg_stats;
+static char *cfg_stall_file; /* test knob, see config_help */
+
+/* State. */
+static struct mirror mir;
+static dl_rh *rh;
+static pthread_t resync_thread, housekeeping_thread;
+static int threads_started;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_cond = PTHREAD_COND_INITIALIZER;
+static int stopping;
+
+static atomic_uint_fast64_t n_writes, n_write_bytes, n_reads, n_flushes, n_fua;
+static atomic_uint_fast64_t n_resync_regions, n_resync_bytes, n_stalled, read_rr;
+static atomic_int resync_done;
+static uint64_t dirty_at_start;
+
+static void free_config(void)
+{
+    free(cfg_log);
+    cfg_log = NULL;
+    for (unsigned i = 0; i < cfg_nlegs; i++)
+        free(cfg_legs[i]);
+    cfg_nlegs = 0;
+    free(cfg_stats);
+    cfg_stats = NULL;
+    free(cfg_stall_file);
+    cfg_stall_file = NULL;
+}
+
+static int add_legs(const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len > 0) {
+            if (cfg_nlegs == MIRROR_MAX_LEGS) {
+                nbdkit_error("at most %d legs", MIRROR_MAX_LEGS);
+                return -1;
+            }
+            if (!(cfg_legs[cfg_nlegs] = strndup(p, len))) {
+                nbdkit_error("strndup: %m");
+                return -1;
+            }
+            cfg_nlegs++;
+        }
+        p += len + (comma != NULL);
+    }
+    return 0;
+}
+
+static int parse_uint(const char *key, const char *value, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(value, &end, 10);
+    if (errno || end == value || *end || v > 1000000000ul) {
+        nbdkit_error("%s: bad number \"%s\"", key, value);
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int dlmirror_config(const char *key, const char *value)
+{
+    if (!strcmp(key, "log")) {
+        free(cfg_log);
+        return (cfg_log = strdup(value)) ? 0 : -1;
+    }
+    if (!strcmp(key, "legs") || !strcmp(key, "leg"))
+        return add_legs(value);
+    if (!strcmp(key, "size"))
+        return (cfg_size = nbdkit_parse_size(value)) < 0 ? -1 : 0;
+    if (!strcmp(key, "create")) {
+        int b = nbdkit_parse_bool(value);
+        return b < 0 ? -1 : (cfg_create = b, 0);
+    }
+    if (!strcmp(key, "resync")) {
+        int b = nbdkit_parse_bool(value);
+        return b < 0 ? -1 : (cfg_resync = b, 0);
+    }
+    if (!strcmp(key, "flush_interval_ms"))
+        return parse_uint(key, value, &cfg_flush_ms) < 0 ? -1 : (cfg_flush_ms += !cfg_flush_ms, 0);
+    if (!strcmp(key, "hot_periods"))
+        return parse_uint(key, value, &cfg_hot_periods);
+    if (!strcmp(key, "stats")) {
+        free(cfg_stats);
+        return (cfg_stats = strdup(value)) ? 0 : -1;
+    }
+    if (!strcmp(key, "test_stall_file")) {
+        free(cfg_stall_file);
+        return (cfg_stall_file = strdup(value)) ? 0 : -1;
+    }
+    nbdkit_error("unknown parameter \"%s\"", key);
+    return -1;
+}
+
+static int dlmirror_config_complete(void)
+{
+    if (!cfg_log || cfg_nlegs < 2) {
+        nbdkit_error("log=\"<table line>\" and legs=LEG0,LEG1[,…] (2 or more) are required");
+        return -1;
+    }
+    if (cfg_create && cfg_size <= 0) {
+        nbdkit_error("create=1 needs size=");
+        return -1;
+    }
+    return 0;
+}
+
+/* Counters as "key value" lines (rewritten whole; readers see old or new). */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void write_stats_locked(void);
+static void write_stats(void)
+{
+    pthread_mutex_lock(&stats_lock);
+    write_stats_locked();
+    pthread_mutex_unlock(&stats_lock);
+}
+
+static void write_stats_locked(void)
+{
+    if (!rh)
+        return;
+    struct dl_rh_stats st = {.struct_size = sizeof st};
+    dl_rh_get_stats(rh, &st);
+    char line[2048];
+    int n = snprintf(line, sizeof line,
+                     "size %" PRIu64 "\nregion_bytes %" PRIu32 "\nregion_count %" PRIu64
+                     "\ndirty_at_start %" PRIu64 "\nwrites %" PRIu64 "\nwrite_bytes %" PRIu64
+                     "\nreads %" PRIu64 "\nflush_requests %" PRIu64 "\nfua_writes %" PRIu64
+                     "\nlog_flushes %" PRIu64 "\nlog_flush_errors %" PRIu64 "\nmarks %" PRIu64
+                     "\nclears %" PRIu64 "\ncold_begins %" PRIu64 "\nrecovery_waits %" PRIu64
+                     "\ndirty_regions %" PRIu64 "\nresync_regions %" PRIu64
+                     "\nresync_bytes %" PRIu64 "\nresync_done %d\nstalled_writes %" PRIu64 "\n",
+                     mir.size, mir.region_bytes, mir.region_count, dirty_at_start,
+                     (uint64_t)n_writes, (uint64_t)n_write_bytes, (uint64_t)n_reads,
+                     (uint64_t)n_flushes, (uint64_t)n_fua, st.log_flushes, st.log_flush_errors,
+                     st.marks, st.clears, st.cold_begins, st.recovery_waits, st.dirty_regions,
+                     (uint64_t)n_resync_regions, (uint64_t)n_resync_bytes, (int)resync_done,
+                     (uint64_t)n_stalled);
+    nbdkit_debug("dlmirror stats:\n%s", line);
+    if (!cfg_stats)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", cfg_stats);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fwrite(line, 1, (size_t)n, f);
+    if (fclose(f) == 0)
+        rename(tmp, cfg_stats);
+}
+
+static int should_stop(void)
+{
+    pthread_mutex_lock(&stop_lock);
+    int s = stopping;
+    pthread_mutex_unlock(&stop_lock);
+    return s;
+}
+
+static void *resync_main(void *arg)
+{
+    (void)arg;
+    uint64_t r;
+    int found;
+    while (!should_stop() && (found = dl_rh_recovery_next(rh, &r)) == 1) {
+        dl_rh_recovery_wait_idle(rh, r);
+        int64_t n = mirror_copy_region(&mir, r);
+        if (n < 0)
+            nbdkit_error("resync: %s", mir.err);
+        int e = dl_rh_recovery_end(rh, r, n >= 0);
+        if (e < 0)
+            nbdkit_error("resync: recording region %" PRIu64 ": %s", r, dl_strerror(e));
+        if (n < 0 || e < 0)
+            break;
+        n_resync_regions++;
+        n_resync_bytes += (uint64_t)n;
+    }
+    /* Persist the recovered regions (the log flushes the legs first). */
+    dl_rh_flush(rh);
+    resync_done = 1;
+    nbdkit_debug("dlmirror: resync done: %" PRIu64 " regions, %" PRIu64 " bytes",
+                 (uint64_t)n_resync_regions, (uint64_t)n_resync_bytes);
+    write_stats();
+    return NULL;
+}
+
+static void *housekeeping_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&stop_lock);
+    while (!stopping) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_sec += cfg_flush_ms / 1000;
+        t.tv_nsec += (long)(cfg_flush_ms % 1000) * 1000000L;
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&stop_cond, &stop_lock, &t); /* a timer, not a sync */
+        if (stopping)
+            break;
+        pthread_mutex_unlock(&stop_lock);
+        int64_t c = dl_rh_flush(rh);
+        if (c < 0)
+            nbdkit_error("dl_rh_flush: %s", dl_strerror((int)c));
+        pthread_mutex_lock(&stop_lock);
+    }
+    pthread_mutex_unlock(&stop_lock);
+    return NULL;
+}
+
+static int dlmirror_get_ready(void)
+{
+    if (mirror_open_legs(&mir, cfg_nlegs, cfg_legs, (uint64_t)(cfg_size > 0 ? cfg_size : 0),
+                         cfg_create) < 0 ||
+        mirror_open_log(&mir, cfg_log) < 0) {
+        nbdkit_error("%s", mir.err);
+        mirror_close(&mir, 0);
+        return -1;
+    }
+    uint64_t sync = 0;
+    dl_log_get_sync_count(mir.log, &sync);
+    dirty_at_start = mir.region_count - sync;
+    struct dl_rh_options o = {.struct_size = sizeof o, .hot_periods = cfg_hot_periods};
+    int r = dl_rh_create(mir.log, &o, &rh);
+    if (r < 0) {
+        nbdkit_error("dl_rh_create: %s", dl_strerror(r));
+        mirror_close(&mir, 0);
+        return -1;
+    }
+    nbdkit_debug("dlmirror: %u legs, %" PRIu64 " bytes, %" PRIu64 " regions, %" PRIu64
+                 " out of sync", mir.nlegs, mir.size, mir.region_count, dirty_at_start);
+    return 0;
+}
+
+/* Threads start after nbdkit has forked into the background. */
+static int dlmirror_after_fork(void)
+{
+    if (pthread_create(&housekeeping_thread, NULL, housekeeping_main, NULL) != 0) {
+        nbdkit_error("pthread_create: %m");
+        return -1;
+    }
+    if (cfg_resync) {
+        if (pthread_create(&resync_thread, NULL, resync_main, NULL) != 0) {
+            nbdkit_error("pthread_create: %m");
+            return -1;
+        }
+        threads_started = 2;
+    } else {
+        threads_started = 1;
+        resync_done = 1;
+    }
+    write_stats();
+    return 0;
+}
+
+static void dlmirror_cleanup(void)
+{
+    pthread_mutex_lock(&stop_lock);
+    stopping = 1;
+    pthread_cond_broadcast(&stop_cond);
+    pthread_mutex_unlock(&stop_lock);
+    if (threads_started >= 1)
+        pthread_join(housekeeping_thread, NULL);
+    if (threads_started >= 2)
+        pthread_join(resync_thread, NULL);
+    threads_started = 0;
+    if (rh) {
+        /* No request is in flight any more: a clean shutdown. */
+        int64_t c = dl_rh_clear_idle(rh);
+        if (c < 0)
+            nbdkit_error("dl_rh_clear_idle: %s", dl_strerror((int)c));
+        write_stats();
+        dl_rh_destroy(rh);
+        rh = NULL;
+        mirror_close(&mir, 1);
+    }
+}
+
+static void dlmirror_unload(void)
+{
+    free_config();
+}
+
+static void *dlmirror_open(int readonly)
+{
+    (void)readonly;
+    return &mir; /* every connection shares the one mirror */
+}
+
+static int64_t dlmirror_get_size(void *h)
+{
+    (void)h;
+    return (int64_t)mir.size;
+}
+
+static int dlmirror_can_fua(void *h)
+{
+    (void)h;
+    return NBDKIT_FUA_NATIVE;
+}
+
+static int dlmirror_yes(void *h)
+{
+    (void)h;
+    return 1;
+}
+
+static int dlmirror_pread(void *h, void *buf, uint32_t count, uint64_t offset, uint32_t flags)
+{
+    (void)h;
+    (void)flags;
+    unsigned leg = 0;
+    if (dl_rh_range_in_sync(rh, offset, count) == 1)
+        leg = (unsigned)(read_rr++ % mir.nlegs);
+    int r = mirror_read_leg(&mir, leg, buf, count, offset);
+    if (r < 0) {
+        nbdkit_error("read of leg %s: %s", mir.path[leg], strerror(-r));
+        nbdkit_set_error(-r);
+        return -1;
+    }
+    n_reads++;
+    return 0;
+}
+
+/* Test knob: park this write forever, between leg 0 and leg 1. */
+static void stall_forever(void)
+{
+    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    pthread_mutex_lock(&m);
+    n_stalled++;
+    write_stats();
+    for (;;)
+        pthread_cond_wait(&c, &m); /* nobody signals: only SIGKILL ends it */
+}
+
+static int dlmirror_pwrite(void *h, const void *buf, uint32_t count, uint64_t offset,
+                           uint32_t flags)
+{
+    (void)h;
+    int r = dl_rh_begin_write(rh, offset, count, 0);
+    if (r < 0) {
+        nbdkit_error("dl_rh_begin_write: %s", dl_strerror(r));
+        nbdkit_set_error(-r);
+        return -1;
+    }
+    int stall = cfg_stall_file && access(cfg_stall_file, F_OK) == 0;
+    int result = 0;
+    for (unsigned i = 0; i < mir.nlegs; i++) {
+        if (i == 1 && stall)
+            stall_forever();
+        int e = mirror_write_leg(&mir, i, buf, count, offset);
+        if (e < 0 && result == 0)
+            result = e;
+    }
+    if (result == 0 && (flags & NBDKIT_FLAG_FUA)) {
+        result = mirror_flush_legs(&mir);
+        n_fua++;
+    }
+    dl_rh_end_write(rh, offset, count, result);
+    if (result < 0) {
+        nbdkit_error("write: %s", strerror(-result));
+        nbdkit_set_error(-result);
+        return -1;
+    }
+    n_writes++;
+    n_write_bytes += count;
+    return 0;
+}
+
+static int dlmirror_flush(void *h, uint32_t flags)
+{
+    (void)h;
+    (void)flags;
+    int r = mirror_flush_legs(&mir);
+    if (r < 0) {
+        nbdkit_error("flush: %s", strerror(-r));
+        nbdkit_set_error(-r);
+        return -1;
+    }
+    n_flushes++;
+    return 0;
+}
+
+static struct nbdkit_plugin plugin = {
+    .name = "dlmirror",
+    .longname = "dirtylog RAID1 mirror",
+    .version = "0.1.0",
+    .description = "a RAID1 across files or block devices with a dirty-region log",
+    .unload = dlmirror_unload,
+    .config = dlmirror_config,
+    .config_complete = dlmirror_config_complete,
+    .config_help =
+        "log=<TABLE LINE>     (required) the dirty log, e.g. \"disk 2 /var/tmp/m.log 128\"\n"
+        "legs=LEG0,LEG1[,...] (required) files or block devices; leg 0 is the primary\n"
+        "size=<BYTES>         export size (default: the smallest leg)\n"
+        "create=1             create missing legs as sparse files of size= bytes\n"
+        "resync=0             do not resync out-of-sync regions at start\n"
+        "flush_interval_ms=N  period of the log's clear pass (default 1000)\n"
+        "hot_periods=N        idle periods before a region is cleared (default 1)\n"
+        "stats=<FILE>         write counters there (at start, after resync, at exit)\n"
+        "test_stall_file=F    (tests) while file F exists, every write is parked forever\n"
+        "                     after leg 0 and before leg 1 (to crash with writes in flight)",
+    .get_ready = dlmirror_get_ready,
+    .after_fork = dlmirror_after_fork,
+    .cleanup = dlmirror_cleanup,
+    .open = dlmirror_open,
+    .get_size = dlmirror_get_size,
+    .can_write = dlmirror_yes,
+    .can_flush = dlmirror_yes,
+    .can_fua = dlmirror_can_fua,
+    .can_multi_conn = dlmirror_yes,
+    .pread = dlmirror_pread,
+    .pwrite = dlmirror_pwrite,
+    .flush = dlmirror_flush,
+    .errno_is_preserved = 0,
+};
+
+NBDKIT_REGISTER_PLUGIN(plugin)

@@ -1,0 +1,228 @@
+"""The dlmirror nbdkit plugin with real NBD clients, through a crash.
+
+1. nbdkit serves a new mirror (16 MiB, 64 KiB regions, disk log); the full
+   initial resync finishes in the background.
+2. qemu-io and nbdsh write known patterns; each acknowledged write goes into
+   the model of what the disk must hold.
+3. The test creates the plugin's stall file: every later write reaches leg 0
+   and is then parked before leg 1. libnbd issues 8 writes to 8 regions; once
+   the plugin reports all 8 parked, nbdkit gets SIGKILL.
+4. `dlmirror verify` finds exactly those 8 regions differing, all dirty.
+5. nbdkit restarts, resyncs only the dirty regions (bytes = dirty regions x
+   region size), and nbdcopy/qemu-io read back: every sector holds what the
+   model says, or, for a write never acknowledged, the old or the new data.
+6. FUA writes and a flush through nbdsh, a clean shutdown (SIGTERM), then
+   `dlmirror verify` and `status`: legs identical, log all clean, data right.
+Only the external nbdkit process and its socket are waited for by polling,
+with bounds."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import nbd
+
+PLUGIN, DLMIRROR = sys.argv[1], sys.argv[2]  # argv[3]: the C compiler (for the .sh)
+# nbdsh is libnbd's Python shell; it needs the Python that has the module.
+NBDSH = ["/usr/bin/python3", "-m", "nbd"]
+SIZE = 16 << 20
+REGION = 64 << 10
+SECTOR = 512
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("CHECK FAILED:", what, flush=True)
+    return cond
+
+
+def wait_for(cond, what, timeout=20.0):
+    """Bounded polling, for the external nbdkit process only."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def read_stats(path):
+    try:
+        with open(path) as f:
+            return {k: int(v) for k, v in (line.split() for line in f if line.strip())}
+    except FileNotFoundError:
+        return {}
+
+
+class Server:
+    def __init__(self, d, log_table, extra=()):
+        self.sock = os.path.join(d, "sock")
+        self.stats = os.path.join(d, "stats")
+        for p in (self.sock, self.stats):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.uri = "nbd+unix:///?socket=" + self.sock
+        args = ["nbdkit", "-f", "-U", self.sock, PLUGIN, "log=" + log_table,
+                "legs=%s,%s" % (os.path.join(d, "a"), os.path.join(d, "b")),
+                "stats=" + self.stats, "flush_interval_ms=200"] + list(extra)
+        print("+", " ".join(args), flush=True)
+        env = dict(os.environ)
+        if env.get("DL_NBDKIT_PRELOAD"):  # a sanitizer build (see the .sh)
+            env["LD_PRELOAD"] = env["DL_NBDKIT_PRELOAD"]
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+        self.proc = subprocess.Popen(args, env=env)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, "the socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError("nbdkit exited with %d" % self.proc.returncode)
+
+    def stat(self):
+        return read_stats(self.stats)
+
+    def wait_resync(self):
+        wait_for(lambda: self.stat().get("resync_done") == 1, "the resync")
+        return self.stat()
+
+
+def run(args, want=0):
+    print("+", " ".join(args), flush=True)
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(p.stdout, end="", flush=True)
+    check(p.returncode == want, "%s exited %d, expected %d" % (args[0], p.returncode, want))
+    return p.stdout
+
+
+def pattern(seed, length):
+    return bytes(((seed * 131 + i // SECTOR * 7 + i) & 0xFF) for i in range(length))
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="dlmirror-nbd-")
+    srv = None
+    try:
+        log = "disk 2 %s 128" % os.path.join(d, "log")
+        model = bytearray(SIZE)   # what acknowledged writes put there
+        maybe = []                # (offset, data) written but never acknowledged
+
+        # 1. A new mirror: the log starts out of sync; resync copies everything.
+        srv = Server(d, log, ["size=%d" % SIZE, "create=1",
+                              "test_stall_file=" + os.path.join(d, "stall")])
+        st = srv.wait_resync()
+        check(st["resync_bytes"] == SIZE, "initial resync copied the whole device")
+
+        # 2. Acknowledged writes: qemu-io (writethrough: FUA) and nbdsh.
+        qemu_writes = [(0x11, 0, 1 << 20), (0x22, 3 << 20, 128 << 10),
+                       (0x33, (8 << 20) + 4096, 12 << 10), (0x44, (15 << 20) - 512, 512)]
+        cmds = []
+        for pat, off, ln in qemu_writes:
+            cmds += ["-c", "write -P 0x%x %d %d" % (pat, off, ln)]
+            model[off:off + ln] = bytes([pat]) * ln
+        run(["qemu-io", "-f", "raw", srv.uri] + cmds)
+        script = ("buf = bytes(((5 * 131 + i // 512 * 7 + i) & 0xFF) for i in range(65536 * 3))\n"
+                  "h.pwrite(buf, (5 << 20) + 1024)\nh.flush()\n")
+        run(NBDSH + ["-u", srv.uri, "-c", script])
+        model[(5 << 20) + 1024:(5 << 20) + 1024 + 3 * 65536] = pattern(5, 3 * 65536)
+
+        # 3. Writes in flight at the crash: 8 regions, leg 0 written, leg 1 not.
+        open(os.path.join(d, "stall"), "w").close()
+        h = nbd.NBD()
+        h.connect_unix(srv.sock)
+        inflight = []
+        for k in range(8):
+            off = (1 + 2 * k) * (1 << 20) + 4096 * k  # inside region 16 + 32k
+            data = pattern(100 + k, 16384)
+            buf = nbd.Buffer.from_bytearray(bytearray(data))
+            inflight.append((off, data, buf, h.aio_pwrite(buf, off)))
+        wait_for(lambda: h.poll(0) is not None and srv.stat().get("stalled_writes") == 8,
+                 "8 parked writes")
+        acked = sum(1 for _, _, _, c in inflight if h.aio_command_completed(c))
+        check(acked == 0, "no parked write was acknowledged")
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        print("SIGKILL with 8 writes in flight", flush=True)
+        for off, data, _, _ in inflight:
+            maybe.append((off, data))
+        try:
+            h.shutdown()
+        except nbd.Error:
+            pass
+        del h
+        os.unlink(os.path.join(d, "stall"))
+
+        # 4. Offline: the legs differ exactly in those 8 regions, all dirty.
+        out = run([DLMIRROR, "verify", "--log", log, os.path.join(d, "a"), os.path.join(d, "b")])
+        check("256 regions, 8 differ, 0 of them clean in the log" in out,
+              "verify saw the 8 parked writes as differing, dirty regions")
+
+        # 5. Restart: resync only the dirty regions, while serving.
+        srv = Server(d, log)
+        st = srv.wait_resync()
+        print("after restart:", st, flush=True)
+        check(st["dirty_at_start"] >= 8, "the 8 in-flight regions were dirty")
+        check(st["resync_regions"] == st["dirty_at_start"], "resynced every dirty region")
+        check(st["resync_bytes"] == st["dirty_at_start"] * REGION,
+              "bytes resynced == dirty regions x region size")
+        check(st["resync_bytes"] < SIZE // 4, "far less than a full resync")
+        img = os.path.join(d, "out.img")
+        run(["nbdcopy", srv.uri, img])
+        with open(img, "rb") as f:
+            got = f.read()
+        check(len(got) == SIZE, "nbdcopy read the whole export")
+        bad = 0
+        alt = {}
+        for off, data in maybe:
+            for s in range(0, len(data), SECTOR):
+                alt[(off + s) // SECTOR] = data[s:s + SECTOR]
+        for s in range(SIZE // SECTOR):
+            a = got[s * SECTOR:(s + 1) * SECTOR]
+            if a == model[s * SECTOR:(s + 1) * SECTOR] or a == alt.get(s):
+                continue
+            bad += 1
+            if bad <= 5:
+                print("sector %d holds neither the acknowledged nor the in-flight data" % s)
+        check(bad == 0, "%d sectors hold data no client wrote" % bad)
+        # From here on, the model is what the server now returns.
+        model[:] = got
+        run(["qemu-io", "-f", "raw", "-r", srv.uri, "-c", "read -P 0x11 0 1M",
+             "-c", "read -P 0x22 %d %d" % (3 << 20, 4096)])  # before the in-flight write
+
+        # 6. FUA writes and a flush, then a clean shutdown.
+        script = ("import nbd\n"
+                  "buf = bytes([0x77]) * 65536\n"
+                  "h.pwrite(buf, 10 << 20, nbd.CMD_FLAG_FUA)\n"
+                  "h.pwrite(buf[:4096], (12 << 20) + 512, nbd.CMD_FLAG_FUA)\nh.flush()\n")
+        run(NBDSH + ["-u", srv.uri, "-c", script])
+        model[10 << 20:(10 << 20) + 65536] = bytes([0x77]) * 65536
+        model[(12 << 20) + 512:(12 << 20) + 512 + 4096] = bytes([0x77]) * 4096
+        srv.proc.send_signal(signal.SIGTERM)
+        check(srv.proc.wait() == 0, "nbdkit shut down cleanly")
+        st = srv.stat()
+        check(st["fua_writes"] >= 2 and st["flush_requests"] >= 1, "FUA and flush reached the plugin")
+        check(st["dirty_regions"] == 0, "clean shutdown left no dirty region")
+        srv = None
+        legs = [os.path.join(d, "a"), os.path.join(d, "b")]
+        out = run([DLMIRROR, "verify", "--log", log] + legs)
+        check("OK: the legs are identical" in out, "legs identical after the clean shutdown")
+        out = run([DLMIRROR, "status", "--log", log] + legs)
+        check(" 256/256 1 AA 3 disk " in out and "dirty:    0 regions" in out, "log all clean")
+        for leg in legs:
+            with open(leg, "rb") as f:
+                check(f.read() == bytes(model), "%s holds the data the clients wrote" % leg)
+    finally:
+        if srv is not None and srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    if failures:
+        print("test_nbd_mirror: %d check(s) FAILED" % failures)
+        return 1
+    print("test_nbd_mirror: all checks passed")
+    return 0
+
+
+sys.exit(main())
