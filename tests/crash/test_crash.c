@@ -30,12 +30,20 @@ struct interval { /* region must read dirty for crash points in [from, to] */
     size_t from, to;
 };
 
+struct crash_stats {
+    uint64_t states, opened, refused, checks;
+};
+
 struct history {
     struct memio io;
     dl_log *log;
     pthread_mutex_t lock;
     struct interval *iv;
     size_t niv, cap;
+    /* the replay: the device each crash image is loaded into, the format */
+    struct memio chk;
+    int dm;
+    struct crash_stats st;
     atomic_int bad;
 };
 
@@ -125,26 +133,14 @@ static dl_log *create(struct memio *m, int dm, const char *flag, uint64_t region
     return log;
 }
 
-struct crash_stats {
-    uint64_t states, opened, refused, checks;
-};
-
-struct checker { /* what check_image needs */
-    struct history *h;
-    struct memio *chk;
-    int dm;
-    struct crash_stats *st;
-};
-
 /* Open one crash image and check (a) and (b) at crash point c (a
  * crash_image_fn: stops the replay after too many failures). */
 static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
 {
-    struct checker *ck = arg;
-    struct history *h = ck->h;
-    struct memio *chk = ck->chk;
-    int dm = ck->dm;
-    struct crash_stats *st = ck->st;
+    struct history *h = arg;
+    struct memio *chk = &h->chk;
+    int dm = h->dm;
+    struct crash_stats *st = &h->st;
     memio_load(chk, img, len);
     chk->closed = 0;
     const char *argv[] = {"crash", "2", format_arg(dm), "grow"};
@@ -223,19 +219,17 @@ static void run(int dm, unsigned seed)
     size_t n = h.io.nrecs;
     /* Sanitizer builds (the CI sets DL_SANITIZER=1) run a tenth. */
     uint64_t target = crash_states_target(60000, 6000);
-    struct memio chk;
-    memio_init(&chk, 0, 0);
-    struct crash_stats st = {0};
-    struct checker ck = {&h, &chk, dm, &st};
-    crash_images(h.io.recs, n, base, base_len, target, seed, check_image, &ck);
+    memio_init(&h.chk, 0, 0);
+    h.dm = dm;
+    crash_images(h.io.recs, n, base, base_len, target, seed, check_image, &h);
     printf("%s: %zu records in the history (%zu intervals), %llu crash states: %llu opened, "
            "%llu refused cleanly, %llu region checks\n",
-           dm ? "dm" : "native", n, h.niv, (unsigned long long)st.states,
-           (unsigned long long)st.opened, (unsigned long long)st.refused,
-           (unsigned long long)st.checks);
-    CHECK(st.states >= target);
-    CHECK(st.checks > 0);
-    memio_destroy(&chk);
+           dm ? "dm" : "native", n, h.niv, (unsigned long long)h.st.states,
+           (unsigned long long)h.st.opened, (unsigned long long)h.st.refused,
+           (unsigned long long)h.st.checks);
+    CHECK(h.st.states >= target);
+    CHECK(h.st.checks > 0);
+    memio_destroy(&h.chk);
     free(base);
     free(h.iv);
     memio_destroy(&h.io);

@@ -36,6 +36,10 @@ struct interval { /* the region must read dirty for crash points in [from, to] *
     size_t from, to;
 };
 
+struct crash_stats {
+    uint64_t states, opened, checks;
+};
+
 struct history {
     struct memio io;
     dl_log *log;
@@ -43,6 +47,10 @@ struct history {
     pthread_mutex_t lock;
     struct interval *iv;
     size_t niv, cap;
+    /* the replay: the device each crash image is loaded into, the format */
+    struct memio chk;
+    int dm;
+    struct crash_stats st;
     atomic_int bad, writers_left;
 };
 
@@ -114,26 +122,14 @@ static dl_log *open_disk(struct memio *m, int dm, const char *flag)
     return log;
 }
 
-struct crash_stats {
-    uint64_t states, opened, checks;
-};
-
-struct checker { /* what check_image needs */
-    struct history *h;
-    struct memio *chk;
-    int dm;
-    struct crash_stats *st;
-};
-
 /* Open one crash image and check it at crash point c (a crash_image_fn:
  * stops the replay after too many failures). */
 static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
 {
-    struct checker *ck = arg;
-    struct history *h = ck->h;
-    struct memio *chk = ck->chk;
-    int dm = ck->dm;
-    struct crash_stats *st = ck->st;
+    struct history *h = arg;
+    struct memio *chk = &h->chk;
+    int dm = h->dm;
+    struct crash_stats *st = &h->st;
     memio_load(chk, img, len);
     chk->closed = 0;
     dl_log *log = open_disk(chk, dm, NULL);
@@ -191,21 +187,19 @@ static void run(int dm, unsigned seed)
 
     size_t n = h.io.nrecs;
     uint64_t target = crash_states_target(20000, 2000);
-    struct memio chk;
-    memio_init(&chk, 0, 0);
-    struct crash_stats st = {0};
-    struct checker ck = {&h, &chk, dm, &st};
+    memio_init(&h.chk, 0, 0);
+    h.dm = dm;
     /* The base: BASE zero bytes, as the device was before the history. */
-    crash_images(h.io.recs, n, NULL, BASE, target, seed, check_image, &ck);
+    crash_images(h.io.recs, n, NULL, BASE, target, seed, check_image, &h);
     printf("%s: %llu log flushes, %llu marks, %llu clears; %zu device records, %zu "
            "intervals; %llu crash states, %llu opened, %llu region checks\n",
            dm ? "dm" : "native", (unsigned long long)s.log_flushes, (unsigned long long)s.marks,
-           (unsigned long long)s.clears, n, h.niv, (unsigned long long)st.states,
-           (unsigned long long)st.opened, (unsigned long long)st.checks);
+           (unsigned long long)s.clears, n, h.niv, (unsigned long long)h.st.states,
+           (unsigned long long)h.st.opened, (unsigned long long)h.st.checks);
     CHECK(s.clears > 0);
-    CHECK(st.opened > 0);
-    CHECK(st.checks > 0);
-    memio_destroy(&chk);
+    CHECK(h.st.opened > 0);
+    CHECK(h.st.checks > 0);
+    memio_destroy(&h.chk);
     free(h.iv);
     memio_destroy(&h.io);
     pthread_mutex_destroy(&h.lock);
