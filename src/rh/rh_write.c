@@ -220,70 +220,56 @@ static int end_regions(struct dl_rh *rh, uint64_t first, uint64_t last, int resu
     return err;
 }
 
-/* Byte range -> inclusive region range; -ERANGE past the end. */
-static int byte_range(struct dl_rh *rh, uint64_t offset, uint64_t length, uint64_t *first,
-                      uint64_t *last)
-{
-    uint64_t sectors = dl_log_get_target_sectors(rh->log);
-    uint64_t total = sectors > UINT64_MAX / DL_SECTOR_SIZE ? UINT64_MAX : sectors * DL_SECTOR_SIZE;
-    if (length > total || offset > total - length)
-        return -ERANGE;
-    *first = offset / rh->region_bytes;
-    *last = (offset + length - 1) / rh->region_bytes;
-    return 0;
-}
+enum range_unit { IN_BYTES, IN_SECTORS };
 
-static int sector_range(struct dl_rh *rh, uint64_t sector, uint64_t n, uint64_t *first,
-                        uint64_t *last)
+/* What the four entry points below share: a NULL handle is -EINVAL; an empty
+ * range is nothing to do (0); else [start, start + count), in bytes or
+ * sectors, becomes the inclusive region range [*first, *last] (1), or
+ * -ERANGE if it runs past the end of the target. */
+static int to_regions(struct dl_rh *rh, enum range_unit unit, uint64_t start, uint64_t count,
+                      uint64_t *first, uint64_t *last)
 {
-    uint64_t sectors = dl_log_get_target_sectors(rh->log);
-    if (n > sectors || sector > sectors - n)
+    if (!rh)
+        return -EINVAL;
+    if (count == 0)
+        return 0;
+    uint64_t sectors = dl_log_get_target_sectors(rh->log), total = sectors;
+    uint64_t per_region = rh->region_size;
+    if (unit == IN_BYTES) {
+        total = sectors > UINT64_MAX / DL_SECTOR_SIZE ? UINT64_MAX : sectors * DL_SECTOR_SIZE;
+        per_region = rh->region_bytes;
+    }
+    if (count > total || start > total - count)
         return -ERANGE;
-    *first = sector / rh->region_size;
-    *last = (sector + n - 1) / rh->region_size;
-    return 0;
+    *first = start / per_region;
+    *last = (start + count - 1) / per_region;
+    return 1;
 }
 
 int dl_rh_begin_write(dl_rh *rh, uint64_t offset, uint64_t length, unsigned flags)
 {
     uint64_t first, last;
-    if (!rh)
-        return -EINVAL;
-    if (length == 0)
-        return 0;
-    int err = byte_range(rh, offset, length, &first, &last);
-    return err < 0 ? err : begin_regions(rh, first, last, flags);
+    int r = to_regions(rh, IN_BYTES, offset, length, &first, &last);
+    return r <= 0 ? r : begin_regions(rh, first, last, flags);
 }
 
 int dl_rh_end_write(dl_rh *rh, uint64_t offset, uint64_t length, int result)
 {
     uint64_t first, last;
-    if (!rh)
-        return -EINVAL;
-    if (length == 0)
-        return 0;
-    int err = byte_range(rh, offset, length, &first, &last);
-    return err < 0 ? err : end_regions(rh, first, last, result);
+    int r = to_regions(rh, IN_BYTES, offset, length, &first, &last);
+    return r <= 0 ? r : end_regions(rh, first, last, result);
 }
 
 int dl_rh_begin_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, unsigned flags)
 {
     uint64_t first, last;
-    if (!rh)
-        return -EINVAL;
-    if (nr_sectors == 0)
-        return 0;
-    int err = sector_range(rh, sector, nr_sectors, &first, &last);
-    return err < 0 ? err : begin_regions(rh, first, last, flags);
+    int r = to_regions(rh, IN_SECTORS, sector, nr_sectors, &first, &last);
+    return r <= 0 ? r : begin_regions(rh, first, last, flags);
 }
 
 int dl_rh_end_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, int result)
 {
     uint64_t first, last;
-    if (!rh)
-        return -EINVAL;
-    if (nr_sectors == 0)
-        return 0;
-    int err = sector_range(rh, sector, nr_sectors, &first, &last);
-    return err < 0 ? err : end_regions(rh, first, last, result);
+    int r = to_regions(rh, IN_SECTORS, sector, nr_sectors, &first, &last);
+    return r <= 0 ? r : end_regions(rh, first, last, result);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "../common/check.h"
+#include "crash_images.h"
 #include "memio.h"
 
 TEST_MAIN_DEFINITIONS
@@ -29,12 +30,20 @@ struct interval { /* region must read dirty for crash points in [from, to] */
     size_t from, to;
 };
 
+struct crash_stats {
+    uint64_t states, opened, refused, checks;
+};
+
 struct history {
     struct memio io;
     dl_log *log;
     pthread_mutex_t lock;
     struct interval *iv;
     size_t niv, cap;
+    /* the replay: the device each crash image is loaded into, the format */
+    struct memio chk;
+    int dm;
+    struct crash_stats st;
     atomic_int bad;
 };
 
@@ -64,12 +73,6 @@ struct worker {
     unsigned seed;
 };
 
-static unsigned rnd(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
 /* Thread id owns regions r with r % THREADS == id. */
 static void *worker(void *p)
 {
@@ -79,9 +82,9 @@ static void *worker(void *p)
     int nheld = 0;
     for (int it = 0; it < ITERATIONS; it++) {
         uint64_t marked[3];
-        int nm = 1 + (int)(rnd(&w->seed) % 3);
+        int nm = 1 + (int)(crash_rnd(&w->seed) % 3);
         for (int k = 0; k < nm; k++) {
-            marked[k] = (rnd(&w->seed) % (REGIONS / THREADS)) * THREADS + (uint64_t)w->id;
+            marked[k] = (crash_rnd(&w->seed) % (REGIONS / THREADS)) * THREADS + (uint64_t)w->id;
             if (dl_log_mark_region(h->log, marked[k]) != 0)
                 atomic_fetch_add(&h->bad, 1);
         }
@@ -95,8 +98,8 @@ static void *worker(void *p)
         }
         /* Sometimes the writes finish: clear a held region (once no other
          * mark of it is pending, which ownership guarantees). */
-        if (nheld && rnd(&w->seed) % 2) {
-            int i = (int)(rnd(&w->seed) % (unsigned)nheld);
+        if (nheld && crash_rnd(&w->seed) % 2) {
+            int i = (int)(crash_rnd(&w->seed) % (unsigned)nheld);
             uint64_t r = held[i];
             int still = 0; /* marked twice and held twice: keep it */
             for (int j = 0; j < nheld; j++)
@@ -107,7 +110,7 @@ static void *worker(void *p)
                 if (dl_log_clear_region(h->log, r) != 0)
                     atomic_fetch_add(&h->bad, 1);
             }
-            if (rnd(&w->seed) % 2 && dl_log_flush(h->log) != 0)
+            if (crash_rnd(&w->seed) % 2 && dl_log_flush(h->log) != 0)
                 atomic_fetch_add(&h->bad, 1);
         }
     }
@@ -130,25 +133,14 @@ static dl_log *create(struct memio *m, int dm, const char *flag, uint64_t region
     return log;
 }
 
-static uint64_t states_per_format(void)
+/* Open one crash image and check (a) and (b) at crash point c (a
+ * crash_image_fn: stops the replay after too many failures). */
+static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
 {
-    const char *e = getenv("DL_CRASH_STATES");
-    long long v = e ? atoll(e) : 0;
-    if (v > 0)
-        return (uint64_t)v;
-    /* Sanitizer builds (the CI sets DL_SANITIZER=1) run a tenth. */
-    const char *san = getenv("DL_SANITIZER");
-    return san && san[0] == '1' ? 6000 : 60000;
-}
-
-struct crash_stats {
-    uint64_t states, opened, refused, checks;
-};
-
-/* Open one crash image and check (a) and (b) at crash point c. */
-static void check_image(struct history *h, struct memio *chk, const uint8_t *img, uint64_t len,
-                        int dm, size_t c, struct crash_stats *st)
-{
+    struct history *h = arg;
+    struct memio *chk = &h->chk;
+    int dm = h->dm;
+    struct crash_stats *st = &h->st;
     memio_load(chk, img, len);
     chk->closed = 0;
     const char *argv[] = {"crash", "2", format_arg(dm), "grow"};
@@ -166,7 +158,7 @@ static void check_image(struct history *h, struct memio *chk, const uint8_t *img
                     c, dl_last_error());
             test_failures++;
         }
-        return;
+        return test_failures > 20;
     }
     st->opened++;
     for (size_t i = 0; i < h->niv; i++) {
@@ -182,20 +174,7 @@ static void check_image(struct history *h, struct memio *chk, const uint8_t *img
         }
     }
     dl_log_destroy(log);
-}
-
-static void apply(uint8_t *img, uint64_t *len, const struct memio_rec *w, unsigned sector_mask_seed,
-                  int torn)
-{
-    unsigned s = sector_mask_seed;
-    for (size_t o = 0; o < w->len; o += 512) {
-        size_t n = w->len - o < 512 ? w->len - o : 512;
-        if (torn && rnd(&s) % 2)
-            continue;
-        memcpy(img + w->off + o, w->data + o, n);
-        if (w->off + o + n > *len)
-            *len = w->off + o + n;
-    }
+    return test_failures > 20;
 }
 
 static void run(int dm, unsigned seed)
@@ -238,62 +217,19 @@ static void run(int dm, unsigned seed)
     h.io.record = 0;
 
     size_t n = h.io.nrecs;
-    uint64_t target = states_per_format();
-    uint64_t per_point = target / (n + 1) + 1;
-    uint64_t max_len = REGIONS; /* images never exceed the grown layout + slack */
-    for (size_t i = 0; i < n; i++)
-        if (h.io.recs[i].op == MEMIO_WRITE && h.io.recs[i].off + h.io.recs[i].len > max_len)
-            max_len = h.io.recs[i].off + h.io.recs[i].len;
-    if (base_len > max_len)
-        max_len = base_len;
-    uint8_t *durable = calloc(1, max_len), *img = calloc(1, max_len);
-    memcpy(durable, base, base_len);
-    uint64_t durable_len = base_len;
-    size_t applied = 0; /* records [0, applied) are in `durable` */
-    struct memio chk;
-    memio_init(&chk, 0, 0);
-    struct crash_stats st = {0};
-    unsigned rs = seed ^ 0x9E3779B9u;
-    for (size_t c = 0; c <= n; c++) {
-        /* Durable prefix: through the last sync before c. */
-        size_t last_sync = SIZE_MAX;
-        for (size_t i = c; i-- > 0;)
-            if (h.io.recs[i].op == MEMIO_SYNC) {
-                last_sync = i;
-                break;
-            }
-        size_t upto = last_sync == SIZE_MAX ? 0 : last_sync + 1;
-        for (; applied < upto; applied++)
-            if (h.io.recs[applied].op == MEMIO_WRITE)
-                apply(durable, &durable_len, &h.io.recs[applied], 0, 0);
-        for (uint64_t k = 0; k < per_point && st.states < target; k++) {
-            memcpy(img, durable, durable_len);
-            uint64_t len = durable_len;
-            for (size_t i = upto; i < c; i++) {
-                const struct memio_rec *rec = &h.io.recs[i];
-                if (rec->op != MEMIO_WRITE)
-                    continue;
-                /* k == 0: none of the pending writes; k == 1: all, whole. */
-                unsigned pick = k == 0 ? 0 : k == 1 ? 1 : rnd(&rs) % 2;
-                if (pick)
-                    apply(img, &len, rec, rnd(&rs), k > 1 && rnd(&rs) % 3 == 0);
-            }
-            check_image(&h, &chk, img, len, dm, c, &st);
-            if (test_failures > 20)
-                goto out;
-        }
-    }
-out:
+    /* Sanitizer builds (the CI sets DL_SANITIZER=1) run a tenth. */
+    uint64_t target = crash_states_target(60000, 6000);
+    memio_init(&h.chk, 0, 0);
+    h.dm = dm;
+    crash_images(h.io.recs, n, base, base_len, target, seed, check_image, &h);
     printf("%s: %zu records in the history (%zu intervals), %llu crash states: %llu opened, "
            "%llu refused cleanly, %llu region checks\n",
-           dm ? "dm" : "native", n, h.niv, (unsigned long long)st.states,
-           (unsigned long long)st.opened, (unsigned long long)st.refused,
-           (unsigned long long)st.checks);
-    CHECK(st.states >= target);
-    CHECK(st.checks > 0);
-    memio_destroy(&chk);
-    free(durable);
-    free(img);
+           dm ? "dm" : "native", n, h.niv, (unsigned long long)h.st.states,
+           (unsigned long long)h.st.opened, (unsigned long long)h.st.refused,
+           (unsigned long long)h.st.checks);
+    CHECK(h.st.states >= target);
+    CHECK(h.st.checks > 0);
+    memio_destroy(&h.chk);
     free(base);
     free(h.iv);
     memio_destroy(&h.io);

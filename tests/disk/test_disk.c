@@ -53,6 +53,22 @@ static dl_log *open_io(struct memio *m, const char *args, uint64_t target)
     return log;
 }
 
+/* A log on a new file `name` in dir (removed first), over a 100 KiB target,
+ * from the table line "<head> <path> <tail>": its path in p, the file's
+ * bytes in *b (*n long). NULL, the failure counted, if it does not open. */
+static dl_log *open_new_file(char *p, size_t plen, const char *name, const char *head,
+                             const char *tail, uint8_t **b, size_t *n)
+{
+    char t[256];
+    path_of(p, plen, name);
+    unlink(p);
+    snprintf(t, sizeof t, "%s %s %s", head, p, tail);
+    dl_log *log = open_table(t, 100 * 1024);
+    CHECK(log != NULL);
+    *b = log ? slurp(p, n) : NULL;
+    return log;
+}
+
 static void test_crc32c(void)
 {
     CHECK_U64(dl__crc32c(0, "123456789", 9), 0xE3069283u);
@@ -66,15 +82,11 @@ static void test_crc32c(void)
 static void test_dm_new_file(void)
 {
     char p[128], t[256];
-    path_of(p, sizeof p, "dm-new");
-    unlink(p);
-    snprintf(t, sizeof t, "disk 4 %s 1024 nosync format=dm", p);
-    dl_log *log = open_table(t, 100 * 1024);
-    CHECK(log != NULL);
+    size_t n;
+    uint8_t *b;
+    dl_log *log = open_new_file(p, sizeof p, "dm-new", "disk 4", "1024 nosync format=dm", &b, &n);
     if (!log)
         return;
-    size_t n;
-    uint8_t *b = slurp(p, &n);
     /* 1024 + round_up(100, 64)/8 = 1040, rounded up to 512: 1536 bytes. */
     CHECK_U64(n, 1536);
     static const uint8_t hdr[16] = {0x72, 0x52, 0x69, 0x4D, 2, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0};
@@ -182,15 +194,11 @@ static void test_dm_vectors(void)
 static void test_native_vectors(void)
 {
     char p[128], t[256];
-    path_of(p, sizeof p, "native-new");
-    unlink(p);
-    snprintf(t, sizeof t, "disk 3 %s 1024 nosync", p);
-    dl_log *log = open_table(t, 100 * 1024);
-    CHECK(log != NULL);
+    size_t n;
+    uint8_t *b;
+    dl_log *log = open_new_file(p, sizeof p, "native-new", "disk 3", "1024 nosync", &b, &n);
     if (!log)
         return;
-    size_t n;
-    uint8_t *b = slurp(p, &n);
     CHECK_U64(n, 8192 + 4096);
     static const uint8_t magic[4] = {0x44, 0x4C, 0x4F, 0x47}; /* "DLOG" */
     CHECK(memcmp(b, magic, 4) == 0);

@@ -3,7 +3,8 @@
  * Threads write through dl_rh (begin, "write", end; a few writes fail) while
  * others run flush passes with eager clearing, over a disk log on the
  * recording in-memory device of tests/disk (memio). The history of device
- * writes and syncs is then replayed into crash images, as tests/crash does:
+ * writes and syncs is then replayed into crash images by the generator that
+ * tests/crash uses (tests/crash/crash_images.h):
  * at crash point c, everything through the last sync before c is on disk,
  * plus any subset of the writes issued since (possibly torn at 512 bytes).
  * In every image that opens:
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "common/check.h"
+#include "crash_images.h"
 #include "memio.h"
 
 TEST_MAIN_DEFINITIONS
@@ -34,6 +36,10 @@ struct interval { /* the region must read dirty for crash points in [from, to] *
     size_t from, to;
 };
 
+struct crash_stats {
+    uint64_t states, opened, checks;
+};
+
 struct history {
     struct memio io;
     dl_log *log;
@@ -41,6 +47,10 @@ struct history {
     pthread_mutex_t lock;
     struct interval *iv;
     size_t niv, cap;
+    /* the replay: the device each crash image is loaded into, the format */
+    struct memio chk;
+    int dm;
+    struct crash_stats st;
     atomic_int bad, writers_left;
 };
 
@@ -55,12 +65,6 @@ static void add_interval(struct history *h, uint64_t region, size_t from, size_t
     pthread_mutex_unlock(&h->lock);
 }
 
-static unsigned rnd(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
 struct worker {
     struct history *h;
     unsigned seed;
@@ -72,15 +76,15 @@ static void *writer(void *p)
     struct history *h = w->h;
     for (int it = 0; it < ITERATIONS; it++) {
         /* Overlapping ranges over a hot area and the whole target. */
-        uint64_t span = rnd(&w->seed) % 2 ? 64 : REGIONS;
-        uint64_t first = rnd(&w->seed) % (span - 1), n = 1 + rnd(&w->seed) % 2;
-        uint64_t off = first * RB + rnd(&w->seed) % 512, len = n * RB - (off - first * RB);
+        uint64_t span = crash_rnd(&w->seed) % 2 ? 64 : REGIONS;
+        uint64_t first = crash_rnd(&w->seed) % (span - 1), n = 1 + crash_rnd(&w->seed) % 2;
+        uint64_t off = first * RB + crash_rnd(&w->seed) % 512, len = n * RB - (off - first * RB);
         if (dl_rh_begin_write(h->rh, off, len, 0) != 0) {
             atomic_fetch_add(&h->bad, 1);
             continue;
         }
         size_t ack = memio_position(&h->io);
-        int fail = rnd(&w->seed) % 32 == 0;
+        int fail = crash_rnd(&w->seed) % 32 == 0;
         size_t end = fail ? SIZE_MAX : memio_position(&h->io);
         for (uint64_t r = first; r < first + n; r++)
             add_interval(h, r, ack, end);
@@ -118,41 +122,20 @@ static dl_log *open_disk(struct memio *m, int dm, const char *flag)
     return log;
 }
 
-static uint64_t states_per_format(void)
+/* Open one crash image and check it at crash point c (a crash_image_fn:
+ * stops the replay after too many failures). */
+static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
 {
-    const char *e = getenv("DL_CRASH_STATES");
-    long long v = e ? atoll(e) : 0;
-    if (v > 0)
-        return (uint64_t)v;
-    const char *san = getenv("DL_SANITIZER");
-    return san && san[0] == '1' ? 2000 : 20000;
-}
-
-static void apply(uint8_t *img, uint64_t *len, const struct memio_rec *w, unsigned seed, int torn)
-{
-    for (size_t o = 0; o < w->len; o += 512) {
-        size_t n = w->len - o < 512 ? w->len - o : 512;
-        if (torn && rnd(&seed) % 2)
-            continue;
-        memcpy(img + w->off + o, w->data + o, n);
-        if (w->off + o + n > *len)
-            *len = w->off + o + n;
-    }
-}
-
-struct crash_stats {
-    uint64_t states, opened, checks;
-};
-
-static void check_image(struct history *h, struct memio *chk, const uint8_t *img, uint64_t len,
-                        int dm, size_t c, struct crash_stats *st)
-{
+    struct history *h = arg;
+    struct memio *chk = &h->chk;
+    int dm = h->dm;
+    struct crash_stats *st = &h->st;
     memio_load(chk, img, len);
     chk->closed = 0;
     dl_log *log = open_disk(chk, dm, NULL);
     st->states++;
-    if (!log)
-        return; /* refusing a torn image is the disk type's business (tests/crash) */
+    if (!log) /* refusing a torn image is the disk type's business (tests/crash) */
+        return test_failures > 20;
     st->opened++;
     for (size_t i = 0; i < h->niv; i++) {
         const struct interval *v = &h->iv[i];
@@ -167,6 +150,7 @@ static void check_image(struct history *h, struct memio *chk, const uint8_t *img
         }
     }
     dl_log_destroy(log);
+    return test_failures > 20;
 }
 
 static void run(int dm, unsigned seed)
@@ -202,56 +186,20 @@ static void run(int dm, unsigned seed)
     h.io.record = 0;
 
     size_t n = h.io.nrecs;
-    uint64_t target = states_per_format(), per_point = target / (n + 1) + 1;
-    uint64_t max_len = BASE;
-    for (size_t i = 0; i < n; i++)
-        if (h.io.recs[i].op == MEMIO_WRITE && h.io.recs[i].off + h.io.recs[i].len > max_len)
-            max_len = h.io.recs[i].off + h.io.recs[i].len;
-    uint8_t *durable = calloc(1, max_len + 1), *img = calloc(1, max_len + 1);
-    uint64_t durable_len = BASE;
-    size_t applied = 0;
-    struct memio chk;
-    memio_init(&chk, 0, 0);
-    struct crash_stats st = {0};
-    unsigned rs = seed ^ 0x9E3779B9u;
-    for (size_t c = 0; c <= n && st.states < target; c++) {
-        size_t upto = 0; /* records through the last sync before c are durable */
-        for (size_t i = c; i-- > 0;)
-            if (h.io.recs[i].op == MEMIO_SYNC) {
-                upto = i + 1;
-                break;
-            }
-        for (; applied < upto; applied++)
-            if (h.io.recs[applied].op == MEMIO_WRITE)
-                apply(durable, &durable_len, &h.io.recs[applied], 0, 0);
-        for (uint64_t k = 0; k < per_point && st.states < target; k++) {
-            memcpy(img, durable, durable_len);
-            uint64_t len = durable_len;
-            for (size_t i = upto; i < c; i++) {
-                const struct memio_rec *rec = &h.io.recs[i];
-                if (rec->op != MEMIO_WRITE)
-                    continue;
-                unsigned pick = k == 0 ? 0 : k == 1 ? 1 : rnd(&rs) % 2;
-                if (pick)
-                    apply(img, &len, rec, rnd(&rs), k > 1 && rnd(&rs) % 3 == 0);
-            }
-            check_image(&h, &chk, img, len, dm, c, &st);
-            if (test_failures > 20)
-                goto out;
-        }
-    }
-out:
+    uint64_t target = crash_states_target(20000, 2000);
+    memio_init(&h.chk, 0, 0);
+    h.dm = dm;
+    /* The base: BASE zero bytes, as the device was before the history. */
+    crash_images(h.io.recs, n, NULL, BASE, target, seed, check_image, &h);
     printf("%s: %llu log flushes, %llu marks, %llu clears; %zu device records, %zu "
            "intervals; %llu crash states, %llu opened, %llu region checks\n",
            dm ? "dm" : "native", (unsigned long long)s.log_flushes, (unsigned long long)s.marks,
-           (unsigned long long)s.clears, n, h.niv, (unsigned long long)st.states,
-           (unsigned long long)st.opened, (unsigned long long)st.checks);
+           (unsigned long long)s.clears, n, h.niv, (unsigned long long)h.st.states,
+           (unsigned long long)h.st.opened, (unsigned long long)h.st.checks);
     CHECK(s.clears > 0);
-    CHECK(st.opened > 0);
-    CHECK(st.checks > 0);
-    memio_destroy(&chk);
-    free(durable);
-    free(img);
+    CHECK(h.st.opened > 0);
+    CHECK(h.st.checks > 0);
+    memio_destroy(&h.chk);
     free(h.iv);
     memio_destroy(&h.io);
     pthread_mutex_destroy(&h.lock);

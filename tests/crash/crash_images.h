@@ -1,0 +1,40 @@
+/* Crash images from a recorded device history (tests/disk/memio records).
+ *
+ * For each crash point c (0 .. nrecs), everything through the last sync
+ * before c is durable; on top of that, any subset of the writes issued since
+ * may have reached the device, each possibly torn at 512-byte sectors. The
+ * generator builds such images and hands each one to a callback:
+ *   the first image at a point has none of the pending writes, the second
+ *   all of them whole, the others a random subset (a third of them torn).
+ * It makes about target / (nrecs + 1) + 1 images per point and stops after
+ * `target` images, or when the callback returns non-zero.
+ * Used by tests/crash (the disk log) and tests/rh (the write-intent layer). */
+#ifndef DL_TEST_CRASH_IMAGES_H
+#define DL_TEST_CRASH_IMAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memio.h"
+
+/* The tests' pseudo-random sequence (an LCG: the same seed, the same run). */
+unsigned crash_rnd(unsigned *state);
+
+/* The number of crash states to check: DL_CRASH_STATES if set, else
+ * `sanitizer_default` when DL_SANITIZER=1 (the CI's sanitizer builds), else
+ * `plain_default`. */
+uint64_t crash_states_target(uint64_t plain_default, uint64_t sanitizer_default);
+
+/* One crash image: `len` bytes at `img` (valid during the call only), for
+ * the crash point `crash_point` (records [0, crash_point) were issued).
+ * Return non-zero to stop the generation. */
+typedef int (*crash_image_fn)(void *arg, const uint8_t *img, uint64_t len, size_t crash_point);
+
+/* Replay `recs[0 .. nrecs)` over the device contents before the history,
+ * `base_len` bytes at `base` (NULL: zeros), into crash images. `seed` picks
+ * the subsets and tears. Returns the number of images handed to `fn`. */
+uint64_t crash_images(const struct memio_rec *recs, size_t nrecs, const uint8_t *base,
+                      uint64_t base_len, uint64_t target, unsigned seed, crash_image_fn fn,
+                      void *arg);
+
+#endif
