@@ -76,7 +76,9 @@ uint64_t crash_images(const struct memio_rec *recs, size_t nrecs, const uint8_t 
             if (recs[applied].op == MEMIO_WRITE)
                 apply(durable, &durable_len, &recs[applied], 0, 0);
         for (uint64_t k = 0; k < per_point && made < target; k++) {
-            memcpy(img, durable, durable_len);
+            /* The whole buffer: past durable_len, durable holds zeros, which
+             * is what a file reads in a gap a later write leaves. */
+            memcpy(img, durable, max_len);
             uint64_t len = durable_len;
             for (size_t i = upto; i < c; i++) {
                 const struct memio_rec *rec = &recs[i];
