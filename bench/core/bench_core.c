@@ -126,7 +126,7 @@ static void compare(const char *pattern, enum op op, int threads, _Atomic uint64
 static void bench_search(uint64_t nbits)
 {
     struct bitmap *bm;
-    if (bitmap_create(&bm, nbits, 0) < 0)
+    if (dl__bitmap_create(&bm, nbits, 0) < 0)
         return;
     size_t words = (size_t)(nbits / 64);
     uint64_t *plain = calloc(words, sizeof *plain);
@@ -134,12 +134,12 @@ static void bench_search(uint64_t nbits)
     for (int i = 0; i < 1000; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         uint64_t b = x % nbits;
-        bitmap_set(bm, b);
+        dl__bitmap_set(bm, b);
         plain[b / 64] |= 1ull << (b % 64);
     }
     double t0 = now_ns();
     uint64_t found = 0, pos = 0, hits = 0;
-    while (pos < nbits && bitmap_find_next_set(bm, pos, &found) == 1) {
+    while (pos < nbits && dl__bitmap_find_next_set(bm, pos, &found) == 1) {
         hits++;
         pos = found + 1;
     }
@@ -154,7 +154,7 @@ static void bench_search(uint64_t nbits)
            __builtin_ctzll(nbits), t_tree / 1e3, t_raw / 1e3, t_tree / t_raw,
            (unsigned long long)hits, (unsigned long long)hits_raw);
     free(plain);
-    bitmap_destroy(bm);
+    dl__bitmap_destroy(bm);
 }
 
 int main(int argc, char **argv)

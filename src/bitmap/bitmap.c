@@ -19,15 +19,15 @@
  * 576-byte nodes).
  *
  * Summaries. Bit j of a node's summary means "child j MAY contain a 1".
- * Invariant: once bitmap_set(b) has returned, and until b is cleared, every
+ * Invariant: once dl__bitmap_set(b) has returned, and until b is cleared, every
  * ancestor of b has its summary bit for the path to b set -- except inside a
  * short window of a concurrent prune (see below), which searches detect.
  *
- *  - bitmap_set, after its leaf RMW (or after seeing the bit already 1),
+ *  - dl__bitmap_set, after its leaf RMW (or after seeing the bit already 1),
  *    walks the path bottom-up: load the summary word, fetch_or only when the
  *    bit is missing. Bottom-up matters: a pruner that looks at level l only
  *    trusts level l-1 summaries, which this set has already fixed.
- *  - bitmap_clear never touches summaries; they become stale ("may").
+ *  - dl__bitmap_clear never touches summaries; they become stale ("may").
  *  - A search that finds a child whose summary bit is set but whose subtree
  *    holds no 1 prunes it: clear the summary bit, then RE-CHECK the child
  *    (its words for a leaf, its summary words for a node) and set the bit
@@ -252,7 +252,7 @@ static inline void ensure_summary(_Atomic uint64_t *sw, uint64_t m)
         atomic_fetch_or(sw, m);
 }
 
-/* Bottom-up from level `from`, as bitmap_set needs it. */
+/* Bottom-up from level `from`, as dl__bitmap_set needs it. */
 static void ensure_path(const struct bitmap *bm, const struct path *p, unsigned from)
 {
     for (unsigned l = from; l <= bm->level; l++)
@@ -328,7 +328,7 @@ HOT int test_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 /* (atomic_load wants a non-const pointer) */
 INSTANTIATE(test_impl, const struct bitmap *, (struct bitmap *)bm)
 
-int bitmap_test(const struct bitmap *bm, uint64_t bit)
+int dl__bitmap_test(const struct bitmap *bm, uint64_t bit)
 {
     DISPATCH(test_impl, bm, bit)
 }
@@ -375,7 +375,7 @@ HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 
 INSTANTIATE(set_impl, struct bitmap *, bm)
 
-int bitmap_set(struct bitmap *bm, uint64_t bit)
+int dl__bitmap_set(struct bitmap *bm, uint64_t bit)
 {
     DISPATCH(set_impl, bm, bit)
 }
@@ -405,7 +405,7 @@ HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 
 INSTANTIATE(clear_impl, struct bitmap *, bm)
 
-int bitmap_clear(struct bitmap *bm, uint64_t bit)
+int dl__bitmap_clear(struct bitmap *bm, uint64_t bit)
 {
     DISPATCH(clear_impl, bm, bit)
 }
@@ -515,7 +515,7 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
     return false;
 }
 
-int bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *found)
+int dl__bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *found)
 {
     /* Pruning rewrites hint bits and counters only, never the set itself. */
     struct bitmap *bm = (struct bitmap *)cbm;
@@ -569,7 +569,7 @@ static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, uns
     return false;
 }
 
-int bitmap_find_next_clear(const struct bitmap *cbm, uint64_t from, uint64_t *found)
+int dl__bitmap_find_next_clear(const struct bitmap *cbm, uint64_t from, uint64_t *found)
 {
     struct bitmap *bm = (struct bitmap *)cbm;
     if (from >= bm->nbits)
@@ -607,7 +607,7 @@ static uint64_t count_rec(const struct bitmap *bm, void *c, unsigned l, uint64_t
     return total;
 }
 
-uint64_t bitmap_count(const struct bitmap *cbm)
+uint64_t dl__bitmap_count(const struct bitmap *cbm)
 {
     struct bitmap *bm = (struct bitmap *)cbm;
     uint64_t total = 0;
@@ -631,7 +631,7 @@ static void free_rec(struct bitmap *bm, void *c, unsigned l)
     atomic_fetch_sub_explicit(&bm->mem, node_size(l), memory_order_relaxed);
 }
 
-int bitmap_fill(struct bitmap *bm, int value)
+int dl__bitmap_fill(struct bitmap *bm, int value)
 {
     void *v = value ? ONES : NULL;
     for (unsigned j = 0; j < bm->rfan; j++) {
@@ -649,7 +649,7 @@ int bitmap_fill(struct bitmap *bm, int value)
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
-int bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
+int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
 {
     if (!out || nbits == 0 || nbits > (1ULL << 63))
         return -EINVAL;
@@ -672,25 +672,25 @@ int bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
         atomic_init(&bm->rsum[k], 0);
     for (unsigned j = 0; j < fan; j++)
         atomic_init(&bm->rchild[j], NULL);
-    bitmap_fill(bm, initial_value);
+    dl__bitmap_fill(bm, initial_value);
     *out = bm;
     return 0;
 }
 
-void bitmap_destroy(struct bitmap *bm)
+void dl__bitmap_destroy(struct bitmap *bm)
 {
     if (!bm)
         return;
-    bitmap_fill(bm, 0);
+    dl__bitmap_fill(bm, 0);
     free(bm);
 }
 
-uint64_t bitmap_size(const struct bitmap *bm)
+uint64_t dl__bitmap_size(const struct bitmap *bm)
 {
     return bm->nbits;
 }
 
-size_t bitmap_memory(const struct bitmap *bm)
+size_t dl__bitmap_memory(const struct bitmap *bm)
 {
     return atomic_load_explicit(&((struct bitmap *)bm)->mem, memory_order_relaxed);
 }
@@ -707,7 +707,7 @@ static size_t words_in_range(const struct bitmap *bm, uint64_t first, size_t n)
     return total - first < n ? (size_t)(total - first) : n;
 }
 
-void bitmap_read_words(const struct bitmap *cbm, uint64_t first, size_t nwords, uint64_t *out)
+void dl__bitmap_read_words(const struct bitmap *cbm, uint64_t first, size_t nwords, uint64_t *out)
 {
     struct bitmap *bm = (struct bitmap *)cbm;
     size_t nin = words_in_range(bm, first, nwords);
@@ -858,7 +858,7 @@ static void *collapse_rec(struct bitmap *bm, void *c, unsigned l, uint64_t base,
     return zero ? NULL : ONES;
 }
 
-int bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, const uint64_t *in)
+int dl__bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, const uint64_t *in)
 {
     size_t nin = words_in_range(bm, first, nwords);
     int err = 0;

@@ -10,31 +10,31 @@
  * of at most 33 KiB (1.6 KiB for 2^40 bits), and each isolated bit that
  * differs from its surroundings costs its 4 KiB leaf plus a few 576-byte
  * nodes (2^40 bits with 1,000 random bits set: 5 MiB). Nodes are created on
- * demand (published by compare-and-swap) and freed only by bitmap_fill,
- * bitmap_write_words (leaves and subtrees that become uniform turn back into
- * NULL/sentinel) and bitmap_destroy.
+ * demand (published by compare-and-swap) and freed only by dl__bitmap_fill,
+ * dl__bitmap_write_words (leaves and subtrees that become uniform turn back into
+ * NULL/sentinel) and dl__bitmap_destroy.
  *
- * Concurrency. bitmap_test, bitmap_set, bitmap_clear, bitmap_find_next_set,
- * bitmap_find_next_clear, bitmap_count, bitmap_read_words, bitmap_size and
- * bitmap_memory may run concurrently, from any number of threads, with no
- * lock. bitmap_fill, bitmap_write_words and bitmap_destroy need exclusive
+ * Concurrency. dl__bitmap_test, dl__bitmap_set, dl__bitmap_clear, dl__bitmap_find_next_set,
+ * dl__bitmap_find_next_clear, dl__bitmap_count, dl__bitmap_read_words, dl__bitmap_size and
+ * dl__bitmap_memory may run concurrently, from any number of threads, with no
+ * lock. dl__bitmap_fill, dl__bitmap_write_words and dl__bitmap_destroy need exclusive
  * access: no other call on the same bitmap may run at the same time, and the
  * caller provides the happens-before (a mutex, a thread join, ...).
  *
  * Each set/clear is one atomic read-modify-write (sequentially consistent) on
  * the word holding the bit, so concurrent set/clear of the same or of
  * neighbouring bits never lose an update, and exactly one of several racing
- * bitmap_set calls on a clear bit returns 0 (likewise for bitmap_clear).
+ * dl__bitmap_set calls on a clear bit returns 0 (likewise for dl__bitmap_clear).
  *
- * Consistency of searches: a bitmap_find_next_set(from) call never skips a
- * bit b >= from whose bitmap_set returned before the search began (i.e.
+ * Consistency of searches: a dl__bitmap_find_next_set(from) call never skips a
+ * bit b >= from whose dl__bitmap_set returned before the search began (i.e.
  * happens-before it) and that was not cleared since: it returns b or a
- * smaller set bit. bitmap_find_next_clear gives the same guarantee for bits
- * whose bitmap_clear returned. Bits set or cleared while the search runs may
+ * smaller set bit. dl__bitmap_find_next_clear gives the same guarantee for bits
+ * whose dl__bitmap_clear returned. Bits set or cleared while the search runs may
  * or may not be seen; a returned bit had that value at some moment during
  * the call. This holds with any number of concurrent searches (which prune
  * summaries under each other's feet; see bitmap.c for why that is safe).
- * bitmap_count and bitmap_read_words read each word atomically but are a
+ * dl__bitmap_count and dl__bitmap_read_words read each word atomically but are a
  * snapshot only when nothing changes concurrently. Reported bits are always
  * < nbits.
  *
@@ -60,51 +60,51 @@ struct bitmap;
 /* Create a bitmap of nbits bits (1 <= nbits <= 2^63), all 0 or all 1
  * (initial_value: 0, or any non-zero value for 1).
  * Returns 0, -EINVAL (nbits out of range, out NULL) or -ENOMEM. */
-int bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value);
+int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value);
 
 /* Free everything. NULL is ignored. Exclusive. */
-void bitmap_destroy(struct bitmap *bm);
+void dl__bitmap_destroy(struct bitmap *bm);
 
-/* nbits as given to bitmap_create. */
-uint64_t bitmap_size(const struct bitmap *bm);
+/* nbits as given to dl__bitmap_create. */
+uint64_t dl__bitmap_size(const struct bitmap *bm);
 
 /* 0 or 1. Pure loads, no write. Caller guarantees bit < nbits. */
-int bitmap_test(const struct bitmap *bm, uint64_t bit);
+int dl__bitmap_test(const struct bitmap *bm, uint64_t bit);
 
 /* Set/clear one bit (bit < nbits). Return the previous value (0 or 1), or
  * -ENOMEM when a node could not be allocated (the bit is then unchanged). */
-int bitmap_set(struct bitmap *bm, uint64_t bit);
-int bitmap_clear(struct bitmap *bm, uint64_t bit);
+int dl__bitmap_set(struct bitmap *bm, uint64_t bit);
+int dl__bitmap_clear(struct bitmap *bm, uint64_t bit);
 
 /* First bit >= from that is 1 (resp. 0) and < nbits: returns 1 and stores it
  * in *found, or returns 0 (*found untouched). from >= nbits returns 0.
- * Enumerate with: for (b = 0; bitmap_find_next_set(bm, b, &f); b = f + 1).
+ * Enumerate with: for (b = 0; dl__bitmap_find_next_set(bm, b, &f); b = f + 1).
  * find_next_set also prunes stale summary bits it walks over (that is why
  * searches become fast again after bits are cleared); it never changes the
  * bits themselves. */
-int bitmap_find_next_set(const struct bitmap *bm, uint64_t from, uint64_t *found);
-int bitmap_find_next_clear(const struct bitmap *bm, uint64_t from, uint64_t *found);
+int dl__bitmap_find_next_set(const struct bitmap *bm, uint64_t from, uint64_t *found);
+int dl__bitmap_find_next_clear(const struct bitmap *bm, uint64_t from, uint64_t *found);
 
 /* Number of set bits. O(materialised nodes); uniform subtrees are counted
  * arithmetically (an all-ones 2^40 map answers immediately). */
-uint64_t bitmap_count(const struct bitmap *bm);
+uint64_t dl__bitmap_count(const struct bitmap *bm);
 
 /* Set every bit to value (0, or non-zero for 1) and free all nodes.
  * Exclusive. Returns 0. */
-int bitmap_fill(struct bitmap *bm, int value);
+int dl__bitmap_fill(struct bitmap *bm, int value);
 
 /* Bulk word access for the on-disk codec: word w holds bits [64w, 64w+64),
  * LSB first. Words/bits >= nbits read as 0 and are ignored on write.
- * bitmap_write_words is exclusive; leaves and subtrees that end up all 0 or
+ * dl__bitmap_write_words is exclusive; leaves and subtrees that end up all 0 or
  * all 1 become NULL/sentinel again (their memory is freed). It returns 0 or
  * -ENOMEM; after -ENOMEM a prefix of the words has been written and the
  * bitmap is consistent (every bit is either old or new). */
-void bitmap_read_words(const struct bitmap *bm, uint64_t first_word, size_t nwords,
+void dl__bitmap_read_words(const struct bitmap *bm, uint64_t first_word, size_t nwords,
                        uint64_t *out);
-int bitmap_write_words(struct bitmap *bm, uint64_t first_word, size_t nwords,
+int dl__bitmap_write_words(struct bitmap *bm, uint64_t first_word, size_t nwords,
                        const uint64_t *in);
 
 /* Bytes currently allocated by this bitmap (the struct and all nodes). */
-size_t bitmap_memory(const struct bitmap *bm);
+size_t dl__bitmap_memory(const struct bitmap *bm);
 
 #endif

@@ -5,13 +5,13 @@
 
 #include "bitmap/bitmap.h"
 
-int sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync)
+int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync)
 {
     s->out_of_sync = s->recovering = NULL;
     s->region_count = region_count;
-    if (bitmap_create(&s->out_of_sync, region_count, !in_sync) < 0 ||
-        bitmap_create(&s->recovering, region_count, 0) < 0) {
-        sync_state_destroy(s);
+    if (dl__bitmap_create(&s->out_of_sync, region_count, !in_sync) < 0 ||
+        dl__bitmap_create(&s->recovering, region_count, 0) < 0) {
+        dl__sync_state_destroy(s);
         return -ENOMEM;
     }
     atomic_init(&s->sync_count, in_sync ? region_count : 0);
@@ -19,17 +19,17 @@ int sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync)
     return 0;
 }
 
-void sync_state_destroy(struct sync_state *s)
+void dl__sync_state_destroy(struct sync_state *s)
 {
-    bitmap_destroy(s->out_of_sync);
-    bitmap_destroy(s->recovering);
+    dl__bitmap_destroy(s->out_of_sync);
+    dl__bitmap_destroy(s->recovering);
     s->out_of_sync = s->recovering = NULL;
 }
 
-void sync_state_recount(struct sync_state *s)
+void dl__sync_state_recount(struct sync_state *s)
 {
-    bitmap_fill(s->recovering, 0);
-    atomic_store(&s->sync_count, s->region_count - bitmap_count(s->out_of_sync));
+    dl__bitmap_fill(s->recovering, 0);
+    atomic_store(&s->sync_count, s->region_count - dl__bitmap_count(s->out_of_sync));
     atomic_store(&s->search_from, 0);
 }
 
@@ -37,18 +37,18 @@ void sync_state_recount(struct sync_state *s)
 static int claim_from(struct sync_state *s, uint64_t from, uint64_t end, uint64_t *region)
 {
     uint64_t r;
-    while (from < end && bitmap_find_next_set(s->out_of_sync, from, &r) && r < end) {
-        int was = bitmap_set(s->recovering, r);
+    while (from < end && dl__bitmap_find_next_set(s->out_of_sync, from, &r) && r < end) {
+        int was = dl__bitmap_set(s->recovering, r);
         if (was < 0)
             return was;
         if (was == 0) {
             /* Claimed; but it may have been set in sync between the search
              * and the claim. */
-            if (bitmap_test(s->out_of_sync, r)) {
+            if (dl__bitmap_test(s->out_of_sync, r)) {
                 *region = r;
                 return 1;
             }
-            bitmap_clear(s->recovering, r);
+            dl__bitmap_clear(s->recovering, r);
         }
         from = r + 1;
     }
@@ -57,7 +57,7 @@ static int claim_from(struct sync_state *s, uint64_t from, uint64_t end, uint64_
 
 /* Round robin from where the last search stopped, so a region whose recovery
  * failed is handed out again only after the others had their turn. */
-int sync_state_get_work(struct sync_state *s, uint64_t *region)
+int dl__sync_state_get_work(struct sync_state *s, uint64_t *region)
 {
     if (atomic_load(&s->sync_count) == s->region_count)
         return 0;
@@ -72,11 +72,11 @@ int sync_state_get_work(struct sync_state *s, uint64_t *region)
     return r;
 }
 
-int sync_state_set(struct sync_state *s, uint64_t region, int in_sync)
+int dl__sync_state_set(struct sync_state *s, uint64_t region, int in_sync)
 {
     /* Change the sync bit first: if that fails, nothing changed. */
-    int was_out = in_sync ? bitmap_clear(s->out_of_sync, region)
-                          : bitmap_set(s->out_of_sync, region);
+    int was_out = in_sync ? dl__bitmap_clear(s->out_of_sync, region)
+                          : dl__bitmap_set(s->out_of_sync, region);
     if (was_out < 0)
         return was_out;
     /* Count only real flips, so setting a bit twice cannot count twice. */
@@ -84,6 +84,6 @@ int sync_state_set(struct sync_state *s, uint64_t region, int in_sync)
         atomic_fetch_add(&s->sync_count, 1);
     else if (!in_sync && !was_out)
         atomic_fetch_sub(&s->sync_count, 1);
-    bitmap_clear(s->recovering, region); /* clearing a set bit of a real leaf: no allocation */
+    dl__bitmap_clear(s->recovering, region); /* clearing a set bit of a real leaf: no allocation */
     return was_out;
 }

@@ -11,27 +11,27 @@ struct bitmap;
 
 struct sync_state {
     struct bitmap *out_of_sync; /* 1 = the copies may differ */
-    struct bitmap *recovering;  /* 1 = handed out by sync_state_get_work */
+    struct bitmap *recovering;  /* 1 = handed out by dl__sync_state_get_work */
     uint64_t region_count;
     _Atomic uint64_t sync_count;  /* changed only by the thread that flipped a bit */
     _Atomic uint64_t search_from; /* where the next resync search starts */
 };
 
 /* Every region in sync (in_sync != 0) or out of sync; 0 or -ENOMEM. */
-int sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync);
-void sync_state_destroy(struct sync_state *s);
+int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync);
+void dl__sync_state_destroy(struct sync_state *s);
 
 /* After out_of_sync was rewritten wholesale (a reload): recount, forget
  * what was recovering, restart the search. Exclusive. */
-void sync_state_recount(struct sync_state *s);
+void dl__sync_state_recount(struct sync_state *s);
 
 /* 1 and *region (an out-of-sync region not recovering, now recovering), 0
  * if none, -ENOMEM. */
-int sync_state_get_work(struct sync_state *s, uint64_t *region);
+int dl__sync_state_get_work(struct sync_state *s, uint64_t *region);
 
 /* Record a recovery result: r leaves the recovering set and becomes in sync
  * or not. Returns the previous out-of-sync bit (0/1), or -ENOMEM with
  * nothing changed. Setting a bit twice never counts twice. */
-int sync_state_set(struct sync_state *s, uint64_t region, int in_sync);
+int dl__sync_state_set(struct sync_state *s, uint64_t region, int in_sync);
 
 #endif

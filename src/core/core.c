@@ -25,8 +25,8 @@ struct core_log {
 
 static void core_free(struct core_log *lc)
 {
-    bitmap_destroy(lc->dirty);
-    sync_state_destroy(&lc->sync);
+    dl__bitmap_destroy(lc->dirty);
+    dl__sync_state_destroy(&lc->sync);
     free(lc);
 }
 
@@ -49,8 +49,8 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     }
     lc->region_count = dl_region_count(target, lc->region_size);
     /* A new core log is out of sync unless the table says nosync. */
-    if (bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
-        sync_state_init(&lc->sync, lc->region_count, lc->sync_mode == DL_SYNC_NONE) < 0) {
+    if (dl__bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
+        dl__sync_state_init(&lc->sync, lc->region_count, lc->sync_mode == DL_SYNC_NONE) < 0) {
         core_free(lc);
         return -ENOMEM;
     }
@@ -70,13 +70,13 @@ static uint32_t core_get_region_size(dl_log *log)
 
 static int core_is_clean(dl_log *log, uint64_t region)
 {
-    return !bitmap_test(((struct core_log *)dl__context(log))->dirty, region);
+    return !dl__bitmap_test(((struct core_log *)dl__context(log))->dirty, region);
 }
 
 static int core_in_sync(dl_log *log, uint64_t region, int can_block)
 {
     (void)can_block; /* memory never blocks */
-    return !bitmap_test(((struct core_log *)dl__context(log))->sync.out_of_sync, region);
+    return !dl__bitmap_test(((struct core_log *)dl__context(log))->sync.out_of_sync, region);
 }
 
 static int core_flush(dl_log *log)
@@ -87,24 +87,24 @@ static int core_flush(dl_log *log)
 
 static int core_mark_region(dl_log *log, uint64_t region)
 {
-    int r = bitmap_set(((struct core_log *)dl__context(log))->dirty, region);
+    int r = dl__bitmap_set(((struct core_log *)dl__context(log))->dirty, region);
     return r < 0 ? r : 0;
 }
 
 static int core_clear_region(dl_log *log, uint64_t region)
 {
-    int r = bitmap_clear(((struct core_log *)dl__context(log))->dirty, region);
+    int r = dl__bitmap_clear(((struct core_log *)dl__context(log))->dirty, region);
     return r < 0 ? r : 0;
 }
 
 static int core_get_resync_work(dl_log *log, uint64_t *region)
 {
-    return sync_state_get_work(&((struct core_log *)dl__context(log))->sync, region);
+    return dl__sync_state_get_work(&((struct core_log *)dl__context(log))->sync, region);
 }
 
 static int core_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
-    int r = sync_state_set(&((struct core_log *)dl__context(log))->sync, region, in_sync);
+    int r = dl__sync_state_set(&((struct core_log *)dl__context(log))->sync, region, in_sync);
     return r < 0 ? r : 0;
 }
 

@@ -168,7 +168,7 @@ static int write_fill(struct disk_log *lc, int value)
                                                       : (1ull << (lc->region_count - base)) - 1;
         }
         encode_words(lc, fw, n * wpu, w, buf);
-        r = disk_write_full(lc->io, buf, n * lc->unit_bytes, unit_offset(lc, u));
+        r = dl__disk_write_full(lc->io, buf, n * lc->unit_bytes, unit_offset(lc, u));
     }
     free(w);
     free(buf);
@@ -180,10 +180,10 @@ static int write_fill(struct disk_log *lc, int value)
 static int write_header(struct disk_log *lc)
 {
     if (lc->format == DISK_FORMAT_NATIVE)
-        return dln_write(lc->io, &lc->hdr.native);
+        return dl__native_write(lc->io, &lc->hdr.native);
     /* dm: sector 0 with our 16 header bytes; bytes 16..511 as found. */
-    dlm_encode(&lc->hdr.dm, lc->hdr.dm_sector0);
-    return disk_write_full(lc->io, lc->hdr.dm_sector0, DLM_SECTOR, 0);
+    dl__dm_encode(&lc->hdr.dm, lc->hdr.dm_sector0);
+    return dl__disk_write_full(lc->io, lc->hdr.dm_sector0, DLM_SECTOR, 0);
 }
 
 /* Format a new log: bitmap (the fill the table's flag asks for), sync, then
@@ -191,7 +191,7 @@ static int write_header(struct disk_log *lc)
 static int format_new(struct disk_log *lc)
 {
     if (lc->format == DISK_FORMAT_NATIVE) {
-        dln_init(&lc->hdr.native, lc->region_size, lc->region_count);
+        dl__native_init(&lc->hdr.native, lc->region_size, lc->region_count);
     } else {
         lc->hdr.dm.magic = DLM_MAGIC;
         lc->hdr.dm.version = DLM_VERSION;
@@ -201,10 +201,10 @@ static int format_new(struct disk_log *lc)
     if (r == 0 && lc->format == DISK_FORMAT_DM) {
         /* Pad the area to the logical block size, as the kernel sizes it. */
         uint64_t end = unit_offset(lc, lc->nunits);
-        uint64_t area = dlm_layout_bytes(lc->region_count, lc->hdr.logical_block_size);
+        uint64_t area = dl__dm_layout_bytes(lc->region_count, lc->hdr.logical_block_size);
         static const uint8_t zero[DLM_SECTOR];
         for (; r == 0 && end < area; end += DLM_SECTOR)
-            r = disk_write_full(lc->io, zero, DLM_SECTOR, end);
+            r = dl__disk_write_full(lc->io, zero, DLM_SECTOR, end);
     }
     if (r == 0)
         r = lc->io->sync(lc->io);
@@ -230,10 +230,10 @@ static int format_cb(struct dl_io *io, void *arg)
 
 static void disk_free(struct disk_log *lc)
 {
-    bitmap_destroy(lc->dirty);
-    sync_state_destroy(&lc->sync);
-    bitmap_destroy(lc->ondisk);
-    bitmap_destroy(lc->changed);
+    dl__bitmap_destroy(lc->dirty);
+    dl__sync_state_destroy(&lc->sync);
+    dl__bitmap_destroy(lc->ondisk);
+    dl__bitmap_destroy(lc->changed);
     for (unsigned i = 0; i < lc->noptions; i++)
         free(lc->options[i]);
     free(lc->path);
@@ -280,12 +280,12 @@ static void set_geometry(struct disk_log *lc)
     if (lc->format == DISK_FORMAT_NATIVE) {
         lc->bitmap_offset = DLN_BITMAP_OFFSET;
         lc->unit_bytes = DLN_BLOCK_BYTES;
-        lc->nunits = dln_bitmap_bytes(lc->region_count) / DLN_BLOCK_BYTES;
+        lc->nunits = dl__native_bitmap_bytes(lc->region_count) / DLN_BLOCK_BYTES;
         lc->invert = 0;
     } else {
         lc->bitmap_offset = DLM_BITMAP_OFFSET;
         lc->unit_bytes = DLM_SECTOR;
-        lc->nunits = (dlm_bitmap_bytes(lc->region_count) + DLM_SECTOR - 1) / DLM_SECTOR;
+        lc->nunits = (dl__dm_bitmap_bytes(lc->region_count) + DLM_SECTOR - 1) / DLM_SECTOR;
         lc->invert = 1;
     }
 }
@@ -329,7 +329,7 @@ static int check_device(dl_log *log, struct disk_log *lc)
     }
     char err[256];
     struct disk_header_info info;
-    int r = disk_read_header(lc->io, lc->format, &info, err, sizeof err);
+    int r = dl__disk_read_header(lc->io, lc->format, &info, err, sizeof err);
     if (r < 0) {
         dl_log_errorf(log, "log device %s: %s", lc->path, err);
         return r;
@@ -403,11 +403,11 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     if (r == 0)
         r = check_device(log, lc);
     if (r == 0 &&
-        (bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
+        (dl__bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
          /* Until the first resume loads the bitmap, answer conservatively. */
-         sync_state_init(&lc->sync, lc->region_count, 0) < 0 ||
-         bitmap_create(&lc->ondisk, lc->region_count, 0) < 0 ||
-         bitmap_create(&lc->changed, lc->nunits, 0) < 0))
+         dl__sync_state_init(&lc->sync, lc->region_count, 0) < 0 ||
+         dl__bitmap_create(&lc->ondisk, lc->region_count, 0) < 0 ||
+         dl__bitmap_create(&lc->changed, lc->nunits, 0) < 0))
         r = -ENOMEM;
     if (r == 0 && pthread_mutex_init(&lc->gc_lock, NULL) != 0)
         r = -ENOMEM;
@@ -473,14 +473,14 @@ static int set_bits_range(struct bitmap *bm, uint64_t from, uint64_t to)
     while (from < to) {
         uint64_t first = from / 64, last = (to - 1) / 64;
         size_t n = last - first + 1 > 64 ? 64 : (size_t)(last - first + 1);
-        bitmap_read_words(bm, first, n, w);
+        dl__bitmap_read_words(bm, first, n, w);
         for (size_t i = 0; i < n; i++) {
             uint64_t base = (first + i) * 64;
             uint64_t lo = from > base ? from - base : 0;
             uint64_t hi = to - base >= 64 ? 64 : to - base;
             w[i] |= (hi == 64 ? ~0ull : (1ull << hi) - 1) & (~0ull << lo);
         }
-        if (bitmap_write_words(bm, first, n, w) < 0)
+        if (dl__bitmap_write_words(bm, first, n, w) < 0)
             return -ENOMEM;
         from = (first + n) * 64;
     }
@@ -501,10 +501,10 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
     uint64_t chunk = lc->invert ? CHUNK_UNITS_DM : CHUNK_UNITS_NATIVE;
     size_t wpu = words_per_unit(lc);
     uint64_t stored_units = lc->invert
-        ? (dlm_bitmap_bytes(lc->stored_regions) + DLM_SECTOR - 1) / DLM_SECTOR
-        : dln_bitmap_bytes(lc->stored_regions) / DLN_BLOCK_BYTES;
-    uint64_t stored_bytes = lc->invert ? dlm_bitmap_bytes(lc->stored_regions)
-                                       : dln_bitmap_bytes(lc->stored_regions);
+        ? (dl__dm_bitmap_bytes(lc->stored_regions) + DLM_SECTOR - 1) / DLM_SECTOR
+        : dl__native_bitmap_bytes(lc->stored_regions) / DLN_BLOCK_BYTES;
+    uint64_t stored_bytes = lc->invert ? dl__dm_bitmap_bytes(lc->stored_regions)
+                                       : dl__native_bitmap_bytes(lc->stored_regions);
     if (chunk > stored_units)
         chunk = stored_units ? stored_units : 1; /* small logs: small buffers */
     uint64_t *w = malloc(chunk * wpu * 8);
@@ -516,7 +516,7 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
         size_t len = (size_t)(n * lc->unit_bytes);
         if (off + len > stored_bytes)
             len = (size_t)(stored_bytes - off); /* dm: the bitmap may end mid-sector */
-        int64_t got = disk_read_full(lc->io, buf, len, lc->bitmap_offset + off);
+        int64_t got = dl__disk_read_full(lc->io, buf, len, lc->bitmap_offset + off);
         if (got < 0) {
             r = fail(log, lc, 'D', (int)got, "reading the bitmap");
             break;
@@ -537,9 +537,9 @@ static int load_bitmap(dl_log *log, struct disk_log *lc)
             if (j > i) {
                 uint64_t fw = (u + i) * wpu;
                 size_t nw = (size_t)((j - i) * wpu);
-                if (bitmap_write_words(lc->ondisk, fw, nw, w + i * wpu) < 0 ||
-                    bitmap_write_words(lc->dirty, fw, nw, w + i * wpu) < 0 ||
-                    bitmap_write_words(lc->sync.out_of_sync, fw, nw, w + i * wpu) < 0)
+                if (dl__bitmap_write_words(lc->ondisk, fw, nw, w + i * wpu) < 0 ||
+                    dl__bitmap_write_words(lc->dirty, fw, nw, w + i * wpu) < 0 ||
+                    dl__bitmap_write_words(lc->sync.out_of_sync, fw, nw, w + i * wpu) < 0)
                     r = -ENOMEM;
             }
             i = j + 1;
@@ -558,15 +558,15 @@ static uint64_t units_for(const struct disk_log *lc, uint64_t regions)
 /* The first resume: apply the table's flag to what the device holds. */
 static int load(dl_log *log, struct disk_log *lc)
 {
-    bitmap_fill(lc->changed, 0);
-    bitmap_fill(lc->dirty, 0);
+    dl__bitmap_fill(lc->changed, 0);
+    dl__bitmap_fill(lc->dirty, 0);
     int r = 0;
     if (lc->fresh || lc->sync_mode != DL_SYNC_DEFAULT) {
         /* A new log, or sync/nosync: every region out of sync, or none.
          * Nothing is dirty (no write can be in flight on a new log). */
         int fill = lc->sync_mode != DL_SYNC_NONE;
-        bitmap_fill(lc->sync.out_of_sync, fill);
-        bitmap_fill(lc->ondisk, fill);
+        dl__bitmap_fill(lc->sync.out_of_sync, fill);
+        dl__bitmap_fill(lc->ondisk, fill);
         if (!lc->fresh) {
             r = write_fill(lc, fill);
             if (r == 0)
@@ -575,8 +575,8 @@ static int load(dl_log *log, struct disk_log *lc)
                 return fail(log, lc, 'D', r, "rewriting the bitmap");
         }
     } else {
-        bitmap_fill(lc->sync.out_of_sync, 0);
-        bitmap_fill(lc->ondisk, 0);
+        dl__bitmap_fill(lc->sync.out_of_sync, 0);
+        dl__bitmap_fill(lc->ondisk, 0);
         r = load_bitmap(log, lc);
         if (r < 0)
             return r;
@@ -589,8 +589,8 @@ static int load(dl_log *log, struct disk_log *lc)
              set_bits_range(lc->dirty, lc->stored_regions, lc->region_count) < 0))
             return -ENOMEM;
         if (lc->sync_mode == DL_SYNC_NONE) {
-            bitmap_fill(lc->sync.out_of_sync, 0);
-            bitmap_fill(lc->ondisk, 0);
+            dl__bitmap_fill(lc->sync.out_of_sync, 0);
+            dl__bitmap_fill(lc->ondisk, 0);
         }
         uint64_t first = unit_of(lc, lc->stored_regions), last = units_for(lc, lc->region_count);
         size_t wpu = words_per_unit(lc);
@@ -598,9 +598,9 @@ static int load(dl_log *log, struct disk_log *lc)
         uint8_t *buf = malloc(lc->unit_bytes);
         r = w && buf ? 0 : -ENOMEM;
         for (uint64_t u = first; r == 0 && u < last; u++) {
-            bitmap_read_words(lc->ondisk, u * wpu, wpu, w);
+            dl__bitmap_read_words(lc->ondisk, u * wpu, wpu, w);
             encode_words(lc, u * wpu, wpu, w, buf);
-            r = disk_write_full(lc->io, buf, lc->unit_bytes, unit_offset(lc, u));
+            r = dl__disk_write_full(lc->io, buf, lc->unit_bytes, unit_offset(lc, u));
         }
         free(w);
         free(buf);
@@ -630,7 +630,7 @@ static int load(dl_log *log, struct disk_log *lc)
         if (r < 0)
             return fail(log, lc, 'D', r, "writing the header");
     }
-    sync_state_recount(&lc->sync);
+    dl__sync_state_recount(&lc->sync);
     lc->loaded = 1;
     return 0;
 }
@@ -641,7 +641,7 @@ static int set_bits_of(struct bitmap *bm, uint64_t word, uint64_t bits, int valu
 {
     while (bits) {
         uint64_t b = word * 64 + (uint64_t)__builtin_ctzll(bits);
-        int r = value ? bitmap_set(bm, b) : bitmap_clear(bm, b);
+        int r = value ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b);
         if (r < 0)
             return r;
         bits &= bits - 1;
@@ -682,9 +682,9 @@ static int compute_unit(struct disk_log *lc, uint64_t unit, uint64_t *want, int 
     size_t wpu = words_per_unit(lc);
     uint64_t fw = unit * wpu;
     uint64_t d[512], o[512], old[512]; /* wpu <= 512 */
-    bitmap_read_words(lc->dirty, fw, wpu, d);
-    bitmap_read_words(lc->sync.out_of_sync, fw, wpu, o);
-    bitmap_read_words(lc->ondisk, fw, wpu, old);
+    dl__bitmap_read_words(lc->dirty, fw, wpu, d);
+    dl__bitmap_read_words(lc->sync.out_of_sync, fw, wpu, o);
+    dl__bitmap_read_words(lc->ondisk, fw, wpu, old);
     int differs = 0;
     for (size_t i = 0; i < wpu; i++) {
         want[i] = d[i] | o[i];
@@ -699,8 +699,8 @@ static int compute_unit(struct disk_log *lc, uint64_t unit, uint64_t *want, int 
             atomic_thread_fence(memory_order_seq_cst);
             uint64_t again;
             uint64_t d2, o2;
-            bitmap_read_words(lc->dirty, fw + i, 1, &d2);
-            bitmap_read_words(lc->sync.out_of_sync, fw + i, 1, &o2);
+            dl__bitmap_read_words(lc->dirty, fw + i, 1, &d2);
+            dl__bitmap_read_words(lc->sync.out_of_sync, fw + i, 1, &o2);
             again = (d2 | o2) & down;
             if (again) {
                 if (set_bits_of(lc->ondisk, fw + i, again, 1) < 0)
@@ -731,7 +731,7 @@ static int write_round(struct disk_log *lc, const struct round *rd)
         for (size_t k = i; k < j; k++)
             encode_words(lc, rd->units[k] * wpu, wpu, rd->words + k * wpu,
                          buf + (k - i) * lc->unit_bytes);
-        r = disk_write_full(lc->io, buf, (j - i) * lc->unit_bytes, unit_offset(lc, rd->units[i]));
+        r = dl__disk_write_full(lc->io, buf, (j - i) * lc->unit_bytes, unit_offset(lc, rd->units[i]));
         i = j;
     }
     free(buf);
@@ -744,8 +744,8 @@ static int flush_round(dl_log *log, struct disk_log *lc)
     size_t wpu = words_per_unit(lc);
     int dirtied = 0, cleaned = 0, r = 0;
     uint64_t u = 0, found;
-    while (u < lc->nunits && bitmap_find_next_set(lc->changed, u, &found)) {
-        bitmap_clear(lc->changed, found);
+    while (u < lc->nunits && dl__bitmap_find_next_set(lc->changed, u, &found)) {
+        dl__bitmap_clear(lc->changed, found);
         /* Pairs with the fence in mark: clear "changed", then read dirty. */
         atomic_thread_fence(memory_order_seq_cst);
         r = round_add(lc, &rd, found);
@@ -885,7 +885,7 @@ static int disk_is_clean(dl_log *log, uint64_t region)
     struct disk_log *lc = dl__context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
-    return !bitmap_test(lc->dirty, region);
+    return !dl__bitmap_test(lc->dirty, region);
 }
 
 static int disk_in_sync(dl_log *log, uint64_t region, int can_block)
@@ -894,7 +894,7 @@ static int disk_in_sync(dl_log *log, uint64_t region, int can_block)
     struct disk_log *lc = dl__context(log);
     if (atomic_load_explicit(&lc->failed, memory_order_relaxed))
         return 0;
-    return !bitmap_test(lc->sync.out_of_sync, region);
+    return !dl__bitmap_test(lc->sync.out_of_sync, region);
 }
 
 /* The on-disk bit of region may need to become 1: queue its unit unless the
@@ -902,26 +902,26 @@ static int disk_in_sync(dl_log *log, uint64_t region, int can_block)
 static int queue_if_clean_on_disk(struct disk_log *lc, uint64_t region)
 {
     atomic_thread_fence(memory_order_seq_cst);
-    if (bitmap_test(lc->ondisk, region))
+    if (dl__bitmap_test(lc->ondisk, region))
         return 0;
-    int r = bitmap_set(lc->changed, unit_of(lc, region));
+    int r = dl__bitmap_set(lc->changed, unit_of(lc, region));
     return r < 0 ? r : 0;
 }
 
 /* The on-disk bit of region may become 0: queue its unit if it is 1. */
 static int queue_if_dirty_on_disk(struct disk_log *lc, uint64_t region)
 {
-    if (!bitmap_test(lc->ondisk, region) || bitmap_test(lc->dirty, region) ||
-        bitmap_test(lc->sync.out_of_sync, region))
+    if (!dl__bitmap_test(lc->ondisk, region) || dl__bitmap_test(lc->dirty, region) ||
+        dl__bitmap_test(lc->sync.out_of_sync, region))
         return 0;
-    int r = bitmap_set(lc->changed, unit_of(lc, region));
+    int r = dl__bitmap_set(lc->changed, unit_of(lc, region));
     return r < 0 ? r : 0;
 }
 
 static int disk_mark_region(dl_log *log, uint64_t region)
 {
     struct disk_log *lc = dl__context(log);
-    int r = bitmap_set(lc->dirty, region);
+    int r = dl__bitmap_set(lc->dirty, region);
     if (r < 0)
         return r;
     return queue_if_clean_on_disk(lc, region);
@@ -930,7 +930,7 @@ static int disk_mark_region(dl_log *log, uint64_t region)
 static int disk_clear_region(dl_log *log, uint64_t region)
 {
     struct disk_log *lc = dl__context(log);
-    int r = bitmap_clear(lc->dirty, region);
+    int r = dl__bitmap_clear(lc->dirty, region);
     if (r < 0)
         return r;
     return queue_if_dirty_on_disk(lc, region);
@@ -938,13 +938,13 @@ static int disk_clear_region(dl_log *log, uint64_t region)
 
 static int disk_get_resync_work(dl_log *log, uint64_t *region)
 {
-    return sync_state_get_work(&((struct disk_log *)dl__context(log))->sync, region);
+    return dl__sync_state_get_work(&((struct disk_log *)dl__context(log))->sync, region);
 }
 
 static int disk_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 {
     struct disk_log *lc = dl__context(log);
-    int r = sync_state_set(&lc->sync, region, in_sync);
+    int r = dl__sync_state_set(&lc->sync, region, in_sync);
     if (r < 0)
         return r;
     return in_sync ? queue_if_dirty_on_disk(lc, region) : queue_if_clean_on_disk(lc, region);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int64_t disk_read_full(struct dl_io *io, void *buf, size_t len, uint64_t off)
+int64_t dl__disk_read_full(struct dl_io *io, void *buf, size_t len, uint64_t off)
 {
     size_t done = 0;
     while (done < len) {
@@ -21,7 +21,7 @@ int64_t disk_read_full(struct dl_io *io, void *buf, size_t len, uint64_t off)
     return (int64_t)done;
 }
 
-int disk_write_full(struct dl_io *io, const void *buf, size_t len, uint64_t off)
+int dl__disk_write_full(struct dl_io *io, const void *buf, size_t len, uint64_t off)
 {
     size_t done = 0;
     while (done < len) {
@@ -49,7 +49,7 @@ static int check_size(struct disk_header_info *info, const char *what, char *err
 
 static int read_native(struct dl_io *io, struct disk_header_info *info, char *err, size_t errlen)
 {
-    int r = dln_read(io, &info->native, &info->native_slot, err, errlen);
+    int r = dl__native_read(io, &info->native, &info->native_slot, err, errlen);
     if (r != 0)
         return r;
     info->format = DISK_FORMAT_NATIVE;
@@ -57,32 +57,32 @@ static int read_native(struct dl_io *io, struct disk_header_info *info, char *er
     info->region_size = info->native.region_size;
     info->bitmap_offset = info->native.bitmap_offset;
     info->bitmap_bytes = (info->region_count + 7) / 8;
-    info->layout_bytes = dln_layout_bytes(info->region_count);
+    info->layout_bytes = dl__native_layout_bytes(info->region_count);
     info->one_means_clean = 0;
     return check_size(info, "native", err, errlen);
 }
 
 static int read_dm(struct dl_io *io, struct disk_header_info *info, char *err, size_t errlen)
 {
-    int64_t n = disk_read_full(io, info->dm_sector0, DLM_SECTOR, 0);
+    int64_t n = dl__disk_read_full(io, info->dm_sector0, DLM_SECTOR, 0);
     if (n < 0) {
         snprintf(err, errlen, "cannot read the dm log header: %s", strerror((int)-n));
         return (int)n;
     }
-    int r = dlm_decode(info->dm_sector0, &info->dm, err, errlen);
+    int r = dl__dm_decode(info->dm_sector0, &info->dm, err, errlen);
     if (r != 0)
         return r;
     info->format = DISK_FORMAT_DM;
     info->region_count = info->dm.nr_regions;
     info->region_size = 0;
     info->bitmap_offset = DLM_BITMAP_OFFSET;
-    info->bitmap_bytes = dlm_bitmap_bytes(info->region_count);
+    info->bitmap_bytes = dl__dm_bitmap_bytes(info->region_count);
     info->layout_bytes = DLM_BITMAP_OFFSET + info->bitmap_bytes;
     info->one_means_clean = 1;
     return check_size(info, "dm", err, errlen);
 }
 
-int disk_read_header(struct dl_io *io, int format, struct disk_header_info *info, char *err,
+int dl__disk_read_header(struct dl_io *io, int format, struct disk_header_info *info, char *err,
                      size_t errlen)
 {
     memset(info, 0, sizeof *info);

@@ -4,7 +4,7 @@
  *
  *   struct disk_header_info info;
  *   char err[256];
- *   int r = disk_read_header(io, DISK_FORMAT_AUTO, &info, err, sizeof err);
+ *   int r = dl__disk_read_header(io, DISK_FORMAT_AUTO, &info, err, sizeof err);
  *   // r == 0: info.format, info.region_count, info.bitmap_offset ... valid
  *   // r == 1: the header area is all zero (an unformatted device)
  *   // r < 0:  -errno, err names the problem
@@ -43,14 +43,14 @@ struct disk_header_info {
 /* Read and validate the header. format AUTO tries native then dm. 0, 1
  * (all-zero header: unformatted; info->format and device size are set), or
  * -errno with the reason in err. */
-int disk_read_header(struct dl_io *io, int format, struct disk_header_info *info, char *err,
+int dl__disk_read_header(struct dl_io *io, int format, struct disk_header_info *info, char *err,
                      size_t errlen);
 
 /* Read exactly len bytes at off: bytes past the end of the device read as
  * zero; returns how many bytes the device had (<= len) or -errno. */
-int64_t disk_read_full(struct dl_io *io, void *buf, size_t len, uint64_t off);
+int64_t dl__disk_read_full(struct dl_io *io, void *buf, size_t len, uint64_t off);
 /* Write all len bytes (retrying short writes): 0 or -errno. */
-int disk_write_full(struct dl_io *io, const void *buf, size_t len, uint64_t off);
+int dl__disk_write_full(struct dl_io *io, const void *buf, size_t len, uint64_t off);
 
 /* Does the stored bit value mean "this region may differ" in this format? */
 static inline int disk_bit_may_differ(const struct disk_header_info *info, int bit)

@@ -11,10 +11,10 @@
 
 #define SCAN_CHUNK_BYTES (1u << 20) /* a multiple of 8 */
 
-uint64_t disk_bitmap_area_bytes(const struct disk_header_info *info)
+uint64_t dl__disk_bitmap_area_bytes(const struct disk_header_info *info)
 {
-    return info->format == DISK_FORMAT_NATIVE ? dln_bitmap_bytes(info->region_count)
-                                              : dlm_bitmap_bytes(info->region_count);
+    return info->format == DISK_FORMAT_NATIVE ? dl__native_bitmap_bytes(info->region_count)
+                                              : dl__dm_bitmap_bytes(info->region_count);
 }
 
 struct run {
@@ -78,11 +78,11 @@ static unsigned popcount64(uint64_t v)
     return n;
 }
 
-int disk_scan_bitmap(struct dl_io *io, const struct disk_header_info *info, disk_range_fn fn,
+int dl__disk_scan_bitmap(struct dl_io *io, const struct disk_header_info *info, disk_range_fn fn,
                      void *arg, struct disk_scan_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    uint64_t area = disk_bitmap_area_bytes(info), n = info->region_count;
+    uint64_t area = dl__disk_bitmap_area_bytes(info), n = info->region_count;
     res->area_bytes = area;
     size_t cap = area < SCAN_CHUNK_BYTES ? (size_t)((area + 7) / 8 * 8) : SCAN_CHUNK_BYTES;
     uint8_t *buf = malloc(cap ? cap : 8);
@@ -94,7 +94,7 @@ int disk_scan_bitmap(struct dl_io *io, const struct disk_header_info *info, disk
     int r = 0;
     for (uint64_t off = 0; r == 0 && off < area; off += cap) {
         size_t len = area - off < cap ? (size_t)(area - off) : cap;
-        int64_t got = disk_read_full(io, buf, len, info->bitmap_offset + off);
+        int64_t got = dl__disk_read_full(io, buf, len, info->bitmap_offset + off);
         if (got < 0) {
             snprintf(err, errlen, "cannot read the bitmap at byte %" PRIu64 ": %s",
                      info->bitmap_offset + off, strerror((int)-got));

@@ -7,14 +7,14 @@
 
 #include "disk/endian.h"
 
-void dlm_encode(const struct dlm_header *h, uint8_t out[DLM_HEADER_BYTES])
+void dl__dm_encode(const struct dlm_header *h, uint8_t out[DLM_HEADER_BYTES])
 {
     put_le32(out, h->magic);
     put_le32(out + 4, h->version);
     put_le64(out + 8, h->nr_regions);
 }
 
-int dlm_decode(const uint8_t in[DLM_HEADER_BYTES], struct dlm_header *h, char *err, size_t errlen)
+int dl__dm_decode(const uint8_t in[DLM_HEADER_BYTES], struct dlm_header *h, char *err, size_t errlen)
 {
     int zero = 1;
     for (unsigned i = 0; i < DLM_HEADER_BYTES; i++)
@@ -36,14 +36,14 @@ int dlm_decode(const uint8_t in[DLM_HEADER_BYTES], struct dlm_header *h, char *e
     return 0;
 }
 
-uint64_t dlm_bitmap_bytes(uint64_t region_count)
+uint64_t dl__dm_bitmap_bytes(uint64_t region_count)
 {
     return (region_count + 63) / 64 * 8;
 }
 
-uint64_t dlm_layout_bytes(uint64_t region_count, uint32_t lbs)
+uint64_t dl__dm_layout_bytes(uint64_t region_count, uint32_t lbs)
 {
-    uint64_t b = DLM_BITMAP_OFFSET + dlm_bitmap_bytes(region_count);
+    uint64_t b = DLM_BITMAP_OFFSET + dl__dm_bitmap_bytes(region_count);
     if (lbs < DLM_SECTOR)
         lbs = DLM_SECTOR;
     return (b + lbs - 1) / lbs * lbs;

@@ -27,13 +27,13 @@ struct dlm_header {
 };
 
 /* Write the 16 header bytes (bytes after them are the caller's). */
-void dlm_encode(const struct dlm_header *h, uint8_t out[DLM_HEADER_BYTES]);
+void dl__dm_encode(const struct dlm_header *h, uint8_t out[DLM_HEADER_BYTES]);
 /* Decode: 0 (version 1 or 2), 1 if the 16 bytes are all zero (never
  * written), -EINVAL with the reason in err. */
-int dlm_decode(const uint8_t in[DLM_HEADER_BYTES], struct dlm_header *h, char *err, size_t errlen);
+int dl__dm_decode(const uint8_t in[DLM_HEADER_BYTES], struct dlm_header *h, char *err, size_t errlen);
 /* round_up(region_count, 64) / 8. */
-uint64_t dlm_bitmap_bytes(uint64_t region_count);
+uint64_t dl__dm_bitmap_bytes(uint64_t region_count);
 /* 1024 + bitmap bytes, rounded up to the logical block size. */
-uint64_t dlm_layout_bytes(uint64_t region_count, uint32_t logical_block_size);
+uint64_t dl__dm_layout_bytes(uint64_t region_count, uint32_t logical_block_size);
 
 #endif

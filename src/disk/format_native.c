@@ -29,7 +29,7 @@ enum {
     O_CRC = 508,
 };
 
-void dln_encode(const struct dln_super *sb, uint8_t rec[DLN_RECORD_BYTES])
+void dl__native_encode(const struct dln_super *sb, uint8_t rec[DLN_RECORD_BYTES])
 {
     memset(rec, 0, DLN_RECORD_BYTES);
     put_le32(rec + O_MAGIC, DLN_MAGIC);
@@ -53,7 +53,7 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-int dln_decode(const uint8_t rec[DLN_RECORD_BYTES], struct dln_super *sb, char *err, size_t errlen)
+int dl__native_decode(const uint8_t rec[DLN_RECORD_BYTES], struct dln_super *sb, char *err, size_t errlen)
 {
     if (all_zero(rec, DLN_RECORD_BYTES))
         return 1;
@@ -108,15 +108,15 @@ int dln_decode(const uint8_t rec[DLN_RECORD_BYTES], struct dln_super *sb, char *
     return -EINVAL;
 }
 
-uint64_t dln_bitmap_bytes(uint64_t region_count)
+uint64_t dl__native_bitmap_bytes(uint64_t region_count)
 {
     uint64_t bytes = (region_count + 7) / 8;
     return (bytes + DLN_BLOCK_BYTES - 1) / DLN_BLOCK_BYTES * DLN_BLOCK_BYTES;
 }
 
-uint64_t dln_layout_bytes(uint64_t region_count)
+uint64_t dl__native_layout_bytes(uint64_t region_count)
 {
-    return DLN_BITMAP_OFFSET + dln_bitmap_bytes(region_count);
+    return DLN_BITMAP_OFFSET + dl__native_bitmap_bytes(region_count);
 }
 
 /* Read exactly len bytes; bytes past the end of the device read as zero.
@@ -136,7 +136,7 @@ static int64_t read_full(struct dl_io *io, uint8_t *buf, size_t len, uint64_t of
     return (int64_t)done;
 }
 
-int dln_read(struct dl_io *io, struct dln_super *sb, int *slot, char *err, size_t errlen)
+int dl__native_read(struct dl_io *io, struct dln_super *sb, int *slot, char *err, size_t errlen)
 {
     uint8_t rec[2][DLN_RECORD_BYTES];
     struct dln_super s[2];
@@ -148,7 +148,7 @@ int dln_read(struct dl_io *io, struct dln_super *sb, int *slot, char *err, size_
             snprintf(err, errlen, "cannot read superblock slot %d: %s", i, strerror((int)-n));
             return (int)n;
         }
-        st[i] = dln_decode(rec[i], &s[i], why[i], sizeof why[i]);
+        st[i] = dl__native_decode(rec[i], &s[i], why[i], sizeof why[i]);
     }
     if (st[0] == 1 && st[1] == 1)
         return 1;
@@ -185,10 +185,10 @@ int dln_read(struct dl_io *io, struct dln_super *sb, int *slot, char *err, size_
     return 0;
 }
 
-int dln_write(struct dl_io *io, const struct dln_super *sb)
+int dl__native_write(struct dl_io *io, const struct dln_super *sb)
 {
     uint8_t rec[DLN_RECORD_BYTES];
-    dln_encode(sb, rec);
+    dl__native_encode(sb, rec);
     uint64_t off = ((sb->generation - 1) % 2) * DLN_SLOT_BYTES;
     size_t done = 0;
     while (done < sizeof rec) {
@@ -200,7 +200,7 @@ int dln_write(struct dl_io *io, const struct dln_super *sb)
     return 0;
 }
 
-void dln_init(struct dln_super *sb, uint32_t region_size, uint64_t region_count)
+void dl__native_init(struct dln_super *sb, uint32_t region_size, uint64_t region_count)
 {
     memset(sb, 0, sizeof *sb);
     sb->version = DLN_VERSION;

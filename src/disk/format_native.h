@@ -10,8 +10,8 @@
  * torn superblock write leaves the other copy valid. Flushes never write the
  * superblock; it changes only when a log is formatted or grown.
  *
- * Use: dln_read() picks the valid superblock of a device, dln_layout_bytes()
- * says how big the log must be, dln_write() writes the next copy.
+ * Use: dl__native_read() picks the valid superblock of a device, dl__native_layout_bytes()
+ * says how big the log must be, dl__native_write() writes the next copy.
  */
 #ifndef DL_DISK_FORMAT_NATIVE_H
 #define DL_DISK_FORMAT_NATIVE_H
@@ -42,21 +42,21 @@ struct dln_super {
 };
 
 /* Encode into a 512-byte record (CRC32C in the last 4 bytes). */
-void dln_encode(const struct dln_super *sb, uint8_t rec[DLN_RECORD_BYTES]);
+void dl__native_encode(const struct dln_super *sb, uint8_t rec[DLN_RECORD_BYTES]);
 /* Decode and validate one record: 0, 1 if it is all zero (never written),
  * or -EINVAL with the reason in err. */
-int dln_decode(const uint8_t rec[DLN_RECORD_BYTES], struct dln_super *sb, char *err, size_t errlen);
+int dl__native_decode(const uint8_t rec[DLN_RECORD_BYTES], struct dln_super *sb, char *err, size_t errlen);
 /* Bitmap bytes for region_count (rounded up to whole 4 KiB blocks). */
-uint64_t dln_bitmap_bytes(uint64_t region_count);
+uint64_t dl__native_bitmap_bytes(uint64_t region_count);
 /* Whole log size: bitmap offset + bitmap bytes. */
-uint64_t dln_layout_bytes(uint64_t region_count);
+uint64_t dl__native_layout_bytes(uint64_t region_count);
 /* Read both slots and choose the newest valid superblock: 0 and *sb (*slot
  * says which), 1 if both slots are all zero (unformatted), or -errno with
  * the reason in err. Reads only. */
-int dln_read(struct dl_io *io, struct dln_super *sb, int *slot, char *err, size_t errlen);
+int dl__native_read(struct dl_io *io, struct dln_super *sb, int *slot, char *err, size_t errlen);
 /* Write sb (its generation chooses the slot) as one 512-byte write. */
-int dln_write(struct dl_io *io, const struct dln_super *sb);
+int dl__native_write(struct dl_io *io, const struct dln_super *sb);
 /* A new superblock for this geometry: generation 1, a random uuid. */
-void dln_init(struct dln_super *sb, uint32_t region_size, uint64_t region_count);
+void dl__native_init(struct dln_super *sb, uint32_t region_size, uint64_t region_count);
 
 #endif

@@ -135,7 +135,7 @@ static int send_request(struct rc_conn *c, uint32_t type, uint32_t seq, const vo
     h.request_type = type;
     h.data_size = (uint32_t)len;
     uint8_t hdr[DLW_HEADER_SIZE];
-    dlw_encode_header(&h, hdr);
+    dl__wire_encode_header(&h, hdr);
     struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)payload, len}};
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
     size_t total = sizeof hdr + len;
@@ -170,7 +170,7 @@ static int refusal_or(struct rc_conn *c, int err)
     uint8_t hdr[DLW_HEADER_SIZE];
     struct dlw_header h;
     if (recv(c->fd, hdr, sizeof hdr, MSG_DONTWAIT) == (ssize_t)sizeof hdr &&
-        dlw_decode_header(hdr, DLW_MAX_PAYLOAD, &h) == 0 && h.request_type == 0 && h.seq == 0 &&
+        dl__wire_decode_header(hdr, DLW_MAX_PAYLOAD, &h) == 0 && h.request_type == 0 && h.seq == 0 &&
         h.error < 0) {
         dl_log_errorf(c->log, "dirtylogd refused the connection: %s", dl_strerror(h.error));
         return h.error;
@@ -197,7 +197,7 @@ static int exchange(struct rc_conn *c, uint32_t type, const void *payload, size_
                 break; /* resend */
             if (r < 0)
                 return r;
-            if (dlw_decode_header(hdr, DLW_MAX_PAYLOAD, &h) < 0)
+            if (dl__wire_decode_header(hdr, DLW_MAX_PAYLOAD, &h) < 0)
                 return -EPROTO;
             /* The payload, or as much as fits; the rest is drained. */
             size_t keep = h.seq == seq && h.data_size <= out_cap ? h.data_size : 0;
@@ -252,7 +252,7 @@ static int connect_and_ctr(struct rc_conn *c, int *err)
     return 0;
 }
 
-int rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
+int dl__rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
                size_t out_cap, size_t *out_len, uint64_t *generation)
 {
     pthread_mutex_lock(&c->lock);
@@ -314,7 +314,7 @@ static void random_luid(struct rc_conn *c)
     c->luid = v ? v : 1;
 }
 
-int rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *uuid, const char *ctr)
+int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *uuid, const char *ctr)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;
@@ -339,7 +339,7 @@ int rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *uuid,
         c->tcp_host = strndup(host, hl);
         c->tcp_port = strdup(colon + 1);
     } else {
-        c->socket_path = strdup(where ? where + strlen("socket=") : dlw_default_socket_path());
+        c->socket_path = strdup(where ? where + strlen("socket=") : dl__wire_default_socket_path());
     }
     c->ctr = strdup(ctr);
     if (!c->ctr || (!c->socket_path && (!c->tcp_host || !c->tcp_port)) ||
@@ -371,7 +371,7 @@ int rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *uuid,
     return r;
 }
 
-void rc_close(struct rc_conn *c)
+void dl__rc_close(struct rc_conn *c)
 {
     if (c->fd >= 0) {
         /* Best effort and quick: a daemon that is gone keeps our session

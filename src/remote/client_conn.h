@@ -34,17 +34,17 @@ struct rc_conn {
 /* Parse the location ("socket=<path>", "tcp=<host>:<port>" or NULL for the
  * default socket) and connect + CTR once (no retry). 0 or -errno with a
  * message recorded on log. */
-int rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *uuid,
+int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *uuid,
             const char *ctr);
 /* Send DTR if connected, close, free. */
-void rc_close(struct rc_conn *c);
+void dl__rc_close(struct rc_conn *c);
 
 /* One request/reply, reconnecting as needed. Returns the reply's error (0 or
  * -errno from the daemon), or a connection error (-ENOTCONN, -ETIMEDOUT,
  * -EACCES ...) when the daemon could not be reached in reconnect_ms. The
  * reply payload goes to out (at most out_cap bytes; *out_len its length).
  * *generation (may be NULL) is the connection the reply came on. */
-int rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
+int dl__rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
                size_t out_cap, size_t *out_len, uint64_t *generation);
 
 #endif

@@ -13,22 +13,22 @@ static size_t slot_of(const struct u64map *m, uint64_t key)
     return (size_t)key & (m->cap - 1);
 }
 
-void u64map_init(struct u64map *m)
+void dl__u64map_init(struct u64map *m)
 {
     m->keys = m->vals = NULL;
     m->used = NULL;
     m->cap = m->len = 0;
 }
 
-void u64map_free(struct u64map *m)
+void dl__u64map_free(struct u64map *m)
 {
     free(m->keys);
     free(m->vals);
     free(m->used);
-    u64map_init(m);
+    dl__u64map_init(m);
 }
 
-uint64_t *u64map_get(const struct u64map *m, uint64_t key)
+uint64_t *dl__u64map_get(const struct u64map *m, uint64_t key)
 {
     if (m->len == 0)
         return NULL;
@@ -49,7 +49,7 @@ static int grow(struct u64map *m, size_t want_cap)
     n.vals = malloc(want_cap * sizeof *n.vals);
     n.used = calloc(want_cap, 1);
     if (!n.keys || !n.vals || !n.used) {
-        u64map_free(&n);
+        dl__u64map_free(&n);
         return -ENOMEM;
     }
     for (size_t i = 0; i < m->cap; i++) {
@@ -63,12 +63,12 @@ static int grow(struct u64map *m, size_t want_cap)
         n.vals[j] = m->vals[i];
         n.len++;
     }
-    u64map_free(m);
+    dl__u64map_free(m);
     *m = n;
     return 0;
 }
 
-int u64map_reserve(struct u64map *m, size_t extra)
+int dl__u64map_reserve(struct u64map *m, size_t extra)
 {
     size_t need = m->len + extra;
     if (need > (SIZE_MAX / 4) / sizeof(uint64_t))
@@ -79,14 +79,14 @@ int u64map_reserve(struct u64map *m, size_t extra)
     return cap == m->cap ? 0 : grow(m, cap);
 }
 
-uint64_t *u64map_put(struct u64map *m, uint64_t key, int *added)
+uint64_t *dl__u64map_put(struct u64map *m, uint64_t key, int *added)
 {
-    uint64_t *v = u64map_get(m, key);
+    uint64_t *v = dl__u64map_get(m, key);
     if (v) {
         *added = 0;
         return v;
     }
-    if (u64map_reserve(m, 1) < 0)
+    if (dl__u64map_reserve(m, 1) < 0)
         return NULL;
     size_t i = slot_of(m, key);
     while (m->used[i])
@@ -99,7 +99,7 @@ uint64_t *u64map_put(struct u64map *m, uint64_t key, int *added)
     return &m->vals[i];
 }
 
-int u64map_del(struct u64map *m, uint64_t key)
+int dl__u64map_del(struct u64map *m, uint64_t key)
 {
     if (m->len == 0)
         return 0;
@@ -127,7 +127,7 @@ int u64map_del(struct u64map *m, uint64_t key)
     return 1;
 }
 
-void u64map_clear(struct u64map *m)
+void dl__u64map_clear(struct u64map *m)
 {
     if (m->cap)
         memset(m->used, 0, m->cap);

@@ -17,19 +17,19 @@ struct u64map {
     size_t len;
 };
 
-void u64map_init(struct u64map *m);
-void u64map_free(struct u64map *m);
+void dl__u64map_init(struct u64map *m);
+void dl__u64map_free(struct u64map *m);
 /* Pointer to the value of key, or NULL. */
-uint64_t *u64map_get(const struct u64map *m, uint64_t key);
+uint64_t *dl__u64map_get(const struct u64map *m, uint64_t key);
 /* Insert key (value 0) if absent; pointer to its value, or NULL (-ENOMEM).
  * *added says whether it was new. */
-uint64_t *u64map_put(struct u64map *m, uint64_t key, int *added);
+uint64_t *dl__u64map_put(struct u64map *m, uint64_t key, int *added);
 /* Remove key; 1 if it was there. */
-int u64map_del(struct u64map *m, uint64_t key);
+int dl__u64map_del(struct u64map *m, uint64_t key);
 /* Make room for `extra` more keys without allocating later: 0 or -ENOMEM. */
-int u64map_reserve(struct u64map *m, size_t extra);
+int dl__u64map_reserve(struct u64map *m, size_t extra);
 /* Remove every key, keeping the capacity. */
-void u64map_clear(struct u64map *m);
+void dl__u64map_clear(struct u64map *m);
 /* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->used[i]) ... */
 
 #endif

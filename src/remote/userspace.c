@@ -52,8 +52,8 @@ static struct us_log *ctx(dl_log *log) { return dl__context(log); }
 
 static void us_free(struct us_log *us)
 {
-    u64map_free(&us->queue);
-    u64map_free(&us->inflight);
+    dl__u64map_free(&us->queue);
+    dl__u64map_free(&us->inflight);
     pthread_mutex_destroy(&us->queue_lock);
     pthread_mutex_destroy(&us->flush_lock);
     free(us->batch);
@@ -118,22 +118,22 @@ static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     char *ctr = join(prefix, argc - i, argv + i);
     us->table = join(head, argc, argv);
     us->batch = malloc(DLW_REGIONS_PER_MSG * 8);
-    u64map_init(&us->queue);
-    u64map_init(&us->inflight);
+    dl__u64map_init(&us->queue);
+    dl__u64map_init(&us->inflight);
     int r = -ENOMEM;
     if (ctr && us->table && us->batch && pthread_mutex_init(&us->queue_lock, NULL) == 0) {
         if (pthread_mutex_init(&us->flush_lock, NULL) == 0) {
-            r = rc_open(&us->conn, log, where, argv[0], ctr);
+            r = dl__rc_open(&us->conn, log, where, argv[0], ctr);
             if (r == 0) {
                 uint8_t rep[8];
                 size_t n = 0;
-                r = rc_request(&us->conn, DLW_GET_REGION_SIZE, NULL, 0, rep, sizeof rep, &n, NULL);
+                r = dl__rc_request(&us->conn, DLW_GET_REGION_SIZE, NULL, 0, rep, sizeof rep, &n, NULL);
                 if (r == 0 && n == 8 && dlw_get_le64(rep) > 0 && dlw_get_le64(rep) <= UINT32_MAX)
                     us->region_size = (uint32_t)dlw_get_le64(rep);
                 else if (r == 0)
                     r = -EPROTO;
                 if (r < 0)
-                    rc_close(&us->conn);
+                    dl__rc_close(&us->conn);
             }
             if (r < 0)
                 pthread_mutex_destroy(&us->flush_lock);
@@ -143,8 +143,8 @@ static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     }
     free(ctr);
     if (r < 0) {
-        u64map_free(&us->queue);
-        u64map_free(&us->inflight);
+        dl__u64map_free(&us->queue);
+        dl__u64map_free(&us->inflight);
         free(us->batch);
         free(us->table);
         free(us);
@@ -157,7 +157,7 @@ static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 static void us_dtr(dl_log *log)
 {
     struct us_log *us = ctx(log);
-    rc_close(&us->conn);
+    dl__rc_close(&us->conn);
     us_free(us);
 }
 
@@ -166,7 +166,7 @@ static int simple(dl_log *log, uint32_t type)
 {
     char rep[256];
     size_t n;
-    return rc_request(&ctx(log)->conn, type, NULL, 0, rep, sizeof rep, &n, NULL);
+    return dl__rc_request(&ctx(log)->conn, type, NULL, 0, rep, sizeof rep, &n, NULL);
 }
 
 static int us_presuspend(dl_log *log) { return simple(log, DLW_PRESUSPEND); }
@@ -191,7 +191,7 @@ static int region_query(dl_log *log, uint32_t type, uint64_t region, uint64_t *a
     uint8_t req[8], rep[16];
     size_t n = 0;
     dlw_put_le64(req, region);
-    int r = rc_request(&ctx(log)->conn, type, req, sizeof req, rep, sizeof rep, &n, NULL);
+    int r = dl__rc_request(&ctx(log)->conn, type, req, sizeof req, rep, sizeof rep, &n, NULL);
     if (r == 0 && n < 8)
         r = -EPROTO;
     if (r == 0)
@@ -203,9 +203,9 @@ static int region_query(dl_log *log, uint32_t type, uint64_t region, uint64_t *a
 static int queued_op(struct us_log *us, uint64_t region)
 {
     pthread_mutex_lock(&us->queue_lock);
-    uint64_t *v = u64map_get(&us->queue, region);
+    uint64_t *v = dl__u64map_get(&us->queue, region);
     if (!v)
-        v = u64map_get(&us->inflight, region);
+        v = dl__u64map_get(&us->inflight, region);
     int op = v ? (int)*v : 0;
     pthread_mutex_unlock(&us->queue_lock);
     return op;
@@ -245,7 +245,7 @@ static int queue_op(dl_log *log, uint64_t region, int op)
     struct us_log *us = ctx(log);
     int added;
     pthread_mutex_lock(&us->queue_lock);
-    uint64_t *v = u64map_put(&us->queue, region, &added);
+    uint64_t *v = dl__u64map_put(&us->queue, region, &added);
     if (v)
         *v = (uint64_t)op;
     pthread_mutex_unlock(&us->queue_lock);
@@ -277,7 +277,7 @@ static int send_ops(struct us_log *us, int op, uint32_t type, uint32_t last_type
         if (n == DLW_REGIONS_PER_MSG || (end && (n || last_type))) {
             uint32_t t = end && last_type ? last_type : type;
             uint64_t g = 0;
-            int r = rc_request(&us->conn, t, us->batch, n * 8, rep, sizeof rep, &rn, &g);
+            int r = dl__rc_request(&us->conn, t, us->batch, n * 8, rep, sizeof rep, &rn, &g);
             if (r < 0)
                 return r;
             if (*gen == 0)
@@ -329,7 +329,7 @@ static int us_flush(dl_log *log)
             char rep[256];
             size_t rn;
             uint64_t g = 0;
-            r = rc_request(&us->conn, DLW_FLUSH, NULL, 0, rep, sizeof rep, &rn, &g);
+            r = dl__rc_request(&us->conn, DLW_FLUSH, NULL, 0, rep, sizeof rep, &rn, &g);
             if (r == 0 && gen && g != gen)
                 r = -EAGAIN;
         }
@@ -344,12 +344,12 @@ static int us_flush(dl_log *log)
             if (!us->inflight.used[i] || us->inflight.vals[i] == 0)
                 continue;
             int added;
-            uint64_t *v = u64map_put(&us->queue, us->inflight.keys[i], &added);
+            uint64_t *v = dl__u64map_put(&us->queue, us->inflight.keys[i], &added);
             if (v && added)
                 *v = us->inflight.vals[i];
         }
     }
-    u64map_clear(&us->inflight);
+    dl__u64map_clear(&us->inflight);
     pthread_mutex_unlock(&us->queue_lock);
     pthread_mutex_unlock(&us->flush_lock);
     return r < 0 ? r : cb;
@@ -359,7 +359,7 @@ static int us_get_resync_work(dl_log *log, uint64_t *region)
 {
     uint8_t rep[16];
     size_t n = 0;
-    int r = rc_request(&ctx(log)->conn, DLW_GET_RESYNC_WORK, NULL, 0, rep, sizeof rep, &n, NULL);
+    int r = dl__rc_request(&ctx(log)->conn, DLW_GET_RESYNC_WORK, NULL, 0, rep, sizeof rep, &n, NULL);
     if (r < 0)
         return r;
     if (n < 16)
@@ -380,7 +380,7 @@ static int us_set_region_sync(dl_log *log, uint64_t region, int in_sync)
     size_t n;
     dlw_put_le64(req, region);
     dlw_put_le64(req + 8, (uint64_t)(int64_t)(in_sync != 0));
-    return rc_request(&ctx(log)->conn, DLW_SET_REGION_SYNC, req, sizeof req, rep, sizeof rep, &n,
+    return dl__rc_request(&ctx(log)->conn, DLW_SET_REGION_SYNC, req, sizeof req, rep, sizeof rep, &n,
                       NULL);
 }
 
@@ -388,7 +388,7 @@ static int us_get_sync_count(dl_log *log, uint64_t *count)
 {
     uint8_t rep[8];
     size_t n = 0;
-    int r = rc_request(&ctx(log)->conn, DLW_GET_SYNC_COUNT, NULL, 0, rep, sizeof rep, &n, NULL);
+    int r = dl__rc_request(&ctx(log)->conn, DLW_GET_SYNC_COUNT, NULL, 0, rep, sizeof rep, &n, NULL);
     if (r == 0 && n != 8)
         r = -EPROTO;
     if (r == 0)
@@ -408,7 +408,7 @@ static int us_status(dl_log *log, enum dl_status_type type, char *buf, size_t le
     }
     char rep[4096];
     size_t n = 0;
-    int r = rc_request(&us->conn, DLW_STATUS_INFO, NULL, 0, rep, sizeof rep - 1, &n, NULL);
+    int r = dl__rc_request(&us->conn, DLW_STATUS_INFO, NULL, 0, rep, sizeof rep - 1, &n, NULL);
     if (r < 0)
         return r;
     rep[n] = '\0'; /* the daemon sends a NUL; do not rely on it */

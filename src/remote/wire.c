@@ -25,7 +25,7 @@ static const char *const request_names[] = {
     [DLW_IS_REMOTE_RECOVERING] = "IS_REMOTE_RECOVERING",
 };
 
-const char *dlw_request_name(unsigned number)
+const char *dl__wire_request_name(unsigned number)
 {
     if (number == DLW_ADMIN_RELEASE)
         return "ADMIN_RELEASE";
@@ -34,7 +34,7 @@ const char *dlw_request_name(unsigned number)
     return NULL;
 }
 
-void dlw_encode_header(const struct dlw_header *h, uint8_t *out)
+void dl__wire_encode_header(const struct dlw_header *h, uint8_t *out)
 {
     memset(out, 0, DLW_HEADER_SIZE);
     dlw_put_le64(out + DLW_OFF_LUID, h->luid);
@@ -51,7 +51,7 @@ void dlw_encode_header(const struct dlw_header *h, uint8_t *out)
     dlw_put_le32(out + DLW_OFF_DATA_SIZE, h->data_size);
 }
 
-int dlw_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h)
+int dl__wire_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h)
 {
     h->luid = dlw_get_le64(in + DLW_OFF_LUID);
     memcpy(h->uuid, in + DLW_OFF_UUID, DLW_UUID_SIZE);
@@ -71,7 +71,7 @@ int dlw_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header
     return 0;
 }
 
-void dlw_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
+void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
                       struct dlw_header *reply)
 {
     *reply = *req;
@@ -80,7 +80,7 @@ void dlw_reply_header(const struct dlw_header *req, int32_t error, uint32_t data
     reply->data_size = data_size;
 }
 
-int dlw_set_uuid(struct dlw_header *h, const char *uuid)
+int dl__wire_set_uuid(struct dlw_header *h, const char *uuid)
 {
     size_t n = strlen(uuid);
     if (n == 0 || n >= DLW_UUID_SIZE)
@@ -90,7 +90,7 @@ int dlw_set_uuid(struct dlw_header *h, const char *uuid)
     return 0;
 }
 
-const char *dlw_default_socket_path(void)
+const char *dl__wire_default_socket_path(void)
 {
     const char *env = getenv(DLW_SOCKET_ENV);
     return env && *env ? env : DLW_DEFAULT_SOCKET;

@@ -89,11 +89,11 @@ static inline uint64_t dlw_get_le64(const uint8_t *p)
 static inline unsigned dlw_request_number(uint32_t request_type) { return request_type & 0xffu; }
 
 /* Name of a request number ("CTR"), or NULL if unknown. */
-const char *dlw_request_name(unsigned number);
+const char *dl__wire_request_name(unsigned number);
 
 /* Write the header into out[DLW_HEADER_SIZE]: every byte is defined (the
  * uuid is NUL-padded, the padding is zero). */
-void dlw_encode_header(const struct dlw_header *h, uint8_t *out);
+void dl__wire_encode_header(const struct dlw_header *h, uint8_t *out);
 
 /* Decode in[DLW_HEADER_SIZE]. Every field is filled in even when the header
  * is invalid (so an error reply can echo luid, seq and request_type); uuid is
@@ -102,19 +102,19 @@ void dlw_encode_header(const struct dlw_header *h, uint8_t *out);
  *   -EPROTO    version is not DLW_VERSION;
  *   -EINVAL    the uuid field has no NUL;
  *   -EMSGSIZE  data_size > max_payload. */
-int dlw_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h);
+int dl__wire_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h);
 
 /* Fill a reply header for request `req`: same luid, uuid, seq, request_type. */
-void dlw_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
+void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
                       struct dlw_header *reply);
 
 /* Where client and daemon meet when no socket is named: the environment
  * variable DIRTYLOG_SOCKET if set and non-empty, else DLW_DEFAULT_SOCKET. */
 #define DLW_DEFAULT_SOCKET "/run/dirtylogd.sock"
 #define DLW_SOCKET_ENV "DIRTYLOG_SOCKET"
-const char *dlw_default_socket_path(void);
+const char *dl__wire_default_socket_path(void);
 
 /* Copy a uuid string into a header: -EINVAL if empty or longer than 128. */
-int dlw_set_uuid(struct dlw_header *h, const char *uuid);
+int dl__wire_set_uuid(struct dlw_header *h, const char *uuid);
 
 #endif

@@ -150,7 +150,7 @@ static uint64_t ref_word(const struct ref *r, uint64_t w)
 /* Search for the value that is not the map's initial one. */
 static int find_other(struct bitmap *bm, int init, uint64_t from, uint64_t *found)
 {
-    return init ? bitmap_find_next_clear(bm, from, found) : bitmap_find_next_set(bm, from, found);
+    return init ? dl__bitmap_find_next_clear(bm, from, found) : dl__bitmap_find_next_set(bm, from, found);
 }
 
 /* Compare both searches from `from` with the reference. */
@@ -158,7 +158,7 @@ static int check_find(struct bitmap *bm, const struct ref *r, uint64_t from)
 {
     for (int want = 0; want <= 1; want++) {
         uint64_t f = UINT64_MAX, g = UINT64_MAX;
-        int got = want ? bitmap_find_next_set(bm, from, &f) : bitmap_find_next_clear(bm, from, &f);
+        int got = want ? dl__bitmap_find_next_set(bm, from, &f) : dl__bitmap_find_next_clear(bm, from, &f);
         int exp = ref_next(r, from, want, &g);
         if (got != exp || (got && f != g)) {
             fprintf(stderr, "find_next_%s(nbits=%" PRIu64 ", init=%d, from=%" PRIu64
@@ -175,18 +175,18 @@ static int check_find(struct bitmap *bm, const struct ref *r, uint64_t from)
 /* Everything observable, compared with the reference. */
 static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
 {
-    TEQ(bitmap_size(bm), r->nbits);
-    TEQ(bitmap_count(bm), ref_count(r));
+    TEQ(dl__bitmap_size(bm), r->nbits);
+    TEQ(dl__bitmap_count(bm), ref_count(r));
     uint64_t n = r->nbits;
     if (n <= 3 * 4096) { /* exhaustive */
         for (uint64_t b = 0; b < n; b++) {
-            TEQ(bitmap_test(bm, b), ref_get(r, b));
+            TEQ(dl__bitmap_test(bm, b), ref_get(r, b));
             T(check_find(bm, r, b) == 0);
         }
     } else {
         for (size_t i = 0; i < r->n; i++) {
             uint64_t b = r->x[i];
-            TEQ(bitmap_test(bm, b), r->init ^ 1);
+            TEQ(dl__bitmap_test(bm, b), r->init ^ 1);
             T(check_find(bm, r, b) == 0);
             if (b)
                 T(check_find(bm, r, b - 1) == 0);
@@ -204,7 +204,7 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
             T(check_find(bm, r, n - k) == 0);
         for (int i = 0; i < 200; i++) {
             uint64_t b = rng_below(rng, n);
-            TEQ(bitmap_test(bm, b), ref_get(r, b));
+            TEQ(dl__bitmap_test(bm, b), ref_get(r, b));
             T(check_find(bm, r, b) == 0);
         }
     }
@@ -228,7 +228,7 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
     for (int k = 0; k < 8; k++) {
         uint64_t first = k == 0 ? 0 : k == 1 ? (nw > 100 ? nw - 100 : 0) : rng_below(rng, nw + 10);
         size_t cnt = 1 + (size_t)rng_below(rng, 200);
-        bitmap_read_words(bm, first, cnt, out);
+        dl__bitmap_read_words(bm, first, cnt, out);
         for (size_t j = 0; j < cnt; j++)
             TEQ(out[j], first + j < nw ? ref_word(r, first + j) : 0);
     }
@@ -259,16 +259,16 @@ static int test_random_vs_reference(void)
         for (int init = 0; init <= 1; init++) {
             uint64_t n = sizes[si];
             struct bitmap *bm = NULL;
-            TEQ(bitmap_create(&bm, n, init), 0);
+            TEQ(dl__bitmap_create(&bm, n, init), 0);
             struct ref r = {n, init, NULL, 0, 0};
             T(check_all(bm, &r, &rng) == 0);
             for (int op = 0; op < 3000; op++) {
                 uint64_t b = pick_bit(&rng, n);
                 int v = (int)rng_below(&rng, 2);
                 int prev = ref_get(&r, b);
-                TEQ(v ? bitmap_set(bm, b) : bitmap_clear(bm, b), prev);
+                TEQ(v ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b), prev);
                 ref_put(&r, b, v);
-                TEQ(bitmap_test(bm, b), v);
+                TEQ(dl__bitmap_test(bm, b), v);
                 if (op % 16 == 0) {
                     T(check_find(bm, &r, b) == 0);
                     T(check_find(bm, &r, b ? b - 1 : 0) == 0);
@@ -281,12 +281,12 @@ static int test_random_vs_reference(void)
             /* Return everything to the initial value; searches stay right. */
             while (r.n) {
                 uint64_t b = r.x[r.n - 1];
-                TEQ(init ? bitmap_set(bm, b) : bitmap_clear(bm, b), !init);
+                TEQ(init ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b), !init);
                 ref_put(&r, b, init);
             }
             T(check_all(bm, &r, &rng) == 0);
             free(r.x);
-            bitmap_destroy(bm);
+            dl__bitmap_destroy(bm);
         }
     }
     return 0;
@@ -304,7 +304,7 @@ static int test_boundaries(void)
         uint64_t n = sizes[si];
         for (int init = 0; init <= 1; init++) {
             struct bitmap *bm;
-            TEQ(bitmap_create(&bm, n, init), 0);
+            TEQ(dl__bitmap_create(&bm, n, init), 0);
             struct ref r = {n, init, NULL, 0, 0};
             uint64_t pts[64];
             size_t np = 0;
@@ -318,7 +318,7 @@ static int test_boundaries(void)
             pts[np++] = 0;
             pts[np++] = n - 1;
             for (size_t i = 0; i < np; i++) {
-                TEQ(init ? bitmap_clear(bm, pts[i]) : bitmap_set(bm, pts[i]), ref_get(&r, pts[i]));
+                TEQ(init ? dl__bitmap_clear(bm, pts[i]) : dl__bitmap_set(bm, pts[i]), ref_get(&r, pts[i]));
                 ref_put(&r, pts[i], !init);
             }
             for (size_t i = 0; i < np; i++)
@@ -326,7 +326,7 @@ static int test_boundaries(void)
                     T(check_find(bm, &r, pts[i] + (uint64_t)d) == 0);
             T(check_all(bm, &r, &rng) == 0);
             free(r.x);
-            bitmap_destroy(bm);
+            dl__bitmap_destroy(bm);
         }
     }
     return 0;
@@ -335,36 +335,36 @@ static int test_boundaries(void)
 static int test_create_args(void)
 {
     struct bitmap *bm = NULL;
-    TEQ(bitmap_create(&bm, 0, 0), -EINVAL);
-    TEQ(bitmap_create(&bm, (1ULL << 63) + 1, 0), -EINVAL);
-    TEQ(bitmap_create(NULL, 10, 0), -EINVAL);
-    bitmap_destroy(NULL);
+    TEQ(dl__bitmap_create(&bm, 0, 0), -EINVAL);
+    TEQ(dl__bitmap_create(&bm, (1ULL << 63) + 1, 0), -EINVAL);
+    TEQ(dl__bitmap_create(NULL, 10, 0), -EINVAL);
+    dl__bitmap_destroy(NULL);
 
     /* 2^63 bits: six levels, still tiny. */
-    TEQ(bitmap_create(&bm, 1ULL << 63, 0), 0);
+    TEQ(dl__bitmap_create(&bm, 1ULL << 63, 0), 0);
     uint64_t last = (1ULL << 63) - 1, f;
-    TEQ(bitmap_set(bm, last), 0);
-    TEQ(bitmap_set(bm, 0), 0);
-    TEQ(bitmap_set(bm, 1ULL << 62), 0);
-    TEQ(bitmap_find_next_set(bm, 1, &f), 1);
+    TEQ(dl__bitmap_set(bm, last), 0);
+    TEQ(dl__bitmap_set(bm, 0), 0);
+    TEQ(dl__bitmap_set(bm, 1ULL << 62), 0);
+    TEQ(dl__bitmap_find_next_set(bm, 1, &f), 1);
     TEQ(f, 1ULL << 62);
-    TEQ(bitmap_find_next_set(bm, f + 1, &f), 1);
+    TEQ(dl__bitmap_find_next_set(bm, f + 1, &f), 1);
     TEQ(f, last);
-    TEQ(bitmap_find_next_clear(bm, last, &f), 0);
-    TEQ(bitmap_count(bm), 3);
-    T(bitmap_memory(bm) < 1024 * 1024);
-    bitmap_destroy(bm);
+    TEQ(dl__bitmap_find_next_clear(bm, last, &f), 0);
+    TEQ(dl__bitmap_count(bm), 3);
+    T(dl__bitmap_memory(bm) < 1024 * 1024);
+    dl__bitmap_destroy(bm);
 
-    TEQ(bitmap_create(&bm, 1ULL << 63, 1), 0);
-    TEQ(bitmap_count(bm), 1ULL << 63);
-    TEQ(bitmap_clear(bm, last), 1);
-    TEQ(bitmap_count(bm), last);
-    TEQ(bitmap_find_next_clear(bm, 0, &f), 1);
+    TEQ(dl__bitmap_create(&bm, 1ULL << 63, 1), 0);
+    TEQ(dl__bitmap_count(bm), 1ULL << 63);
+    TEQ(dl__bitmap_clear(bm, last), 1);
+    TEQ(dl__bitmap_count(bm), last);
+    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 1);
     TEQ(f, last);
-    TEQ(bitmap_find_next_set(bm, last, &f), 0);
-    TEQ(bitmap_find_next_set(bm, last - 1, &f), 1);
+    TEQ(dl__bitmap_find_next_set(bm, last, &f), 0);
+    TEQ(dl__bitmap_find_next_set(bm, last - 1, &f), 1);
     TEQ(f, last - 1);
-    bitmap_destroy(bm);
+    dl__bitmap_destroy(bm);
     return 0;
 }
 
@@ -373,56 +373,56 @@ static int test_beyond_nbits(void)
 {
     uint64_t n = (1ULL << 32) + 1, f, w[4];
     struct bitmap *bm;
-    TEQ(bitmap_create(&bm, n, 1), 0);
-    TEQ(bitmap_count(bm), n);
-    T(bitmap_memory(bm) < 64 * 1024);
-    TEQ(bitmap_find_next_set(bm, 1ULL << 32, &f), 1);
+    TEQ(dl__bitmap_create(&bm, n, 1), 0);
+    TEQ(dl__bitmap_count(bm), n);
+    T(dl__bitmap_memory(bm) < 64 * 1024);
+    TEQ(dl__bitmap_find_next_set(bm, 1ULL << 32, &f), 1);
     TEQ(f, 1ULL << 32);
-    TEQ(bitmap_find_next_set(bm, n, &f), 0);
-    TEQ(bitmap_find_next_clear(bm, 0, &f), 0);
-    bitmap_read_words(bm, (1ULL << 26) - 1, 4, w);
+    TEQ(dl__bitmap_find_next_set(bm, n, &f), 0);
+    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 0);
+    dl__bitmap_read_words(bm, (1ULL << 26) - 1, 4, w);
     TEQ(w[0], ~0ULL);
     TEQ(w[1], 1);
     TEQ(w[2], 0);
     TEQ(w[3], 0);
-    TEQ(bitmap_clear(bm, 1ULL << 32), 1); /* materialises the last leaf */
-    TEQ(bitmap_count(bm), n - 1);
-    TEQ(bitmap_find_next_set(bm, (1ULL << 32) - 5, &f), 1);
+    TEQ(dl__bitmap_clear(bm, 1ULL << 32), 1); /* materialises the last leaf */
+    TEQ(dl__bitmap_count(bm), n - 1);
+    TEQ(dl__bitmap_find_next_set(bm, (1ULL << 32) - 5, &f), 1);
     TEQ(f, (1ULL << 32) - 5);
-    TEQ(bitmap_find_next_set(bm, 1ULL << 32, &f), 0);
-    TEQ(bitmap_find_next_clear(bm, 0, &f), 1);
+    TEQ(dl__bitmap_find_next_set(bm, 1ULL << 32, &f), 0);
+    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 1);
     TEQ(f, 1ULL << 32);
-    bitmap_read_words(bm, 1ULL << 26, 2, w);
+    dl__bitmap_read_words(bm, 1ULL << 26, 2, w);
     TEQ(w[0], 0);
     TEQ(w[1], 0);
-    TEQ(bitmap_set(bm, 1ULL << 32), 0);
-    bitmap_read_words(bm, 1ULL << 26, 2, w);
+    TEQ(dl__bitmap_set(bm, 1ULL << 32), 0);
+    dl__bitmap_read_words(bm, 1ULL << 26, 2, w);
     TEQ(w[0], 1);
     TEQ(w[1], 0);
-    TEQ(bitmap_count(bm), n);
+    TEQ(dl__bitmap_count(bm), n);
     /* Clear one bit in the first leaf: the last one stays as it was. */
-    TEQ(bitmap_clear(bm, 5), 1);
-    TEQ(bitmap_find_next_clear(bm, 6, &f), 0);
-    bitmap_destroy(bm);
+    TEQ(dl__bitmap_clear(bm, 5), 1);
+    TEQ(dl__bitmap_find_next_clear(bm, 6, &f), 0);
+    dl__bitmap_destroy(bm);
 
     static const uint64_t sizes[] = {65, 100, 4097, 4096 + 4095, (1ULL << 21) + 70};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         n = sizes[i];
-        TEQ(bitmap_create(&bm, n, 1), 0);
-        TEQ(bitmap_clear(bm, n - 1), 1);
-        TEQ(bitmap_clear(bm, 0), 1);
-        TEQ(bitmap_count(bm), n - 2);
-        TEQ(bitmap_find_next_clear(bm, 1, &f), 1);
+        TEQ(dl__bitmap_create(&bm, n, 1), 0);
+        TEQ(dl__bitmap_clear(bm, n - 1), 1);
+        TEQ(dl__bitmap_clear(bm, 0), 1);
+        TEQ(dl__bitmap_count(bm), n - 2);
+        TEQ(dl__bitmap_find_next_clear(bm, 1, &f), 1);
         TEQ(f, n - 1);
-        TEQ(bitmap_find_next_set(bm, n - 1, &f), 0);
-        TEQ(bitmap_set(bm, n - 1), 0);
-        TEQ(bitmap_find_next_clear(bm, 1, &f), 0);
-        TEQ(bitmap_find_next_set(bm, n - 1, &f), 1);
+        TEQ(dl__bitmap_find_next_set(bm, n - 1, &f), 0);
+        TEQ(dl__bitmap_set(bm, n - 1), 0);
+        TEQ(dl__bitmap_find_next_clear(bm, 1, &f), 0);
+        TEQ(dl__bitmap_find_next_set(bm, n - 1, &f), 1);
         TEQ(f, n - 1);
-        bitmap_read_words(bm, (n - 1) / 64, 2, w);
+        dl__bitmap_read_words(bm, (n - 1) / 64, 2, w);
         TEQ(w[0], n % 64 ? (1ULL << (n % 64)) - 1 : ~0ULL);
         TEQ(w[1], 0);
-        bitmap_destroy(bm);
+        dl__bitmap_destroy(bm);
     }
     return 0;
 }
@@ -440,49 +440,49 @@ static int test_sparse_2_40(void)
     static uint64_t bits[K];
     uint64_t rng = 99, f;
     struct bitmap *bm;
-    TEQ(bitmap_create(&bm, n, 0), 0);
-    size_t empty = bitmap_memory(bm);
+    TEQ(dl__bitmap_create(&bm, n, 0), 0);
+    size_t empty = dl__bitmap_memory(bm);
     for (int i = 0; i < K;) {
         uint64_t b = i == 0 ? 0 : i == 1 ? n - 1 : rng_below(&rng, n);
-        int r = bitmap_set(bm, b);
+        int r = dl__bitmap_set(bm, b);
         T(r == 0 || r == 1);
         if (r == 0)
             bits[i++] = b;
     }
     qsort(bits, K, sizeof *bits, cmp_u64);
-    size_t mem = bitmap_memory(bm);
+    size_t mem = dl__bitmap_memory(bm);
     printf("  2^40 bits, %d set: %.2f MiB (empty map: %zu bytes)\n", K, mem / MiB, empty);
     T(mem < (size_t)64 << 20);
-    TEQ(bitmap_count(bm), K);
+    TEQ(dl__bitmap_count(bm), K);
     uint64_t from = 0;
     int i = 0;
-    while (bitmap_find_next_set(bm, from, &f)) {
+    while (dl__bitmap_find_next_set(bm, from, &f)) {
         T(i < K);
         TEQ(f, bits[i]);
         i++;
         from = f + 1;
     }
     TEQ(i, K);
-    TEQ(bitmap_find_next_clear(bm, 0, &f), 1);
+    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 1);
     TEQ(f, 1);
     for (i = 0; i < K; i++) {
-        TEQ(bitmap_test(bm, bits[i]), 1);
-        TEQ(bitmap_clear(bm, bits[i]), 1);
+        TEQ(dl__bitmap_test(bm, bits[i]), 1);
+        TEQ(dl__bitmap_clear(bm, bits[i]), 1);
     }
-    TEQ(bitmap_find_next_set(bm, 0, &f), 0);
-    TEQ(bitmap_count(bm), 0);
-    bitmap_destroy(bm);
+    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    TEQ(dl__bitmap_count(bm), 0);
+    dl__bitmap_destroy(bm);
 
     /* One bit near the end: the search from 0 must skip the empty space. */
-    TEQ(bitmap_create(&bm, n, 0), 0);
-    TEQ(bitmap_set(bm, n - 12345), 0);
+    TEQ(dl__bitmap_create(&bm, n, 0), 0);
+    TEQ(dl__bitmap_set(bm, n - 12345), 0);
     double t0 = now_sec();
-    TEQ(bitmap_find_next_set(bm, 0, &f), 1);
+    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 1);
     double t1 = now_sec();
     TEQ(f, n - 12345);
-    TEQ(bitmap_find_next_set(bm, f + 1, &f), 0);
+    TEQ(dl__bitmap_find_next_set(bm, f + 1, &f), 0);
     printf("  search across 2^40 bits for one bit: %.1f us\n", (t1 - t0) * 1e6);
-    bitmap_destroy(bm);
+    dl__bitmap_destroy(bm);
     return 0;
 }
 
@@ -493,30 +493,30 @@ static int test_ones_2_40(void)
     static uint64_t bits[K];
     uint64_t rng = 7, f;
     struct bitmap *bm;
-    TEQ(bitmap_create(&bm, n, 1), 0);
-    size_t mem0 = bitmap_memory(bm);
+    TEQ(dl__bitmap_create(&bm, n, 1), 0);
+    size_t mem0 = dl__bitmap_memory(bm);
     T(mem0 < 1024 * 1024);
     double t0 = now_sec();
-    TEQ(bitmap_count(bm), n);
+    TEQ(dl__bitmap_count(bm), n);
     printf("  all-ones 2^40: %zu bytes, count in %.1f us\n", mem0, (now_sec() - t0) * 1e6);
-    TEQ(bitmap_find_next_clear(bm, 0, &f), 0);
-    TEQ(bitmap_find_next_set(bm, n - 1, &f), 1);
+    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 0);
+    TEQ(dl__bitmap_find_next_set(bm, n - 1, &f), 1);
     TEQ(f, n - 1);
     for (int i = 0; i < K;) {
         uint64_t b = rng_below(&rng, n);
-        int r = bitmap_clear(bm, b);
+        int r = dl__bitmap_clear(bm, b);
         T(r == 0 || r == 1);
         if (r == 1)
             bits[i++] = b;
     }
     qsort(bits, K, sizeof *bits, cmp_u64);
-    size_t mem = bitmap_memory(bm);
+    size_t mem = dl__bitmap_memory(bm);
     printf("  all-ones 2^40 with %d cleared: %.2f MiB\n", K, mem / MiB);
     T(mem < (size_t)64 << 20);
-    TEQ(bitmap_count(bm), n - K);
+    TEQ(dl__bitmap_count(bm), n - K);
     uint64_t from = 0;
     int i = 0;
-    while (bitmap_find_next_clear(bm, from, &f)) {
+    while (dl__bitmap_find_next_clear(bm, from, &f)) {
         T(i < K);
         TEQ(f, bits[i]);
         i++;
@@ -524,23 +524,23 @@ static int test_ones_2_40(void)
     }
     TEQ(i, K);
     for (i = 0; i < K; i++) {
-        TEQ(bitmap_test(bm, bits[i]), 0);
+        TEQ(dl__bitmap_test(bm, bits[i]), 0);
         uint64_t e = bits[i] + 1; /* first set bit after a cleared one */
         for (int j = i + 1; j < K && bits[j] == e; j++)
             e++;
-        TEQ(bitmap_find_next_set(bm, bits[i], &f), e < n);
+        TEQ(dl__bitmap_find_next_set(bm, bits[i], &f), e < n);
         if (e < n)
             TEQ(f, e);
     }
-    TEQ(bitmap_fill(bm, 1), 0);
-    TEQ(bitmap_memory(bm), mem0);
-    TEQ(bitmap_count(bm), n);
-    TEQ(bitmap_fill(bm, 0), 0);
-    TEQ(bitmap_count(bm), 0);
-    TEQ(bitmap_find_next_set(bm, 0, &f), 0);
-    TEQ(bitmap_find_next_clear(bm, 77, &f), 1);
+    TEQ(dl__bitmap_fill(bm, 1), 0);
+    TEQ(dl__bitmap_memory(bm), mem0);
+    TEQ(dl__bitmap_count(bm), n);
+    TEQ(dl__bitmap_fill(bm, 0), 0);
+    TEQ(dl__bitmap_count(bm), 0);
+    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    TEQ(dl__bitmap_find_next_clear(bm, 77, &f), 1);
     TEQ(f, 77);
-    bitmap_destroy(bm);
+    dl__bitmap_destroy(bm);
     return 0;
 }
 
@@ -551,26 +551,26 @@ static int test_around_2_32(void)
     uint64_t f, w[2];
     for (int init = 0; init <= 1; init++) {
         struct bitmap *bm;
-        TEQ(bitmap_create(&bm, n, init), 0);
+        TEQ(dl__bitmap_create(&bm, n, init), 0);
         for (int i = 0; i < 4; i++)
-            TEQ(init ? bitmap_clear(bm, b[i]) : bitmap_set(bm, b[i]), init);
+            TEQ(init ? dl__bitmap_clear(bm, b[i]) : dl__bitmap_set(bm, b[i]), init);
         for (int i = 0; i < 4; i++) {
-            TEQ(bitmap_test(bm, b[i]), !init);
-            TEQ(bitmap_test(bm, b[i] - 5), init);
+            TEQ(dl__bitmap_test(bm, b[i]), !init);
+            TEQ(dl__bitmap_test(bm, b[i] - 5), init);
             uint64_t from = i ? b[i - 1] + 1 : 0;
             TEQ(find_other(bm, init, from, &f), 1);
             TEQ(f, b[i]);
         }
         TEQ(find_other(bm, init, n, &f), 0);
-        TEQ(bitmap_count(bm), init ? n - 4 : 4);
-        bitmap_read_words(bm, (1ULL << 26) - 1, 2, w);
+        TEQ(dl__bitmap_count(bm), init ? n - 4 : 4);
+        dl__bitmap_read_words(bm, (1ULL << 26) - 1, 2, w);
         TEQ(w[0], init ? ~(1ULL << 63) : 1ULL << 63);
         TEQ(w[1], init ? ~3ULL : 3ULL);
-        TEQ(init ? bitmap_set(bm, 1ULL << 32) : bitmap_clear(bm, 1ULL << 32), !init);
-        TEQ(bitmap_test(bm, 1ULL << 32), init);
+        TEQ(init ? dl__bitmap_set(bm, 1ULL << 32) : dl__bitmap_clear(bm, 1ULL << 32), !init);
+        TEQ(dl__bitmap_test(bm, 1ULL << 32), init);
         TEQ(find_other(bm, init, 1ULL << 32, &f), 1);
         TEQ(f, (1ULL << 32) + 1);
-        bitmap_destroy(bm);
+        dl__bitmap_destroy(bm);
     }
     return 0;
 }
@@ -584,8 +584,8 @@ static int test_words(void)
         uint64_t n = sizes[si], nw = (n + 63) / 64;
         for (int init = 0; init <= 1; init++) {
             struct bitmap *bm;
-            TEQ(bitmap_create(&bm, n, init), 0);
-            size_t mem0 = bitmap_memory(bm);
+            TEQ(dl__bitmap_create(&bm, n, init), 0);
+            size_t mem0 = dl__bitmap_memory(bm);
             uint64_t *ref = malloc(nw * sizeof *ref), *buf = malloc((nw + 3200) * sizeof *buf);
             T(ref && buf);
             for (uint64_t i = 0; i < nw; i++)
@@ -600,7 +600,7 @@ static int test_words(void)
                     buf[j] = kind == 0 ? 0 : kind == 1 ? ~0ULL
                            : kind == 2 ? rng_next(&rng)
                                        : (rng_below(&rng, 50) ? 0 : 1ULL << rng_below(&rng, 64));
-                TEQ(bitmap_write_words(bm, first, cnt, buf), 0);
+                TEQ(dl__bitmap_write_words(bm, first, cnt, buf), 0);
                 for (size_t j = 0; j < cnt && first + j < nw; j++) {
                     ref[first + j] = buf[j];
                     if (first + j == nw - 1 && n % 64)
@@ -609,17 +609,17 @@ static int test_words(void)
                 /* read back a window around it */
                 uint64_t rf = first > 70 ? first - 70 : 0;
                 size_t rc = cnt + 140 < nw + 64 ? cnt + 140 : nw + 64;
-                bitmap_read_words(bm, rf, rc, buf);
+                dl__bitmap_read_words(bm, rf, rc, buf);
                 for (size_t j = 0; j < rc; j++)
                     TEQ(buf[j], rf + j < nw ? ref[rf + j] : 0);
                 /* searches and single-bit ops agree with the words */
                 uint64_t b = first * 64 + rng_below(&rng, 64);
                 if (b < n) {
-                    TEQ(bitmap_test(bm, b), (ref[b / 64] >> (b % 64)) & 1);
+                    TEQ(dl__bitmap_test(bm, b), (ref[b / 64] >> (b % 64)) & 1);
                     uint64_t f, e = b;
                     while (e < n && !((ref[e / 64] >> (e % 64)) & 1))
                         e++;
-                    int got = bitmap_find_next_set(bm, b, &f);
+                    int got = dl__bitmap_find_next_set(bm, b, &f);
                     TEQ(got, e < n);
                     if (got)
                         TEQ(f, e);
@@ -628,48 +628,48 @@ static int test_words(void)
             uint64_t pop = 0;
             for (uint64_t i = 0; i < nw; i++)
                 pop += (uint64_t)__builtin_popcountll(ref[i]);
-            TEQ(bitmap_count(bm), pop);
+            TEQ(dl__bitmap_count(bm), pop);
 
             /* Uniform leaves written back become sentinels: memory shrinks.
              * First make every leaf dense, then write 2^16-bit blocks that
              * are alternately all 0 and all 1. */
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = rng_next(&rng);
-            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
-            size_t dense = bitmap_memory(bm);
+            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            size_t dense = dl__bitmap_memory(bm);
             T(dense >= n / 8);
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = (i / 1024) % 2 ? ~0ULL : 0;
-            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
-            size_t alt = bitmap_memory(bm);
+            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            size_t alt = dl__bitmap_memory(bm);
             printf("  %" PRIu64 " bits: empty %zu, dense %zu, alternating blocks %zu bytes\n", n,
                    mem0, dense, alt);
             T(alt <= mem0 + n / 64 + 65536);
             uint64_t f;
-            TEQ(bitmap_find_next_set(bm, 0, &f), n > 65536);
+            TEQ(dl__bitmap_find_next_set(bm, 0, &f), n > 65536);
             if (n > 65536) {
                 TEQ(f, 65536);
-                TEQ(bitmap_find_next_clear(bm, 65536, &f), n > 131072);
+                TEQ(dl__bitmap_find_next_clear(bm, 65536, &f), n > 131072);
                 if (n > 131072)
                     TEQ(f, 131072);
             }
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = init ? ~0ULL : 0;
-            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
-            TEQ(bitmap_memory(bm), mem0); /* back to nothing but the struct */
-            TEQ(bitmap_count(bm), init ? n : 0);
+            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            TEQ(dl__bitmap_memory(bm), mem0); /* back to nothing but the struct */
+            TEQ(dl__bitmap_count(bm), init ? n : 0);
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = init ? 0 : ~0ULL;
-            TEQ(bitmap_write_words(bm, 0, nw, ref), 0);
-            TEQ(bitmap_memory(bm), mem0);
-            TEQ(bitmap_count(bm), init ? 0 : n);
+            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            TEQ(dl__bitmap_memory(bm), mem0);
+            TEQ(dl__bitmap_count(bm), init ? 0 : n);
             /* words past the end are ignored */
-            TEQ(bitmap_write_words(bm, nw, 3, ref), 0);
-            TEQ(bitmap_write_words(bm, UINT64_MAX - 1, 1, ref), 0);
-            TEQ(bitmap_count(bm), init ? 0 : n);
+            TEQ(dl__bitmap_write_words(bm, nw, 3, ref), 0);
+            TEQ(dl__bitmap_write_words(bm, UINT64_MAX - 1, 1, ref), 0);
+            TEQ(dl__bitmap_count(bm), init ? 0 : n);
             free(ref);
             free(buf);
-            bitmap_destroy(bm);
+            dl__bitmap_destroy(bm);
         }
     }
     return 0;
@@ -684,38 +684,38 @@ static int test_words_collapse(void)
     T(buf != NULL);
     for (int init = 0; init <= 1; init++) {
         struct bitmap *bm;
-        TEQ(bitmap_create(&bm, n, init), 0);
-        size_t mem0 = bitmap_memory(bm);
+        TEQ(dl__bitmap_create(&bm, n, init), 0);
+        size_t mem0 = dl__bitmap_memory(bm);
         for (uint64_t i = 0; i < nw; i++)
             buf[i] = rng_next(&rng);
-        TEQ(bitmap_write_words(bm, first, nw, buf), 0);
-        T(bitmap_memory(bm) > mem0 + nw * 8);
+        TEQ(dl__bitmap_write_words(bm, first, nw, buf), 0);
+        T(dl__bitmap_memory(bm) > mem0 + nw * 8);
         for (uint64_t i = 0; i < nw; i++)
             buf[i] = init ? 0 : ~0ULL;
-        TEQ(bitmap_write_words(bm, first, nw, buf), 0);
-        TEQ(bitmap_memory(bm), mem0);
-        TEQ(bitmap_count(bm), init ? n - (1ULL << 22) : 1ULL << 22);
+        TEQ(dl__bitmap_write_words(bm, first, nw, buf), 0);
+        TEQ(dl__bitmap_memory(bm), mem0);
+        TEQ(dl__bitmap_count(bm), init ? n - (1ULL << 22) : 1ULL << 22);
         TEQ(find_other(bm, init, 0, &f), 1);
         TEQ(f, 1ULL << 21);
-        TEQ(init ? bitmap_find_next_set(bm, f, &f) : bitmap_find_next_clear(bm, f, &f), 1);
+        TEQ(init ? dl__bitmap_find_next_set(bm, f, &f) : dl__bitmap_find_next_clear(bm, f, &f), 1);
         TEQ(f, 3ULL << 21);
         /* An unaligned window: partial leaves at both ends stay leaves. */
         for (uint64_t i = 0; i < nw; i++)
             buf[i] = init ? ~0ULL : 0;
-        TEQ(bitmap_write_words(bm, first + 7, nw - 9, buf), 0);
-        TEQ(bitmap_count(bm), init ? n - 7 * 64 - 2 * 64 : 9 * 64);
-        T(bitmap_memory(bm) <= mem0 + 2 * 4096 + 2 * 1024);
+        TEQ(dl__bitmap_write_words(bm, first + 7, nw - 9, buf), 0);
+        TEQ(dl__bitmap_count(bm), init ? n - 7 * 64 - 2 * 64 : 9 * 64);
+        T(dl__bitmap_memory(bm) <= mem0 + 2 * 4096 + 2 * 1024);
         /* The last node has only 100 valid bits: all ones there is uniform. */
         uint64_t last = (n - 1) / 64 - 1;
-        size_t before = bitmap_memory(bm);
+        size_t before = dl__bitmap_memory(bm);
         buf[0] = buf[1] = ~0ULL;
-        TEQ(bitmap_write_words(bm, last, 3, buf), 0);
-        TEQ(bitmap_memory(bm), before);
-        TEQ(bitmap_test(bm, n - 1), 1);
-        TEQ(bitmap_find_next_clear(bm, last * 64, &f), 0);
-        TEQ(bitmap_fill(bm, init), 0);
-        TEQ(bitmap_memory(bm), mem0);
-        bitmap_destroy(bm);
+        TEQ(dl__bitmap_write_words(bm, last, 3, buf), 0);
+        TEQ(dl__bitmap_memory(bm), before);
+        TEQ(dl__bitmap_test(bm, n - 1), 1);
+        TEQ(dl__bitmap_find_next_clear(bm, last * 64, &f), 0);
+        TEQ(dl__bitmap_fill(bm, init), 0);
+        TEQ(dl__bitmap_memory(bm), mem0);
+        dl__bitmap_destroy(bm);
     }
     free(buf);
     return 0;
@@ -728,26 +728,26 @@ static int test_prune(void)
     const uint64_t n = 1ULL << 22;
     uint64_t f;
     struct bitmap *bm;
-    TEQ(bitmap_create(&bm, n, 0), 0);
+    TEQ(dl__bitmap_create(&bm, n, 0), 0);
     for (uint64_t b = 0; b < n; b++) {
-        int r = bitmap_set(bm, b);
+        int r = dl__bitmap_set(bm, b);
         if (r != 0)
             TEQ(r, 0);
     }
-    TEQ(bitmap_count(bm), n);
-    TEQ(bitmap_find_next_clear(bm, 0, &f), 0);
+    TEQ(dl__bitmap_count(bm), n);
+    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 0);
     for (uint64_t b = 0; b < n; b++) {
-        int r = bitmap_clear(bm, b);
+        int r = dl__bitmap_clear(bm, b);
         if (r != 1)
             TEQ(r, 1);
     }
-    TEQ(bitmap_count(bm), 0);
+    TEQ(dl__bitmap_count(bm), 0);
     double t0 = now_sec();
-    TEQ(bitmap_find_next_set(bm, 0, &f), 0);
+    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
     double first = now_sec() - t0, second = 1e9;
     for (int i = 0; i < 5; i++) {
         t0 = now_sec();
-        TEQ(bitmap_find_next_set(bm, 0, &f), 0);
+        TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
         double t = now_sec() - t0;
         second = t < second ? t : second;
     }
@@ -755,10 +755,10 @@ static int test_prune(void)
            second * 1e6);
     T(second * 10 < first);
     /* ... and a new bit is still found. */
-    TEQ(bitmap_set(bm, n - 3), 0);
-    TEQ(bitmap_find_next_set(bm, 0, &f), 1);
+    TEQ(dl__bitmap_set(bm, n - 3), 0);
+    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 1);
     TEQ(f, n - 3);
-    bitmap_destroy(bm);
+    dl__bitmap_destroy(bm);
     return 0;
 }
 
@@ -806,27 +806,27 @@ static int stress_body(struct targ *a)
         unsigned leaf = (unsigned)rng_below(&rng, LEAVES), k = (unsigned)rng_below(&rng, PER);
         uint64_t b = own_bit(a->id, leaf, k);
         int v = rng_below(&rng, 4) == 0;
-        int r = v ? bitmap_set(a->zero, b) : bitmap_clear(a->zero, b);
+        int r = v ? dl__bitmap_set(a->zero, b) : dl__bitmap_clear(a->zero, b);
         TEQ(r, a->own[leaf][k]); /* only this thread writes b */
         a->own[leaf][k] = (unsigned char)v;
-        TEQ(bitmap_test(a->zero, b), v);
+        TEQ(dl__bitmap_test(a->zero, b), v);
         if (v) {
             /* The consistency guarantee, under concurrent prunes. */
-            TEQ(bitmap_find_next_set(a->zero, b, &f), 1);
+            TEQ(dl__bitmap_find_next_set(a->zero, b, &f), 1);
             TEQ(f, b);
             uint64_t d = rng_below(&rng, 3 * 4096 * 300), from = d > b ? 0 : b - d;
-            TEQ(bitmap_find_next_set(a->zero, from, &f), 1);
+            TEQ(dl__bitmap_find_next_set(a->zero, from, &f), 1);
             T(f >= from && f <= b);
         } else {
-            TEQ(bitmap_find_next_clear(a->zero, b, &f), 1);
+            TEQ(dl__bitmap_find_next_clear(a->zero, b, &f), 1);
             TEQ(f, b);
-            if (bitmap_find_next_set(a->zero, b, &f))
+            if (dl__bitmap_find_next_set(a->zero, b, &f))
                 T(f > b && f < st_nbits);
         }
         if (op % 1000 == 0) {
-            T(bitmap_count(a->zero) <= NT * LEAVES * PER + OVL);
+            T(dl__bitmap_count(a->zero) <= NT * LEAVES * PER + OVL);
             uint64_t w[8];
-            bitmap_read_words(a->zero, b / 64, 8, w);
+            dl__bitmap_read_words(a->zero, b / 64, 8, w);
             TEQ(w[0] >> (b % 64) & 1, 1 & (uint64_t)a->own[leaf][k]);
         }
         /* Overlapping region: everyone sets the same bits (in a different
@@ -834,14 +834,14 @@ static int stress_body(struct targ *a)
          * materialise the same sentinel subtrees. */
         if (op < OVL) {
             uint64_t o = ovl_base + ((uint64_t)op * 7919 + (uint64_t)a->id * 1237) % OVL * 97;
-            int s = bitmap_set(a->zero, o);
+            int s = dl__bitmap_set(a->zero, o);
             T(s == 0 || s == 1);
             a->zero_returns += s == 0;
-            int c = bitmap_clear(a->ones, o);
+            int c = dl__bitmap_clear(a->ones, o);
             T(c == 0 || c == 1);
             a->one_returns += c == 1;
-            TEQ(bitmap_test(a->zero, o), 1);
-            TEQ(bitmap_test(a->ones, o), 0);
+            TEQ(dl__bitmap_test(a->zero, o), 1);
+            TEQ(dl__bitmap_test(a->ones, o), 0);
         }
     }
     return 0;
@@ -860,8 +860,8 @@ static void *stress_thread(void *p)
 static int test_threads(void)
 {
     struct bitmap *zero, *ones;
-    TEQ(bitmap_create(&zero, st_nbits, 0), 0);
-    TEQ(bitmap_create(&ones, st_nbits, 1), 0);
+    TEQ(dl__bitmap_create(&zero, st_nbits, 0), 0);
+    TEQ(dl__bitmap_create(&ones, st_nbits, 1), 0);
     pthread_barrier_t phase;
     T(pthread_barrier_init(&phase, NULL, NT) == 0);
     static struct targ args[NT];
@@ -901,8 +901,8 @@ static int test_threads(void)
     T(check_all(ones, &r1, &rng) == 0);
     free(r.x);
     free(r1.x);
-    bitmap_destroy(zero);
-    bitmap_destroy(ones);
+    dl__bitmap_destroy(zero);
+    dl__bitmap_destroy(ones);
     return 0;
 }
 

@@ -18,7 +18,7 @@ static int sink(void *arg, const uint8_t *msg, size_t len)
     (void)arg;
     /* Every reply must be a well-formed message. */
     struct dlw_header h;
-    if (len < DLW_HEADER_SIZE || dlw_decode_header(msg, DLW_MAX_PAYLOAD, &h) != 0 ||
+    if (len < DLW_HEADER_SIZE || dl__wire_decode_header(msg, DLW_MAX_PAYLOAD, &h) != 0 ||
         h.data_size != len - DLW_HEADER_SIZE)
         __builtin_trap();
     return 0;
@@ -29,12 +29,12 @@ static void ctr(struct dld_server *srv, struct dld_conn *c, uint64_t luid)
     uint8_t msg[DLW_HEADER_SIZE + 16];
     struct dlw_header h;
     memset(&h, 0, sizeof h);
-    dlw_set_uuid(&h, "f");
+    dl__wire_set_uuid(&h, "f");
     h.luid = luid;
     h.version = DLW_VERSION;
     h.request_type = DLW_CTR;
     h.data_size = 11;
-    dlw_encode_header(&h, msg);
+    dl__wire_encode_header(&h, msg);
     memcpy(msg + DLW_HEADER_SIZE, "1024 core 8", 11);
     dld_conn_input(srv, c, msg, DLW_HEADER_SIZE + 11, sink, NULL);
 }
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size >= DLW_HEADER_SIZE) {
         struct dlw_header h;
-        (void)dlw_decode_header(data, DLW_MAX_PAYLOAD, &h);
+        (void)dl__wire_decode_header(data, DLW_MAX_PAYLOAD, &h);
     }
     struct dld_limits limits = {.max_logs = 8, .max_payload = 65536};
     struct dld_server srv;

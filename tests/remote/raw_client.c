@@ -25,14 +25,14 @@ int raw_send(int fd, uint32_t type, const char *uuid, uint64_t luid, uint32_t se
 {
     struct dlw_header h;
     memset(&h, 0, sizeof h);
-    dlw_set_uuid(&h, uuid);
+    dl__wire_set_uuid(&h, uuid);
     h.luid = luid;
     h.version = DLW_VERSION;
     h.seq = seq;
     h.request_type = type;
     h.data_size = (uint32_t)len;
     uint8_t hdr[DLW_HEADER_SIZE];
-    dlw_encode_header(&h, hdr);
+    dl__wire_encode_header(&h, hdr);
     if (raw_write(fd, hdr, sizeof hdr) < 0)
         return -1;
     return len ? raw_write(fd, payload, len) : 0;
@@ -65,7 +65,7 @@ int raw_recv(int fd, struct dlw_header *h, void *payload, size_t cap)
     int r = read_n(fd, hdr, sizeof hdr);
     if (r <= 0)
         return r;
-    if (dlw_decode_header(hdr, DLW_MAX_PAYLOAD, h) < 0)
+    if (dl__wire_decode_header(hdr, DLW_MAX_PAYLOAD, h) < 0)
         return -1;
     size_t keep = h->data_size < cap ? h->data_size : cap;
     if (keep && (r = read_n(fd, payload, keep)) <= 0)

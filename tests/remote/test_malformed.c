@@ -36,12 +36,12 @@ static void header(uint8_t *b, uint32_t version, uint32_t type, uint32_t size, c
 {
     struct dlw_header h;
     memset(&h, 0, sizeof h);
-    dlw_set_uuid(&h, uuid);
+    dl__wire_set_uuid(&h, uuid);
     h.version = version;
     h.seq = 42;
     h.request_type = type;
     h.data_size = size;
-    dlw_encode_header(&h, b);
+    dl__wire_encode_header(&h, b);
 }
 
 /* Send raw bytes on a fresh connection; expect an error reply `err` and then

@@ -18,14 +18,14 @@ static int check_slots(struct logread *lr)
     int st[2];
     for (int i = 0; i < 2; i++) {
         char why[200] = "";
-        int64_t n = disk_read_full(lr->io, rec[i], DLN_RECORD_BYTES, (uint64_t)i * DLN_SLOT_BYTES);
+        int64_t n = dl__disk_read_full(lr->io, rec[i], DLN_RECORD_BYTES, (uint64_t)i * DLN_SLOT_BYTES);
         if (n < 0) {
             tool_error("superblock slot %d: cannot read: %s", i, strerror((int)-n));
             errors++;
             st[i] = -1;
             continue;
         }
-        st[i] = dln_decode(rec[i], &s[i], why, sizeof why);
+        st[i] = dl__native_decode(rec[i], &s[i], why, sizeof why);
         if (st[i] == 0)
             printf("ok: superblock slot %d: valid, generation %" PRIu64 ", %" PRIu64
                    " regions of %" PRIu32 " sectors\n",
@@ -83,8 +83,8 @@ int cmd_check(int argc, char **argv)
 
     /* Size of the file or device against the layout. */
     uint64_t need = in->format == DISK_FORMAT_NATIVE
-                        ? dln_layout_bytes(in->region_count)
-                        : dlm_layout_bytes(in->region_count, in->logical_block_size);
+                        ? dl__native_layout_bytes(in->region_count)
+                        : dl__dm_layout_bytes(in->region_count, in->logical_block_size);
     printf("ok: layout needs %" PRIu64 " bytes, the %s has %" PRIu64 "\n", need,
            lr.is_blockdev ? "device" : "file", in->device_bytes);
     if (in->device_bytes < need)

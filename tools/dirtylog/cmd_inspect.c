@@ -107,7 +107,7 @@ int cmd_inspect(int argc, char **argv)
     row("Bitmap", "%" PRIu64 " bytes at byte %" PRIu64 ", bit set = %s", res.area_bytes,
         in->bitmap_offset, in->one_means_clean ? "clean and in sync" : "may differ");
     uint64_t layout = in->format == DISK_FORMAT_DM
-                          ? dlm_layout_bytes(in->region_count, in->logical_block_size)
+                          ? dl__dm_layout_bytes(in->region_count, in->logical_block_size)
                           : in->layout_bytes;
     human_bytes(layout, b1, sizeof b1);
     human_bytes(in->device_bytes, b2, sizeof b2);

@@ -32,10 +32,10 @@ void uuid_text(const uint8_t u[16], char out[37])
 static int magic_says(struct dl_io *io)
 {
     uint8_t b[4];
-    if (disk_read_full(io, b, 4, 0) == 4 && get_le32(b) == DLM_MAGIC)
+    if (dl__disk_read_full(io, b, 4, 0) == 4 && get_le32(b) == DLM_MAGIC)
         return DISK_FORMAT_DM;
     for (int slot = 0; slot < 2; slot++)
-        if (disk_read_full(io, b, 4, (uint64_t)slot * DLN_SLOT_BYTES) == 4 &&
+        if (dl__disk_read_full(io, b, 4, (uint64_t)slot * DLN_SLOT_BYTES) == 4 &&
             get_le32(b) == DLN_MAGIC)
             return DISK_FORMAT_NATIVE;
     return DISK_FORMAT_AUTO;
@@ -65,7 +65,7 @@ int logread_open(struct logread *lr, const char *path)
         return EXIT_FAIL;
     }
     char err[256] = "";
-    r = disk_read_header(lr->io, DISK_FORMAT_AUTO, &lr->info, err, sizeof err);
+    r = dl__disk_read_header(lr->io, DISK_FORMAT_AUTO, &lr->info, err, sizeof err);
     if (r == 0)
         return 0;
     if (r == 1) {
@@ -77,7 +77,7 @@ int logread_open(struct logread *lr, const char *path)
         /* Say which format it looked like, or that it looks like neither. */
         int f = magic_says(lr->io);
         if (f != DISK_FORMAT_AUTO &&
-            disk_read_header(lr->io, f, &lr->info, err, sizeof err) < 0)
+            dl__disk_read_header(lr->io, f, &lr->info, err, sizeof err) < 0)
             tool_error("%s: corrupt %s log: %s", path, format_name(f), err);
         else if (strstr(err, "empty"))
             tool_error("%s: %s", path, err);
@@ -99,7 +99,7 @@ void logread_close(struct logread *lr)
 int logread_scan(struct logread *lr, disk_range_fn fn, void *arg, struct disk_scan_result *res)
 {
     char err[256] = "";
-    int r = disk_scan_bitmap(lr->io, &lr->info, fn, arg, res, err, sizeof err);
+    int r = dl__disk_scan_bitmap(lr->io, &lr->info, fn, arg, res, err, sizeof err);
     if (r < 0) {
         tool_error("%s: %s", lr->path, err);
         return EXIT_FAIL;

@@ -34,7 +34,7 @@ static void describe(const char *path, uint64_t bytes, char *out, size_t len)
     struct disk_header_info info;
     char err[256];
     if (dl_io_open_posix(path, 1, 0, &io) == 0) {
-        int r = disk_read_header(io, DISK_FORMAT_AUTO, &info, err, sizeof err);
+        int r = dl__disk_read_header(io, DISK_FORMAT_AUTO, &info, err, sizeof err);
         io->close(io);
         if (r == 0) {
             snprintf(out, len, "a %s log of %" PRIu64 " regions",

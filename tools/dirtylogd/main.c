@@ -140,7 +140,7 @@ static int admin_release(const char *path, const char *spec)
         dlw_put_le64(msg + DLW_HEADER_SIZE, luid);
         plen = 8;
     }
-    if (dlw_set_uuid(&h, uuid) < 0) {
+    if (dl__wire_set_uuid(&h, uuid) < 0) {
         fprintf(stderr, "dirtylogd: bad uuid '%s'\n", uuid);
         return 2;
     }
@@ -148,7 +148,7 @@ static int admin_release(const char *path, const char *spec)
     h.seq = 1;
     h.request_type = DLW_ADMIN_RELEASE;
     h.data_size = plen;
-    dlw_encode_header(&h, msg);
+    dl__wire_encode_header(&h, msg);
 
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
@@ -168,7 +168,7 @@ static int admin_release(const char *path, const char *spec)
             break;
         }
         got += (size_t)k;
-        if (got >= DLW_HEADER_SIZE && dlw_decode_header(rep, 4096, &rh) == 0 &&
+        if (got >= DLW_HEADER_SIZE && dl__wire_decode_header(rep, 4096, &rh) == 0 &&
             got >= DLW_HEADER_SIZE + rh.data_size)
             break;
     }
@@ -269,10 +269,10 @@ int main(int argc, char **argv)
     }
     if (release) {
         free(allow);
-        return admin_release(socket_given ? cfg.socket_path : dlw_default_socket_path(), release);
+        return admin_release(socket_given ? cfg.socket_path : dl__wire_default_socket_path(), release);
     }
     if (!socket_given && !getenv("LISTEN_FDS"))
-        cfg.socket_path = dlw_default_socket_path();
+        cfg.socket_path = dl__wire_default_socket_path();
     if (!nallow) {
         allow = malloc(2 * sizeof *allow);
         if (!allow)

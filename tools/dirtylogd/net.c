@@ -95,7 +95,7 @@ static void refuse(int fd, int err)
     h.version = DLW_VERSION;
     h.error = err;
     uint8_t msg[DLW_HEADER_SIZE];
-    dlw_encode_header(&h, msg);
+    dl__wire_encode_header(&h, msg);
     (void)send_all(&fd, msg, sizeof msg);
     close(fd);
 }

@@ -79,8 +79,8 @@ static struct dld_log *acquire_log(struct dld_server *srv, const char *uuid)
 
 static void free_session(struct dld_session *s)
 {
-    u64map_free(&s->marks);
-    u64map_free(&s->recovering);
+    dl__u64map_free(&s->marks);
+    dl__u64map_free(&s->recovering);
     free(s);
 }
 
@@ -92,8 +92,8 @@ static void destroy_log(struct dld_log *L)
         free_session(s);
     }
     dl_log_destroy(L->log);
-    u64map_free(&L->marks);
-    u64map_free(&L->recovering);
+    dl__u64map_free(&L->marks);
+    dl__u64map_free(&L->recovering);
     pthread_mutex_destroy(&L->lock);
     free(L->ctr);
     free(L);
@@ -131,7 +131,7 @@ static struct dld_session *find_session(struct dld_log *L, uint64_t luid)
 /* Make room so that marking n regions cannot fail half-way. */
 static int reserve_marks(struct dld_log *L, struct dld_session *s, size_t n)
 {
-    if (u64map_reserve(&s->marks, n) < 0 || u64map_reserve(&L->marks, n) < 0)
+    if (dl__u64map_reserve(&s->marks, n) < 0 || dl__u64map_reserve(&L->marks, n) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -139,13 +139,13 @@ static int reserve_marks(struct dld_log *L, struct dld_session *s, size_t n)
 static int session_mark(struct dld_log *L, struct dld_session *s, uint64_t r)
 {
     int added;
-    if (!u64map_put(&s->marks, r, &added))
+    if (!dl__u64map_put(&s->marks, r, &added))
         return -ENOMEM;
     if (!added)
         return 0;
-    uint64_t *count = u64map_put(&L->marks, r, &added);
+    uint64_t *count = dl__u64map_put(&L->marks, r, &added);
     if (!count) {
-        u64map_del(&s->marks, r);
+        dl__u64map_del(&s->marks, r);
         return -ENOMEM;
     }
     if ((*count)++ == 0)
@@ -156,14 +156,14 @@ static int session_mark(struct dld_log *L, struct dld_session *s, uint64_t r)
 /* A region is cleared in the log only when no client still has it marked. */
 static int session_clear(struct dld_log *L, struct dld_session *s, uint64_t r)
 {
-    if (u64map_del(&s->marks, r)) {
-        uint64_t *count = u64map_get(&L->marks, r);
+    if (dl__u64map_del(&s->marks, r)) {
+        uint64_t *count = dl__u64map_get(&L->marks, r);
         if (count && --*count > 0)
             return 0;
-        u64map_del(&L->marks, r);
+        dl__u64map_del(&L->marks, r);
         return dl_log_clear_region(L->log, r);
     }
-    if (u64map_get(&L->marks, r))
+    if (dl__u64map_get(&L->marks, r))
         return 0; /* someone else's writes may be in flight */
     /* Nobody marked it in this daemon's life (e.g. dirty since before a
      * restart): the client's word is enough. */
@@ -177,17 +177,17 @@ static void drop_session(struct dld_log *L, struct dld_session *s)
     for (size_t i = 0; i < s->marks.cap; i++) {
         if (!s->marks.used[i])
             continue;
-        uint64_t *count = u64map_get(&L->marks, s->marks.keys[i]);
+        uint64_t *count = dl__u64map_get(&L->marks, s->marks.keys[i]);
         if (count && --*count == 0)
-            u64map_del(&L->marks, s->marks.keys[i]);
+            dl__u64map_del(&L->marks, s->marks.keys[i]);
     }
     for (size_t i = 0; i < s->recovering.cap; i++) {
         if (!s->recovering.used[i])
             continue;
         uint64_t r = s->recovering.keys[i];
-        uint64_t *owner = u64map_get(&L->recovering, r);
+        uint64_t *owner = dl__u64map_get(&L->recovering, r);
         if (owner && *owner == s->luid) {
-            u64map_del(&L->recovering, r);
+            dl__u64map_del(&L->recovering, r);
             dl_log_set_region_sync(L->log, r, 0); /* not recovered: back to the pool */
         }
     }
@@ -289,8 +289,8 @@ static int do_ctr(struct dld_server *srv, struct dld_conn *c, const struct dlw_h
             L->ctr = ctr;
             ctr = NULL;
             L->log = log;
-            u64map_init(&L->marks);
-            u64map_init(&L->recovering);
+            dl__u64map_init(&L->marks);
+            dl__u64map_init(&L->recovering);
             unsigned b = bucket_of(L->uuid);
             L->next = srv->buckets[b];
             srv->buckets[b] = L;
@@ -315,8 +315,8 @@ static int do_ctr(struct dld_server *srv, struct dld_conn *c, const struct dlw_h
     } else if ((s = calloc(1, sizeof *s)) != NULL) {
         s->luid = h->luid;
         s->conn_id = c->id;
-        u64map_init(&s->marks);
-        u64map_init(&s->recovering);
+        dl__u64map_init(&s->marks);
+        dl__u64map_init(&s->recovering);
         s->next = L->sessions;
         L->sessions = s;
         L->nsessions++;
@@ -412,7 +412,7 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
         }
         break;
     case DLW_IS_REMOTE_RECOVERING: {
-        uint64_t *owner = u64map_get(&L->recovering, region);
+        uint64_t *owner = dl__u64map_get(&L->recovering, region);
         int rec = owner && *owner != s->luid;
         if (!rec && (r = dl_log_is_remote_recovering(L->log, region)) > 0)
             rec = 1;
@@ -442,7 +442,7 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
         break;
     case DLW_GET_RESYNC_WORK: {
         int added;
-        if (u64map_reserve(&s->recovering, 1) < 0 || u64map_reserve(&L->recovering, 1) < 0) {
+        if (dl__u64map_reserve(&s->recovering, 1) < 0 || dl__u64map_reserve(&L->recovering, 1) < 0) {
             r = -ENOMEM;
             break;
         }
@@ -450,8 +450,8 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
         if (r < 0)
             break;
         if (r == 1) {
-            *u64map_put(&L->recovering, region, &added) = s->luid;
-            u64map_put(&s->recovering, region, &added);
+            *dl__u64map_put(&L->recovering, region, &added) = s->luid;
+            dl__u64map_put(&s->recovering, region, &added);
         }
         reply_u64(rp, (uint64_t)(int64_t)r);
         reply_u64(rp, r == 1 ? region : 0);
@@ -466,12 +466,12 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
         r = dl_log_set_region_sync(L->log, region, in_sync != 0);
         if (r < 0)
             break;
-        uint64_t *owner = u64map_get(&L->recovering, region);
+        uint64_t *owner = dl__u64map_get(&L->recovering, region);
         if (owner) {
             struct dld_session *o = *owner == s->luid ? s : find_session(L, *owner);
             if (o)
-                u64map_del(&o->recovering, region);
-            u64map_del(&L->recovering, region);
+                dl__u64map_del(&o->recovering, region);
+            dl__u64map_del(&L->recovering, region);
         }
         break;
     }
@@ -567,7 +567,7 @@ static void dispatch(struct dld_server *srv, struct dld_conn *c, const struct dl
         rp->error = r;
         if (srv->verbose)
             SAY(srv, LOG_DEBUG, "conn %" PRIu64 ": %s on %s: %s", c->id,
-                dlw_request_name(req) ? dlw_request_name(req) : "?", h->uuid,
+                dl__wire_request_name(req) ? dl__wire_request_name(req) : "?", h->uuid,
                 rp->len ? (const char *)rp->data : "error");
     }
 }
@@ -585,8 +585,8 @@ static int send_reply(const struct dlw_header *req, const struct reply *rp, dld_
 {
     uint8_t msg[DLW_HEADER_SIZE + DLD_REPLY_MAX];
     struct dlw_header h;
-    dlw_reply_header(req, rp->error, rp->len, &h);
-    dlw_encode_header(&h, msg);
+    dl__wire_reply_header(req, rp->error, rp->len, &h);
+    dl__wire_encode_header(&h, msg);
     memcpy(msg + DLW_HEADER_SIZE, rp->data, rp->len);
     return send(arg, msg, DLW_HEADER_SIZE + rp->len);
 }
@@ -607,7 +607,7 @@ int dld_conn_input(struct dld_server *srv, struct dld_conn *c, const uint8_t *da
             n -= k;
             if (c->hdr_len < DLW_HEADER_SIZE)
                 return 0;
-            int e = dlw_decode_header(c->hdr, srv->limits.max_payload, &c->h);
+            int e = dl__wire_decode_header(c->hdr, srv->limits.max_payload, &c->h);
             if (e == -EPROTO || e == -EMSGSIZE) {
                 /* The length cannot be trusted: answer, then hang up. */
                 struct reply *rp = calloc(1, sizeof *rp);
