@@ -62,7 +62,7 @@ int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
         free(rh);
         return -ENOMEM;
     }
-    int err = rh_table_init(rh);
+    int err = dl__rh_table_init(rh);
     if (err < 0) {
         dl_rh_destroy(rh);
         return err;
@@ -75,7 +75,7 @@ void dl_rh_destroy(dl_rh *rh)
 {
     if (!rh)
         return;
-    rh_table_free(rh);
+    dl__rh_table_free(rh);
     pthread_cond_destroy(&rh->region_cond);
     pthread_cond_destroy(&rh->flush_cond);
     pthread_mutex_destroy(&rh->lock);
@@ -90,7 +90,7 @@ int dl_rh_region_state(dl_rh *rh, uint64_t region)
         return -EINVAL;
     if (region >= rh->region_count)
         return -ERANGE;
-    struct rh_entry *e = rh_lookup(rh, region);
+    struct rh_entry *e = dl__rh_lookup(rh, region);
     uint64_t w = e ? atomic_load_explicit(&e->state, memory_order_acquire) : 0;
     if (!(w & RH_F_KNOWN)) {
         int in = dl_log_in_sync(rh->log, region, 1);

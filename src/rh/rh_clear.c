@@ -24,7 +24,7 @@ static int eligible(const struct dl_rh *rh, uint64_t w, uint64_t gen, int all_id
     return idle_for > rh->hot_periods;
 }
 
-uint64_t rh_clear_pass(struct dl_rh *rh, int all_idle)
+uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle)
 {
     uint64_t gen = atomic_fetch_add_explicit(&rh->gen, 1, memory_order_relaxed) + 1;
     uint64_t cleared = 0;
@@ -56,7 +56,7 @@ uint64_t rh_clear_pass(struct dl_rh *rh, int all_idle)
                 }
                 rh->stats.clears++;
                 rh->clears_unflushed++;
-                rh_note_marked(rh, l, region, 0);
+                dl__rh_note_marked(rh, l, region, 0);
                 cleared++;
             }
         }
@@ -69,8 +69,8 @@ static int64_t flush_pass(dl_rh *rh, int all_idle)
     if (!rh)
         return -EINVAL;
     pthread_mutex_lock(&rh->lock);
-    uint64_t n = rh_clear_pass(rh, all_idle);
-    int err = rh->clears_unflushed ? rh_commit_wait(rh, rh_next_flush(rh)) : 0;
+    uint64_t n = dl__rh_clear_pass(rh, all_idle);
+    int err = rh->clears_unflushed ? dl__rh_commit_wait(rh, rh_next_flush(rh)) : 0;
     pthread_mutex_unlock(&rh->lock);
     return err < 0 ? err : (int64_t)n;
 }

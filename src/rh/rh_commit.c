@@ -12,7 +12,7 @@
 
 #include "rh/rh_internal.h"
 
-int rh_commit_wait(struct dl_rh *rh, uint64_t target)
+int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target)
 {
     for (;;) {
         if (rh->flush_last_ok >= target)
@@ -25,7 +25,7 @@ int rh_commit_wait(struct dl_rh *rh, uint64_t target)
             uint64_t n = ++rh->flush_started;
             rh->flush_in_progress = 1;
             if (rh->clear_threshold && rh->dirty_regions > rh->clear_threshold)
-                rh_clear_pass(rh, 0);
+                dl__rh_clear_pass(rh, 0);
             rh->clears_unflushed = 0; /* this flush carries them */
             rh->stats.log_flushes++;
             pthread_mutex_unlock(&rh->lock);

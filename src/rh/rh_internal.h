@@ -113,30 +113,30 @@ struct dl_rh {
 };
 
 /* rh_table.c */
-int rh_table_init(struct dl_rh *rh);
-void rh_table_free(struct dl_rh *rh);
+int dl__rh_table_init(struct dl_rh *rh);
+void dl__rh_table_free(struct dl_rh *rh);
 /* Lock-free: the entry of a region, or NULL if its leaf does not exist. */
-struct rh_entry *rh_lookup(struct dl_rh *rh, uint64_t region);
+struct rh_entry *dl__rh_lookup(struct dl_rh *rh, uint64_t region);
 /* Under lock: the entry, allocating its leaf (and nodes); NULL on ENOMEM. */
-struct rh_entry *rh_lookup_alloc(struct dl_rh *rh, uint64_t region, struct rh_leaf **leaf);
-struct rh_leaf *rh_leaf_of(struct dl_rh *rh, uint64_t region); /* lock-free */
+struct rh_entry *dl__rh_lookup_alloc(struct dl_rh *rh, uint64_t region, struct rh_leaf **leaf);
+struct rh_leaf *dl__rh_leaf_of(struct dl_rh *rh, uint64_t region); /* lock-free */
 
 /* Under lock: make sure the entry knows the region's sync state. */
-int rh_entry_init(struct dl_rh *rh, uint64_t region, struct rh_entry *e);
+int dl__rh_entry_init(struct dl_rh *rh, uint64_t region, struct rh_entry *e);
 /* Under lock: record that the entry is (no longer) MARKED. */
-void rh_note_marked(struct dl_rh *rh, struct rh_leaf *leaf, uint64_t region, int marked);
+void dl__rh_note_marked(struct dl_rh *rh, struct rh_leaf *leaf, uint64_t region, int marked);
 
 /* rh_commit.c: under lock; returns with the lock held. 0 once a flush
  * numbered >= target succeeded, else the error of the flush(es) that
  * covered target. */
-int rh_commit_wait(struct dl_rh *rh, uint64_t target);
+int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target);
 /* Under lock: the number the next flush to start will get. */
 static inline uint64_t rh_next_flush(struct dl_rh *rh) { return rh->flush_started + 1; }
 
 /* rh_clear.c: under lock; clears eligible idle regions; returns how many. */
-uint64_t rh_clear_pass(struct dl_rh *rh, int all_idle);
+uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle);
 
 /* Lock-free CAS helpers (rh_write.c). */
-void rh_wake_drained(struct dl_rh *rh);
+void dl__rh_wake_drained(struct dl_rh *rh);
 
 #endif

@@ -17,7 +17,7 @@ int dl_rh_recovery_next(dl_rh *rh, uint64_t *region)
     uint64_t r;
     int found = dl_log_get_resync_work(rh->log, &r);
     if (found > 0) {
-        struct rh_entry *e = rh_lookup_alloc(rh, r, NULL);
+        struct rh_entry *e = dl__rh_lookup_alloc(rh, r, NULL);
         if (!e) {
             dl_log_set_region_sync(rh->log, r, 0); /* hand it back, still out of sync */
             found = -ENOMEM;
@@ -38,7 +38,7 @@ static struct rh_entry *recovering_entry(dl_rh *rh, uint64_t region)
 {
     if (region >= rh->region_count)
         return NULL;
-    struct rh_entry *e = rh_lookup(rh, region);
+    struct rh_entry *e = dl__rh_lookup(rh, region);
     if (!e || !(atomic_load_explicit(&e->state, memory_order_relaxed) & RH_F_RECOVERING))
         return NULL;
     return e;

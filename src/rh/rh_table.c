@@ -8,7 +8,7 @@
 
 #include "rh/rh_internal.h"
 
-int rh_table_init(struct dl_rh *rh)
+int dl__rh_table_init(struct dl_rh *rh)
 {
     uint64_t leaves = (rh->region_count + RH_LEAF - 1) >> RH_LEAF_BITS;
     unsigned levels = 0;
@@ -35,7 +35,7 @@ static void free_node(void *p, unsigned levels)
     free(n);
 }
 
-void rh_table_free(struct dl_rh *rh)
+void dl__rh_table_free(struct dl_rh *rh)
 {
     free_node(atomic_load_explicit(&rh->root, memory_order_relaxed), rh->levels);
     for (struct rh_leaf *l = rh->leaves, *next; l; l = next) {
@@ -52,7 +52,7 @@ static inline unsigned slot_of(const struct dl_rh *rh, uint64_t leaf_index, unsi
     return (unsigned)(leaf_index >> shift) & (RH_FANOUT - 1);
 }
 
-struct rh_leaf *rh_leaf_of(struct dl_rh *rh, uint64_t region)
+struct rh_leaf *dl__rh_leaf_of(struct dl_rh *rh, uint64_t region)
 {
     void *p = atomic_load_explicit(&rh->root, memory_order_acquire);
     uint64_t li = region >> RH_LEAF_BITS;
@@ -62,9 +62,9 @@ struct rh_leaf *rh_leaf_of(struct dl_rh *rh, uint64_t region)
     return p;
 }
 
-struct rh_entry *rh_lookup(struct dl_rh *rh, uint64_t region)
+struct rh_entry *dl__rh_lookup(struct dl_rh *rh, uint64_t region)
 {
-    struct rh_leaf *l = rh_leaf_of(rh, region);
+    struct rh_leaf *l = dl__rh_leaf_of(rh, region);
     return l ? &l->e[region & (RH_LEAF - 1)] : NULL;
 }
 
@@ -82,7 +82,7 @@ static struct rh_leaf *new_leaf(struct dl_rh *rh, uint64_t region)
     return l;
 }
 
-struct rh_entry *rh_lookup_alloc(struct dl_rh *rh, uint64_t region, struct rh_leaf **leafp)
+struct rh_entry *dl__rh_lookup_alloc(struct dl_rh *rh, uint64_t region, struct rh_leaf **leafp)
 {
     uint64_t li = region >> RH_LEAF_BITS;
     _Atomic(void *) *slot = &rh->root;
@@ -112,7 +112,7 @@ struct rh_entry *rh_lookup_alloc(struct dl_rh *rh, uint64_t region, struct rh_le
     return NULL; /* not reached */
 }
 
-void rh_note_marked(struct dl_rh *rh, struct rh_leaf *leaf, uint64_t region, int marked)
+void dl__rh_note_marked(struct dl_rh *rh, struct rh_leaf *leaf, uint64_t region, int marked)
 {
     unsigned i = (unsigned)(region & (RH_LEAF - 1));
     uint64_t bit = 1ull << (i % 64);

@@ -14,7 +14,7 @@
 /* Hot path: admit a write to one region if it is durably dirty. */
 static int try_admit(struct dl_rh *rh, uint64_t region)
 {
-    struct rh_entry *e = rh_lookup(rh, region);
+    struct rh_entry *e = dl__rh_lookup(rh, region);
     if (!e)
         return 0;
     uint64_t w = atomic_load_explicit(&e->state, memory_order_acquire);
@@ -54,14 +54,14 @@ static int release(struct dl_rh *rh, struct rh_entry *e, uint64_t add)
     }
 }
 
-void rh_wake_drained(struct dl_rh *rh)
+void dl__rh_wake_drained(struct dl_rh *rh)
 {
     pthread_mutex_lock(&rh->lock);
     pthread_cond_broadcast(&rh->region_cond);
     pthread_mutex_unlock(&rh->lock);
 }
 
-int rh_entry_init(struct dl_rh *rh, uint64_t region, struct rh_entry *e)
+int dl__rh_entry_init(struct dl_rh *rh, uint64_t region, struct rh_entry *e)
 {
     if (atomic_load_explicit(&e->state, memory_order_relaxed) & RH_F_KNOWN)
         return 0;
@@ -81,12 +81,12 @@ static int begin_pinned(struct dl_rh *rh, uint64_t first, uint64_t last, unsigne
     int busy = (flags & DL_RH_NOWAIT) || (rh->flags & DL_RH_BUSY_ON_RECOVERY);
 again:
     for (uint64_t r = first; r <= last; r++) {
-        int err = rh_entry_init(rh, r, rh_lookup(rh, r));
+        int err = dl__rh_entry_init(rh, r, dl__rh_lookup(rh, r));
         if (err < 0)
             return err;
     }
     for (uint64_t r = first; r <= last; r++) {
-        struct rh_entry *e = rh_lookup(rh, r);
+        struct rh_entry *e = dl__rh_lookup(rh, r);
         if (atomic_load_explicit(&e->state, memory_order_relaxed) & RH_F_RECOVERING) {
             if (busy)
                 return -EBUSY;
@@ -100,7 +100,7 @@ again:
     uint64_t target = 0;
     for (uint64_t r = first; r <= last; r++) {
         struct rh_leaf *leaf;
-        struct rh_entry *e = rh_lookup_alloc(rh, r, &leaf);
+        struct rh_entry *e = dl__rh_lookup_alloc(rh, r, &leaf);
         uint64_t w = atomic_load_explicit(&e->state, memory_order_relaxed);
         if (!(w & RH_F_MARKED)) {
             int err = dl_log_mark_region(rh->log, r);
@@ -109,7 +109,7 @@ again:
             rh->stats.marks++;
             e->ticket = rh_next_flush(rh);
             atomic_fetch_or_explicit(&e->state, RH_F_MARKED, memory_order_relaxed);
-            rh_note_marked(rh, leaf, r, 1);
+            dl__rh_note_marked(rh, leaf, r, 1);
         } else if (!(w & RH_F_DURABLE)) {
             if (e->ticket <= rh->flush_last_ok) {
                 /* A flush that started after the mark succeeded. */
@@ -125,18 +125,18 @@ again:
             target = e->ticket;
     }
     if (target) {
-        int err = rh_commit_wait(rh, target);
+        int err = dl__rh_commit_wait(rh, target);
         if (err < 0)
             return err;
         goto again; /* things may have moved while we slept: check afresh */
     }
     for (uint64_t r = first; r <= last; r++)
-        if (rh_pending(atomic_load_explicit(&rh_lookup(rh, r)->state, memory_order_relaxed)) ==
+        if (rh_pending(atomic_load_explicit(&dl__rh_lookup(rh, r)->state, memory_order_relaxed)) ==
             RH_PENDING_MASK)
             return -EAGAIN;
     /* Enders may CAS concurrently; a fetch_add composes with them. */
     for (uint64_t r = first; r <= last; r++)
-        atomic_fetch_add_explicit(&rh_lookup(rh, r)->state, 1, memory_order_acquire);
+        atomic_fetch_add_explicit(&dl__rh_lookup(rh, r)->state, 1, memory_order_acquire);
     return 0;
 }
 
@@ -148,7 +148,7 @@ static int begin_locked(struct dl_rh *rh, uint64_t first, uint64_t last, unsigne
     uint64_t r = first;
     int err = 0;
     for (; r <= last; r++) {
-        struct rh_entry *e = rh_lookup_alloc(rh, r, NULL);
+        struct rh_entry *e = dl__rh_lookup_alloc(rh, r, NULL);
         if (!e) {
             err = -ENOMEM;
             break;
@@ -158,7 +158,7 @@ static int begin_locked(struct dl_rh *rh, uint64_t first, uint64_t last, unsigne
     if (err == 0)
         err = begin_pinned(rh, first, last, flags);
     for (uint64_t i = first; i < r; i++)
-        rh_lookup(rh, i)->cold_users--;
+        dl__rh_lookup(rh, i)->cold_users--;
     return err;
 }
 
@@ -172,7 +172,7 @@ static int begin_regions(struct dl_rh *rh, uint64_t first, uint64_t last, unsign
     /* Give back what the hot path took before we may sleep. */
     int wake = 0;
     for (uint64_t i = first; i < r; i++)
-        wake |= release(rh, rh_lookup(rh, i), 0) > 0;
+        wake |= release(rh, dl__rh_lookup(rh, i), 0) > 0;
     pthread_mutex_lock(&rh->lock);
     if (wake)
         pthread_cond_broadcast(&rh->region_cond);
@@ -186,7 +186,7 @@ static int end_regions(struct dl_rh *rh, uint64_t first, uint64_t last, int resu
     int err = 0, wake = 0;
     if (result >= 0) {
         for (uint64_t r = first; r <= last; r++) {
-            struct rh_entry *e = rh_lookup(rh, r);
+            struct rh_entry *e = dl__rh_lookup(rh, r);
             int w = e ? release(rh, e, 0) : -EINVAL;
             if (w < 0)
                 err = w;
@@ -194,7 +194,7 @@ static int end_regions(struct dl_rh *rh, uint64_t first, uint64_t last, int resu
                 wake |= w;
         }
         if (wake)
-            rh_wake_drained(rh);
+            dl__rh_wake_drained(rh);
         return err;
     }
     /* A failed write: the copies may differ. Under the lock so the log's
@@ -202,7 +202,7 @@ static int end_regions(struct dl_rh *rh, uint64_t first, uint64_t last, int resu
      * recovery (which also runs under it). The region stays marked. */
     pthread_mutex_lock(&rh->lock);
     for (uint64_t r = first; r <= last; r++) {
-        struct rh_entry *e = rh_lookup(rh, r);
+        struct rh_entry *e = dl__rh_lookup(rh, r);
         if (!e || rh_pending(atomic_load(&e->state)) == 0) {
             err = -EINVAL;
             continue;

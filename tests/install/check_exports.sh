@@ -2,10 +2,14 @@
 # The shared library exports only dl_-prefixed symbols (at least one), exactly
 # the functions include/dirtylog.h declares DL_EXPORT, and its SONAME is
 # libdirtylog.so.<major>.
-# usage: check_exports.sh <libdirtylog.so> <dirtylog.h> [nm]
+# The static archive cannot hide anything, so every global it defines is
+# dl_-prefixed too (dl__ for the library's internal cross-file functions): a
+# static link must not clash with an engine's own names.
+# usage: check_exports.sh <libdirtylog.so> <dirtylog.h> [nm] [libdirtylog.a]
 set -euo pipefail
 lib=$1 header=$2
 nm=${3:-nm}
+archive=${4:-}
 command -v "$nm" >/dev/null || nm="nm"
 status=0
 
@@ -35,6 +39,16 @@ if [ -n "$missing" ]; then
     echo "FAIL: declared DL_EXPORT but not exported (not defined?):"
     printf '%s\n' "$missing" | sed 's/^/  /'
     status=1
+fi
+
+if [ -n "$archive" ]; then
+    globals=$("$nm" -g --defined-only "$archive" 2>/dev/null | awk 'NF >= 3 { print $3 }' | sort -u)
+    bad=$(printf '%s\n' "$globals" | grep -v '^dl_' | grep -v '^$' || true)
+    if [ -n "$bad" ]; then
+        echo "FAIL: $(basename "$archive") defines globals without the dl_ prefix:"
+        printf '%s\n' "$bad" | sed 's/^/  /'
+        status=1
+    fi
 fi
 
 soname=$(LC_ALL=C readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
