@@ -121,11 +121,11 @@ int mirror_flush_legs(void *arg)
     return r;
 }
 
-int mirror_write_leg(struct mirror *m, unsigned leg, const void *buf, size_t len, uint64_t off)
+/* Whole-buffer pread/pwrite on a leg: short transfers and EINTR retried. */
+static int leg_io(int fd, char *p, size_t len, uint64_t off, int write)
 {
-    const char *p = buf;
     while (len > 0) {
-        ssize_t n = pwrite(m->fd[leg], p, len, (off_t)off);
+        ssize_t n = write ? pwrite(fd, p, len, (off_t)off) : pread(fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -137,20 +137,14 @@ int mirror_write_leg(struct mirror *m, unsigned leg, const void *buf, size_t len
     return 0;
 }
 
+int mirror_write_leg(struct mirror *m, unsigned leg, const void *buf, size_t len, uint64_t off)
+{
+    return leg_io(m->fd[leg], (char *)buf, len, off, 1); /* pwrite only reads it */
+}
+
 int mirror_read_leg(struct mirror *m, unsigned leg, void *buf, size_t len, uint64_t off)
 {
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = pread(m->fd[leg], p, len, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-        off += (uint64_t)n;
-    }
-    return 0;
+    return leg_io(m->fd[leg], buf, len, off, 0);
 }
 
 int mirror_write_all(struct mirror *m, const void *buf, size_t len, uint64_t off)

@@ -135,3 +135,21 @@ void human_bytes(uint64_t bytes, char *buf, size_t len)
         snprintf(buf, len, "%llu.%02llu %s", (unsigned long long)whole, (unsigned long long)frac,
                  unit[u]);
 }
+
+int parse_command(const char *cmd, int argc, char **argv, const struct opt_spec *specs,
+                  int nspecs, int noperands, const char *missing, struct parsed_args *pa,
+                  int *status)
+{
+    int r = parse_args(argc, argv, specs, nspecs, pa);
+    if (r < 0) {
+        print_command_help(cmd);
+        *status = tool_finish_stdout(EXIT_OK);
+    } else if (r > 0) {
+        *status = r;
+    } else if (pa->noperands != noperands) {
+        *status = tool_usage_error("%s", pa->noperands < noperands ? missing : "too many arguments");
+    } else {
+        return 0;
+    }
+    return 1;
+}

@@ -54,15 +54,9 @@ static int check_slots(struct logread *lr)
 int cmd_check(int argc, char **argv)
 {
     struct parsed_args pa;
-    int r = parse_args(argc, argv, NULL, 0, &pa);
-    if (r < 0) {
-        print_command_help("check");
-        return tool_finish_stdout(EXIT_OK);
-    }
-    if (r)
-        return r;
-    if (pa.noperands != 1)
-        return tool_usage_error(pa.noperands ? "too many arguments" : "missing the log path");
+    int status;
+    if (parse_command("check", argc, argv, NULL, 0, 1, "missing the log path", &pa, &status))
+        return status;
     struct logread lr;
     if (logread_open(&lr, pa.operands[0]) != 0) {
         printf("%s: INVALID\n", pa.operands[0]);

@@ -44,16 +44,9 @@ int cmd_convert(int argc, char **argv)
 {
     static const struct opt_spec specs[] = {{"to", 1}, {"force", 0}, {"region-size", 1}};
     struct parsed_args pa;
-    int r = parse_args(argc, argv, specs, 3, &pa);
-    if (r < 0) {
-        print_command_help("convert");
-        return tool_finish_stdout(EXIT_OK);
-    }
-    if (r)
-        return r;
-    if (pa.noperands != 2)
-        return tool_usage_error(pa.noperands < 2 ? "missing arguments: need <in> <out>"
-                                                 : "too many arguments");
+    int status, r;
+    if (parse_command("convert", argc, argv, specs, 3, 2, "missing arguments: need <in> <out>", &pa, &status))
+        return status;
     const char *to = pa.values[0];
     if (!to)
         return tool_usage_error("missing --to native|dm");

@@ -11,17 +11,9 @@ int cmd_create(int argc, char **argv)
         {"format", 1}, {"sync", 0}, {"nosync", 0}, {"force", 0},
     };
     struct parsed_args pa;
-    int r = parse_args(argc, argv, specs, 4, &pa);
-    if (r < 0) {
-        print_command_help("create");
-        return tool_finish_stdout(EXIT_OK);
-    }
-    if (r)
-        return r;
-    if (pa.noperands != 3)
-        return tool_usage_error(pa.noperands < 3 ? "missing arguments: need <path> <target_size> "
-                                                   "<region_size>"
-                                                 : "too many arguments");
+    int status;
+    if (parse_command("create", argc, argv, specs, 4, 3, "missing arguments: need <path> <target_size> " "<region_size>", &pa, &status))
+        return status;
     const char *format = pa.values[0] ? pa.values[0] : "native";
     if (strcmp(format, "native") != 0 && strcmp(format, "dm") != 0)
         return tool_usage_error("unknown format '%s' (expected native or dm)", format);

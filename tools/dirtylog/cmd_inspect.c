@@ -43,15 +43,9 @@ int cmd_inspect(int argc, char **argv)
 {
     static const struct opt_spec specs[] = {{"region-size", 1}};
     struct parsed_args pa;
-    int r = parse_args(argc, argv, specs, 1, &pa);
-    if (r < 0) {
-        print_command_help("inspect");
-        return tool_finish_stdout(EXIT_OK);
-    }
-    if (r)
-        return r;
-    if (pa.noperands != 1)
-        return tool_usage_error(pa.noperands ? "too many arguments" : "missing the log path");
+    int status, r;
+    if (parse_command("inspect", argc, argv, specs, 1, 1, "missing the log path", &pa, &status))
+        return status;
     struct logread lr;
     if (logread_open(&lr, pa.operands[0]) != 0)
         return EXIT_FAIL;

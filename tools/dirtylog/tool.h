@@ -43,6 +43,12 @@ struct parsed_args {
  * repeated option, too many operands). "--help"/"-h" returns -1. */
 int parse_args(int argc, char **argv, const struct opt_spec *specs, int nspecs,
                struct parsed_args *pa);
+/* The prologue of every subcommand: parse_args, answer --help with the
+ * command's help, and insist on exactly `noperands` operands (`missing` is
+ * the message when there are fewer). 0 to go on, or 1 and *status to return. */
+int parse_command(const char *cmd, int argc, char **argv, const struct opt_spec *specs,
+                  int nspecs, int noperands, const char *missing, struct parsed_args *pa,
+                  int *status);
 
 /* Strict unsigned decimal: no sign, space, junk or overflow. 0 or -1. */
 int parse_u64(const char *s, uint64_t *out);
