@@ -99,3 +99,58 @@ out:
     free(img);
     return made;
 }
+
+void crash_intervals_init(struct crash_intervals *l)
+{
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->lock, NULL);
+}
+
+void crash_intervals_free(struct crash_intervals *l)
+{
+    free(l->iv);
+    pthread_mutex_destroy(&l->lock);
+}
+
+void crash_intervals_add(struct crash_intervals *l, uint64_t region, size_t from, size_t to)
+{
+    pthread_mutex_lock(&l->lock);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct crash_interval *iv = realloc(l->iv, cap * sizeof *iv);
+        if (!iv) { /* a test machine out of memory: fail loudly */
+            fprintf(stderr, "crash_intervals_add: out of memory\n");
+            exit(2);
+        }
+        l->iv = iv;
+        l->cap = cap;
+    }
+    l->iv[l->n++] = (struct crash_interval){region, from, to};
+    pthread_mutex_unlock(&l->lock);
+}
+
+void crash_intervals_end(struct crash_intervals *l, uint64_t region, size_t to)
+{
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < l->n; i++)
+        if (l->iv[i].region == region && l->iv[i].to == SIZE_MAX)
+            l->iv[i].to = to;
+    pthread_mutex_unlock(&l->lock);
+}
+
+int crash_intervals_check(const struct crash_intervals *l, dl_log *log, size_t c,
+                          const char *label, const char *event, uint64_t *checks)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct crash_interval *v = &l->iv[i];
+        if (v->from > c || v->to < c)
+            continue;
+        (*checks)++;
+        if (dl_log_is_clean(log, v->region) != 0 || dl_log_in_sync(log, v->region, 1) != 0) {
+            fprintf(stderr, "%s crash point %zu: region %llu (%s at %zu) reads clean\n", label, c,
+                    (unsigned long long)v->region, event, v->from);
+            return 1;
+        }
+    }
+    return 0;
+}

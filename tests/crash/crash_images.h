@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
+#include "dirtylog.h"
 #include "memio.h"
 
 /* The tests' pseudo-random sequence (an LCG: the same seed, the same run). */
@@ -36,5 +39,28 @@ typedef int (*crash_image_fn)(void *arg, const uint8_t *img, uint64_t len, size_
 uint64_t crash_images(const struct memio_rec *recs, size_t nrecs, const uint8_t *base,
                       uint64_t base_len, uint64_t target, unsigned seed, crash_image_fn fn,
                       void *arg);
+
+/* What the tests check in each image: a region must read dirty (not clean
+ * and not in sync) at every crash point in [from, to]. Thread-safe list. */
+struct crash_interval {
+    uint64_t region;
+    size_t from, to; /* to == SIZE_MAX: still open */
+};
+struct crash_intervals {
+    pthread_mutex_t lock;
+    struct crash_interval *iv;
+    size_t n, cap;
+};
+void crash_intervals_init(struct crash_intervals *l);
+void crash_intervals_free(struct crash_intervals *l);
+void crash_intervals_add(struct crash_intervals *l, uint64_t region, size_t from, size_t to);
+/* Close every open interval of region at crash point `to`. */
+void crash_intervals_end(struct crash_intervals *l, uint64_t region, size_t to);
+/* Check an opened log at crash point c: every interval covering c must read
+ * dirty. Counts the checks in *checks; on the first region that reads clean,
+ * prints it (`label` names the run, `event` what happened at `from`, e.g.
+ * "acknowledged") and returns 1. 0 otherwise. */
+int crash_intervals_check(const struct crash_intervals *l, dl_log *log, size_t c,
+                          const char *label, const char *event, uint64_t *checks);
 
 #endif

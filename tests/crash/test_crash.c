@@ -25,11 +25,6 @@ TEST_MAIN_DEFINITIONS
 
 enum { THREADS = 4, ITERATIONS = 14, OLD_REGIONS = 40000, REGIONS = 70000 };
 
-struct interval { /* region must read dirty for crash points in [from, to] */
-    uint64_t region;
-    size_t from, to;
-};
-
 struct crash_stats {
     uint64_t states, opened, refused, checks;
 };
@@ -37,35 +32,13 @@ struct crash_stats {
 struct history {
     struct memio io;
     dl_log *log;
-    pthread_mutex_t lock;
-    struct interval *iv;
-    size_t niv, cap;
+    struct crash_intervals iv;
     /* the replay: the device each crash image is loaded into, the format */
     struct memio chk;
     int dm;
     struct crash_stats st;
     atomic_int bad;
 };
-
-static void add_interval(struct history *h, uint64_t region, size_t from)
-{
-    pthread_mutex_lock(&h->lock);
-    if (h->niv == h->cap) {
-        h->cap = h->cap ? 2 * h->cap : 256;
-        h->iv = realloc(h->iv, h->cap * sizeof *h->iv);
-    }
-    h->iv[h->niv++] = (struct interval){region, from, SIZE_MAX};
-    pthread_mutex_unlock(&h->lock);
-}
-
-static void end_interval(struct history *h, uint64_t region, size_t to)
-{
-    pthread_mutex_lock(&h->lock);
-    for (size_t i = 0; i < h->niv; i++)
-        if (h->iv[i].region == region && h->iv[i].to == SIZE_MAX)
-            h->iv[i].to = to;
-    pthread_mutex_unlock(&h->lock);
-}
 
 struct worker {
     struct history *h;
@@ -92,7 +65,7 @@ static void *worker(void *p)
             atomic_fetch_add(&h->bad, 1);
         size_t ack = memio_position(&h->io);
         for (int k = 0; k < nm; k++) {
-            add_interval(h, marked[k], ack);
+            crash_intervals_add(&h->iv, marked[k], ack, SIZE_MAX);
             if (nheld < 64)
                 held[nheld++] = marked[k];
         }
@@ -106,7 +79,7 @@ static void *worker(void *p)
                 still += held[j] == r;
             held[i] = held[--nheld];
             if (still == 1) {
-                end_interval(h, r, memio_position(&h->io));
+                crash_intervals_end(&h->iv, r, memio_position(&h->io));
                 if (dl_log_clear_region(h->log, r) != 0)
                     atomic_fetch_add(&h->bad, 1);
             }
@@ -161,18 +134,8 @@ static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
         return test_failures > 20;
     }
     st->opened++;
-    for (size_t i = 0; i < h->niv; i++) {
-        const struct interval *v = &h->iv[i];
-        if (v->from > c || v->to < c)
-            continue;
-        st->checks++;
-        if (dl_log_is_clean(log, v->region) != 0 || dl_log_in_sync(log, v->region, 1) != 0) {
-            fprintf(stderr, "%s crash point %zu: region %llu (acknowledged at %zu) reads clean\n",
-                    dm ? "dm" : "native", c, (unsigned long long)v->region, v->from);
-            test_failures++;
-            break;
-        }
-    }
+    if (crash_intervals_check(&h->iv, log, c, dm ? "dm" : "native", "acknowledged", &st->checks))
+        test_failures++;
     dl_log_destroy(log);
     return test_failures > 20;
 }
@@ -181,7 +144,7 @@ static void run(int dm, unsigned seed)
 {
     struct history h;
     memset(&h, 0, sizeof h);
-    pthread_mutex_init(&h.lock, NULL);
+    crash_intervals_init(&h.iv);
     memio_init(&h.io, 4096, 0);
     /* The base: a smaller log, some of it dirty, persisted and closed. */
     h.log = create(&h.io, dm, "nosync", OLD_REGIONS);
@@ -203,7 +166,7 @@ static void run(int dm, unsigned seed)
         test_failures++;
         return;
     }
-    add_interval(&h, 11, 0); /* dirty since the base */
+    crash_intervals_add(&h.iv, 11, 0, SIZE_MAX); /* dirty since the base */
     pthread_t th[THREADS];
     struct worker w[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -224,16 +187,15 @@ static void run(int dm, unsigned seed)
     crash_images(h.io.recs, n, base, base_len, target, seed, check_image, &h);
     printf("%s: %zu records in the history (%zu intervals), %llu crash states: %llu opened, "
            "%llu refused cleanly, %llu region checks\n",
-           dm ? "dm" : "native", n, h.niv, (unsigned long long)h.st.states,
+           dm ? "dm" : "native", n, h.iv.n, (unsigned long long)h.st.states,
            (unsigned long long)h.st.opened, (unsigned long long)h.st.refused,
            (unsigned long long)h.st.checks);
     CHECK(h.st.states >= target);
     CHECK(h.st.checks > 0);
     memio_destroy(&h.chk);
     free(base);
-    free(h.iv);
     memio_destroy(&h.io);
-    pthread_mutex_destroy(&h.lock);
+    crash_intervals_free(&h.iv);
 }
 
 int main(void)

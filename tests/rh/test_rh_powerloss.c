@@ -31,11 +31,6 @@ TEST_MAIN_DEFINITIONS
 enum { WRITERS = 4, FLUSHERS = 1, ITERATIONS = 40, REGIONS = 4096, RS = 8, BASE = 4096 };
 #define RB ((uint64_t)RS * 512u)
 
-struct interval { /* the region must read dirty for crash points in [from, to] */
-    uint64_t region;
-    size_t from, to;
-};
-
 struct crash_stats {
     uint64_t states, opened, checks;
 };
@@ -44,26 +39,13 @@ struct history {
     struct memio io;
     dl_log *log;
     dl_rh *rh;
-    pthread_mutex_t lock;
-    struct interval *iv;
-    size_t niv, cap;
+    struct crash_intervals iv;
     /* the replay: the device each crash image is loaded into, the format */
     struct memio chk;
     int dm;
     struct crash_stats st;
     atomic_int bad, writers_left;
 };
-
-static void add_interval(struct history *h, uint64_t region, size_t from, size_t to)
-{
-    pthread_mutex_lock(&h->lock);
-    if (h->niv == h->cap) {
-        h->cap = h->cap ? 2 * h->cap : 256;
-        h->iv = realloc(h->iv, h->cap * sizeof *h->iv);
-    }
-    h->iv[h->niv++] = (struct interval){region, from, to};
-    pthread_mutex_unlock(&h->lock);
-}
 
 struct worker {
     struct history *h;
@@ -87,7 +69,7 @@ static void *writer(void *p)
         int fail = crash_rnd(&w->seed) % 32 == 0;
         size_t end = fail ? SIZE_MAX : memio_position(&h->io);
         for (uint64_t r = first; r < first + n; r++)
-            add_interval(h, r, ack, end);
+            crash_intervals_add(&h->iv, r, ack, end);
         if (dl_rh_end_write(h->rh, off, len, fail ? -EIO : 0) != 0)
             atomic_fetch_add(&h->bad, 1);
         if (it % 4 == 3 && dl_rh_flush(h->rh) < 0) /* a period ends now and then */
@@ -137,18 +119,8 @@ static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
     if (!log) /* refusing a torn image is the disk type's business (tests/crash) */
         return test_failures > 20;
     st->opened++;
-    for (size_t i = 0; i < h->niv; i++) {
-        const struct interval *v = &h->iv[i];
-        if (v->from > c || v->to < c)
-            continue;
-        st->checks++;
-        if (dl_log_is_clean(log, v->region) != 0 || dl_log_in_sync(log, v->region, 1) != 0) {
-            fprintf(stderr, "%s crash point %zu: region %llu (begun at %zu) reads clean\n",
-                    dm ? "dm" : "native", c, (unsigned long long)v->region, v->from);
-            test_failures++;
-            break;
-        }
-    }
+    if (crash_intervals_check(&h->iv, log, c, dm ? "dm" : "native", "begun", &st->checks))
+        test_failures++;
     dl_log_destroy(log);
     return test_failures > 20;
 }
@@ -157,7 +129,7 @@ static void run(int dm, unsigned seed)
 {
     struct history h;
     memset(&h, 0, sizeof h);
-    pthread_mutex_init(&h.lock, NULL);
+    crash_intervals_init(&h.iv);
     memio_init(&h.io, BASE, 0); /* a zeroed device, as a new file would be */
     h.io.record = 1;
     h.log = open_disk(&h.io, dm, "nosync");
@@ -194,15 +166,14 @@ static void run(int dm, unsigned seed)
     printf("%s: %llu log flushes, %llu marks, %llu clears; %zu device records, %zu "
            "intervals; %llu crash states, %llu opened, %llu region checks\n",
            dm ? "dm" : "native", (unsigned long long)s.log_flushes, (unsigned long long)s.marks,
-           (unsigned long long)s.clears, n, h.niv, (unsigned long long)h.st.states,
+           (unsigned long long)s.clears, n, h.iv.n, (unsigned long long)h.st.states,
            (unsigned long long)h.st.opened, (unsigned long long)h.st.checks);
     CHECK(s.clears > 0);
     CHECK(h.st.opened > 0);
     CHECK(h.st.checks > 0);
     memio_destroy(&h.chk);
-    free(h.iv);
     memio_destroy(&h.io);
-    pthread_mutex_destroy(&h.lock);
+    crash_intervals_free(&h.iv);
 }
 
 int main(void)
