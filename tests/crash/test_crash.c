@@ -96,12 +96,7 @@ static dl_log *create(struct memio *m, int dm, const char *flag, uint64_t region
 {
     const char *argv[] = {"crash", "2", format_arg(dm), flag};
     dl_log *log = NULL;
-    int r = dl_log_create_disk_io(regions * 2, flag ? 4 : 3, argv, &m->io, &log);
-    if (r == 0 && (r = dl_log_resume(log)) != 0) {
-        dl_log_destroy(log);
-        log = NULL;
-    }
-    if (r != 0)
+    if (memio_open_log(m, regions * 2, flag ? 4 : 3, argv, &log) != 0)
         fprintf(stderr, "create failed: %s\n", dl_last_error());
     return log;
 }
@@ -118,11 +113,7 @@ static int check_image(void *arg, const uint8_t *img, uint64_t len, size_t c)
     chk->closed = 0;
     const char *argv[] = {"crash", "2", format_arg(dm), "grow"};
     dl_log *log = NULL;
-    int r = dl_log_create_disk_io(REGIONS * 2, 4, argv, &chk->io, &log);
-    if (r == 0 && (r = dl_log_resume(log)) != 0) {
-        dl_log_destroy(log);
-        log = NULL;
-    }
+    memio_open_log(chk, REGIONS * 2, 4, argv, &log);
     st->states++;
     if (!log) {
         st->refused++;

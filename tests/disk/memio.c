@@ -177,3 +177,14 @@ size_t memio_position(struct memio *m)
     pthread_mutex_unlock(&m->lock);
     return n;
 }
+
+int memio_open_log(struct memio *m, uint64_t target_sectors, unsigned argc,
+                   const char *const *argv, dl_log **log)
+{
+    int r = dl_log_create_disk_io(target_sectors, argc, argv, &m->io, log);
+    if (r == 0 && (r = dl_log_resume(*log)) != 0) {
+        dl_log_destroy(*log);
+        *log = NULL;
+    }
+    return r;
+}

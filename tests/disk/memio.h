@@ -51,5 +51,9 @@ void memio_reset_counters(struct memio *m);
 void memio_clear_records(struct memio *m);
 /* Number of records so far (a position in the history). */
 size_t memio_position(struct memio *m);
+/* A "disk" log on this device, resumed as an engine would: 0 and *log, or
+ * -errno (no log; dl_last_error() says why). */
+int memio_open_log(struct memio *m, uint64_t target_sectors, unsigned argc,
+                   const char *const *argv, dl_log **log);
 
 #endif

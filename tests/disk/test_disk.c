@@ -38,17 +38,9 @@ static dl_log *open_io(struct memio *m, const char *args, uint64_t target)
     for (char *t = strtok(copy, " "); t && argc < 8; t = strtok(NULL, " "))
         argv[argc++] = t;
     dl_log *log = NULL;
-    int r = dl_log_create_disk_io(target, argc, argv, &m->io, &log);
-    if (r != 0) {
-        fprintf(stderr, "create disk io '%s' failed: %s\n", args, dl_last_error());
+    if (memio_open_log(m, target, argc, argv, &log) != 0) {
+        fprintf(stderr, "opening '%s' failed: %s\n", args, dl_last_error());
         test_failures++;
-        return NULL;
-    }
-    if (dl_log_resume(log) != 0) {
-        fprintf(stderr, "resume '%s' failed: %s\n", args, dl_last_error());
-        test_failures++;
-        dl_log_destroy(log);
-        return NULL;
     }
     return log;
 }

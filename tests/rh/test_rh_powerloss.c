@@ -94,12 +94,7 @@ static dl_log *open_disk(struct memio *m, int dm, const char *flag)
 {
     const char *argv[] = {"rh-powerloss", "8", format_arg(dm), flag};
     dl_log *log = NULL;
-    int r = dl_log_create_disk_io((uint64_t)REGIONS * RS, flag ? 4 : 3, argv, &m->io, &log);
-    if (r == 0 && (r = dl_log_resume(log)) != 0) {
-        dl_log_destroy(log);
-        log = NULL;
-    }
-    if (r != 0)
+    if (memio_open_log(m, (uint64_t)REGIONS * RS, flag ? 4 : 3, argv, &log) != 0)
         fprintf(stderr, "disk log: %s\n", dl_last_error());
     return log;
 }
