@@ -39,6 +39,10 @@ void dl__registry_release(struct dl_registry_entry *entry);
 void dl__set_error(const char *fmt, ...) DL_PRINTF(1, 2);
 void dl__clear_error(void);
 
+/* parse.c: an unsigned decimal with no sign, space or junk that fits uint64:
+ * 0, -EINVAL (not a number) or -ERANGE (too large). *out is set only on 0. */
+int dl__parse_u64(const char *s, uint64_t *out);
+
 /* The built-in types (builtin_types.c lists them). */
 extern const struct dl_log_type *const dl__builtin_types[];
 

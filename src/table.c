@@ -9,29 +9,11 @@
 
 #include "log_internal.h"
 
-/* An unsigned decimal with no sign, space or junk, that fits uint64. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!*s)
-        return -EINVAL;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -EINVAL;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
                          uint32_t *region_size)
 {
     uint64_t v;
-    int r = parse_u64(arg, &v);
+    int r = dl__parse_u64(arg, &v);
     if (r == -ERANGE || (r == 0 && v > 0x80000000u)) {
         dl_log_errorf(log, "region_size %s is too large (the largest is 2147483648 sectors)", arg);
         return -EINVAL;
@@ -122,7 +104,7 @@ int dl_log_create_table(const char *table, uint64_t target_sectors, dl_log **out
         goto out;
     }
     uint64_t argc;
-    if (parse_u64(words[1], &argc) < 0) {
+    if (dl__parse_u64(words[1], &argc) < 0) {
         dl__set_error("argument count '%s' is not an unsigned decimal number", words[1]);
         r = -EINVAL;
         goto out;

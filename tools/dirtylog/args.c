@@ -52,23 +52,6 @@ int parse_args(int argc, char **argv, const struct opt_spec *specs, int nspecs,
     return 0;
 }
 
-int parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s)
-        return -1;
-    uint64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 int parse_sectors(const char *s, uint64_t *sectors, char *why, size_t whylen)
 {
     size_t digits = strspn(s, "0123456789");
@@ -84,7 +67,7 @@ int parse_sectors(const char *s, uint64_t *sectors, char *why, size_t whylen)
     memcpy(num, s, digits);
     num[digits] = '\0';
     uint64_t v;
-    if (parse_u64(num, &v) != 0) {
+    if (dl__parse_u64(num, &v) != 0) {
         snprintf(why, whylen, "'%s' is too large", s);
         return -1;
     }

@@ -10,6 +10,7 @@
 #include "dirtylog.h"
 #include "disk/disk_header.h"
 #include "disk/disk_scan.h"
+#include "log_internal.h" /* dl__parse_u64 */
 
 /* Exit statuses (docs/dirtylog-tool.md). check also uses EXIT_DIFFERS. */
 enum { EXIT_OK = 0, EXIT_DIFFERS = 1, EXIT_FAIL = 2 };
@@ -51,7 +52,6 @@ int parse_command(const char *cmd, int argc, char **argv, const struct opt_spec 
                   int *status);
 
 /* Strict unsigned decimal: no sign, space, junk or overflow. 0 or -1. */
-int parse_u64(const char *s, uint64_t *out);
 /* A size: plain number = sectors; with a suffix s (sectors) or K, M, G, T, P
  * (binary bytes; KiB, KB, k accepted too) converted to sectors, which must
  * be whole. 0, or -1 with a reason in why. */

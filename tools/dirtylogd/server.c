@@ -3,7 +3,6 @@
  * calls the dl_log_* ops; what it adds is the per-client bookkeeping of shared
  * logs (who marked what, who recovers what). */
 #define _POSIX_C_SOURCE 200809L
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "log_internal.h" /* dl__parse_u64 */
 #include "server.h"
 
 #define DLD_REPLY_MAX 4096u /* largest reply payload (status strings) */
@@ -220,13 +220,11 @@ static int parse_ctr(char *s, uint64_t *target, char **type, unsigned *argc, cha
     }
     if (n < 2)
         return fail(rp, -EINVAL, "constructor must be '<target_sectors> <log type> <args...>'");
-    uint64_t v = 0;
-    for (const char *d = words[0]; *d; d++) {
-        if (!isdigit((unsigned char)*d) || v > (UINT64_MAX - 9) / 10)
-            return fail(rp, -EINVAL, "target length '%s' is not a decimal number", words[0]);
-        v = v * 10 + (uint64_t)(*d - '0');
-    }
-    *target = v;
+    int e = dl__parse_u64(words[0], target);
+    if (e == -ERANGE)
+        return fail(rp, -EINVAL, "target length '%s' does not fit 64 bits", words[0]);
+    if (e < 0)
+        return fail(rp, -EINVAL, "target length '%s' is not a decimal number", words[0]);
     *type = words[1];
     *argc = n - 2;
     for (unsigned i = 2; i < n; i++)
