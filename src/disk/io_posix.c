@@ -2,6 +2,7 @@
  * block devices, the BLKGETSIZE64/BLKSSZGET ioctls. */
 #define _GNU_SOURCE
 #include "disk/io_posix.h"
+#include "disk/claim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,20 +117,26 @@ int dl_io_open_posix(const char *path, int read_only, int create, struct dl_io *
     if (!path || !out)
         return -EINVAL;
     *out = NULL;
-    int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-    if (create && !read_only)
-        flags |= O_CREAT;
-    int fd = open(path, flags, 0644);
-    if (fd < 0) {
-        int e = errno;
-        dl__set_error("cannot open log device %s: %s", path, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
-        dl__set_error("log device %s is neither a regular file nor a block device", path);
-        close(fd);
-        return -EINVAL;
+    int fd;
+    if (read_only) {
+        /* Inspection: no claim, so it works on a log a live engine holds. */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int e = errno;
+            dl__set_error("cannot open log device %s: %s", path, strerror(e));
+            return -e;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+            dl__set_error("log device %s is neither a regular file nor a block device", path);
+            close(fd);
+            return -EINVAL;
+        }
+    } else {
+        /* A writer owns the device for as long as the io is open. */
+        fd = dl__open_claimed(path, O_RDWR | (create ? O_CREAT : 0), 0644, "log");
+        if (fd < 0)
+            return fd; /* message set */
     }
     int r = dl__io_posix_from_fd(fd, read_only, out);
     if (r < 0)
@@ -168,8 +175,11 @@ int dl__io_posix_create(const char *path, int (*init)(struct dl_io *io, void *ar
         free(tmp);
         return -e;
     }
-    struct dl_io *io;
-    int r = dl__io_posix_from_fd(fd, 0, &io);
+    /* Claimed before it has its name, so nobody can open it in between. */
+    struct dl_io *io = NULL;
+    int r = dl__claim_fd(fd, "log", tmp);
+    if (r == 0)
+        r = dl__io_posix_from_fd(fd, 0, &io);
     if (r < 0) {
         close(fd);
         unlink(tmp);
