@@ -36,6 +36,13 @@ struct wconn {
     struct dld_conn proto;
 };
 
+/* An accepted connection and the peer credentials the acceptor checked. */
+struct accepted {
+    int fd;
+    uid_t uid;
+    pid_t pid;
+};
+
 struct worker {
     pthread_t thread;
     struct dld_server *srv;
@@ -43,7 +50,7 @@ struct worker {
     atomic_int stop;
     atomic_uint *nclients;
     pthread_mutex_t lock;
-    int *inbox; /* accepted fds waiting to be adopted */
+    struct accepted *inbox; /* accepted connections waiting to be adopted */
     size_t ninbox, capinbox;
     struct wconn **conns;
     struct pollfd *pfds; /* [0] = wake pipe, [1 + i] = conns[i] */
@@ -118,7 +125,7 @@ static void adopt_inbox(struct worker *w)
 {
     pthread_mutex_lock(&w->lock);
     for (size_t k = 0; k < w->ninbox; k++) {
-        int fd = w->inbox[k];
+        int fd = w->inbox[k].fd;
         struct wconn *c = malloc(sizeof *c);
         if (c && w->n == w->cap) {
             size_t ncap = w->cap ? w->cap * 2 : 16;
@@ -139,6 +146,8 @@ static void adopt_inbox(struct worker *w)
         }
         c->fd = fd;
         dld_conn_init(&c->proto, atomic_fetch_add(&next_conn_id, 1));
+        c->proto.peer_uid = w->inbox[k].uid;
+        c->proto.peer_pid = w->inbox[k].pid;
         w->conns[w->n] = c;
         w->pfds[1 + w->n] = (struct pollfd){.fd = fd, .events = POLLIN};
         w->n++;
@@ -304,7 +313,7 @@ static int inherited_listeners(int *fds, int max)
     return got;
 }
 
-static int peer_allowed(int fd, const struct dld_net_config *cfg, uid_t *uid)
+static int peer_allowed(int fd, const struct dld_net_config *cfg, uid_t *uid, pid_t *pid)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -314,6 +323,7 @@ static int peer_allowed(int fd, const struct dld_net_config *cfg, uid_t *uid)
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         *uid = (uid_t)-1;
+        *pid = 0;
         return 1; /* TCP has no peer identity: see docs/dirtylogd.md */
     }
     struct ucred cred;
@@ -321,6 +331,7 @@ static int peer_allowed(int fd, const struct dld_net_config *cfg, uid_t *uid)
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
         return 0;
     *uid = cred.uid;
+    *pid = cred.pid;
     for (size_t i = 0; i < cfg->nallow; i++)
         if (cfg->allow[i] == cred.uid)
             return 1;
@@ -407,11 +418,12 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
             if (fd < 0)
                 continue;
             uid_t uid = (uid_t)-1;
+            pid_t pid = 0;
             if (set_nonblock_cloexec(fd) < 0) {
                 close(fd);
                 continue;
             }
-            if (!peer_allowed(fd, cfg, &uid)) {
+            if (!peer_allowed(fd, cfg, &uid, &pid)) {
                 SAY(srv, LOG_WARNING, "refused a client with uid %ld", (long)uid);
                 refuse(fd, -EACCES);
                 continue;
@@ -428,7 +440,7 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
             int ok = 1;
             if (w->ninbox == w->capinbox) {
                 size_t nc = w->capinbox ? w->capinbox * 2 : 16;
-                int *ni = realloc(w->inbox, nc * sizeof *ni);
+                struct accepted *ni = realloc(w->inbox, nc * sizeof *ni);
                 if (ni) {
                     w->inbox = ni;
                     w->capinbox = nc;
@@ -437,7 +449,7 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
                 }
             }
             if (ok)
-                w->inbox[w->ninbox++] = fd;
+                w->inbox[w->ninbox++] = (struct accepted){.fd = fd, .uid = uid, .pid = pid};
             pthread_mutex_unlock(&w->lock);
             if (ok) {
                 (void)!write(w->wake[1], "", 1);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dirtylog.h"
 #include "remote/wire.h"
@@ -59,6 +60,10 @@ struct dld_server {
 /* The protocol state of one connection. */
 struct dld_conn {
     uint64_t id; /* > 0, unique for the life of the server */
+    /* Who is on the other end, as the transport proved it (SO_PEERCRED on a
+     * unix socket); set by the transport right after dld_conn_init(). */
+    uid_t peer_uid;
+    pid_t peer_pid;
     uint8_t hdr[DLW_HEADER_SIZE];
     size_t hdr_len;
     struct dlw_header h; /* decoded once hdr_len == DLW_HEADER_SIZE */
