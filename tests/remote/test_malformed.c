@@ -156,6 +156,21 @@ int main(int argc, char **argv)
     expect_ctr_error("1024 nosuchtype 8", 17, -ENOENT, __LINE__);
     expect_ctr_error("1024 core 1000", 14, -EINVAL, __LINE__);
     expect_ctr_error("99999999999999999999999 core 8", 30, -EINVAL, __LINE__);
+    expect_ctr_error("18446744073709551616 core 8", 27, -EINVAL, __LINE__); /* 2^64 */
+    {
+        /* Every u64 target is a number: 2^64 - 1 and its neighbours reach the
+         * log type (one strict parser everywhere). */
+        int big = daemon_connect(&fx);
+        CHECK(big >= 0);
+        CHECK_EQ(raw_ctr(big, "big", 1, "18446744073709551615 core 1048576"), 0);
+        uint64_t size = 0;
+        CHECK_EQ(raw_region(big, DLW_IS_CLEAN, "big", 1, 17592186044415, &size), 0);
+        close(big);
+        big = daemon_connect(&fx);
+        CHECK(big >= 0);
+        CHECK_EQ(raw_ctr(big, "big2", 1, "18446744073709551610 core 1048576"), 0);
+        close(big);
+    }
     char many[1024] = "1024 core";
     for (int i = 0; i < 100; i++)
         strcat(many, " x");
