@@ -359,8 +359,13 @@ static void test_direct(int walk_only)
 {
     char dir[] = "/tmp/dl-confine-XXXXXX", err[512], p[256];
     CHECK(mkdtemp(dir) != NULL);
+    /* What a daemon killed mid-creation left is removed at the next start. */
+    snprintf(p, sizeof p, "%s/.dirtylogd-new-1-1", dir);
+    write_file(p, "x", 1, 0600);
+    CHECK_EQ(leftovers(dir), 1);
     struct dld_confine cfg;
     CHECK_EQ(dld_confine_init(&cfg, dir, NULL, 0, err, sizeof err), 0);
+    CHECK_EQ(leftovers(dir), 0);
     cfg.walk_only = walk_only;
 
     CHECK_EQ(make(&cfg, "disk", "a.log", err), 0);      /* created */

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "confine.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -21,6 +22,9 @@
 
 #include "disk/claim.h"
 #include "disk/io_posix.h"
+
+/* A log file being created, before it has its name (see create_beneath). */
+#define TMP_PREFIX ".dirtylogd-new-"
 
 /* A new log file starts as one zero sector: the disk type formats a device
  * whose header is all zeros, but refuses an empty one ("not a log"). */
@@ -87,6 +91,26 @@ static int add_device(struct dld_confine *cfg, const char *path, char *err, size
     return 0;
 }
 
+/* Remove what a daemon killed while creating a log left at the top of the
+ * log directory: files that never got their name. */
+static void sweep_leftovers(int dir_fd)
+{
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    struct dirent *e;
+    struct stat st;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+            fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            unlinkat(fd, e->d_name, 0);
+    closedir(d);
+}
+
 int dld_confine_init(struct dld_confine *cfg, const char *log_dir, char *const *devices,
                      size_t ndevices, char *err, size_t errlen)
 {
@@ -122,6 +146,7 @@ int dld_confine_init(struct dld_confine *cfg, const char *log_dir, char *const *
     size_t n = strlen(cfg->log_dir);
     while (n > 1 && cfg->log_dir[n - 1] == '/')
         cfg->log_dir[--n] = '\0';
+    sweep_leftovers(cfg->log_dir_fd);
     return 0;
 }
 
@@ -331,7 +356,7 @@ static int create_beneath(const struct dld_confine *cfg, const char *rel, uint64
         return dir;
 
     char tmp[64];
-    snprintf(tmp, sizeof tmp, ".dirtylogd-new-%ld-%u", (long)getpid(), counter++);
+    snprintf(tmp, sizeof tmp, TMP_PREFIX "%ld-%u", (long)getpid(), counter++);
     int r = 0;
     int fd = openat(dir, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {

@@ -33,8 +33,9 @@ struct dld_confine {
                              openat2 works */
 };
 
-/* Open (creating it mode 0700 if missing) the log directory and check the
- * allowed block devices. Refuses a directory writable by group or others
+/* Open (creating it mode 0700 if missing) the log directory, remove the
+ * temporary files of creations a killed daemon left at its top, and check
+ * the allowed block devices. Refuses a directory writable by group or others
  * and a device that is not a block device. 0 or -errno with a message. */
 int dld_confine_init(struct dld_confine *cfg, const char *log_dir, char *const *devices,
                      size_t ndevices, char *err, size_t errlen);
