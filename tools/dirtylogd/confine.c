@@ -214,7 +214,8 @@ static int is_symlink_at(int dirfd, const char *name)
     return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
 }
 
-/* The kernel's way: -errno as openat2 says it, -ENOSYS without openat2. */
+/* The kernel's way: -errno as openat2 says it, -ENOSYS without openat2.
+ * EAGAIN means a rename or mount raced the lookup: tried again, a few times. */
 static int open_beneath_kernel(int root, const char *rel, int flags)
 {
     struct open_how how;
@@ -222,9 +223,10 @@ static int open_beneath_kernel(int root, const char *rel, int flags)
     how.flags = (uint64_t)(flags | O_CLOEXEC);
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     long fd;
+    int tries = 0;
     do
         fd = syscall(SYS_openat2, root, rel, &how, sizeof how);
-    while (fd < 0 && errno == EINTR);
+    while (fd < 0 && (errno == EINTR || (errno == EAGAIN && ++tries < 8)));
     return fd < 0 ? -errno : (int)fd;
 }
 
@@ -247,8 +249,10 @@ static int open_beneath_walk(int root, const char *rel, int flags)
         }
         int f = next ? O_PATH | O_DIRECTORY : flags;
         int fd = openat(cur, name, f | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-            r = (errno == ELOOP || errno == ENOTDIR) && is_symlink_at(cur, name) ? -EXDEV : -errno;
+        if (fd < 0) {
+            int e = errno;
+            r = (e == ELOOP || e == ENOTDIR) && is_symlink_at(cur, name) ? -EXDEV : -e;
+        }
         close(cur);
         cur = fd;
         name = next;
@@ -305,10 +309,10 @@ static int disk_log_on_fd(int fd, uint64_t target, unsigned argc, char **argv, d
     }
     int r = dl_log_create_disk_io(target, argc, (const char *const *)argv, io, log);
     if (r < 0) {
+        failf(err, errlen, r, "%s", dl_last_error());
         io->close(io); /* still ours after a failure */
-        return failf(err, errlen, r, "%s", dl_last_error());
     }
-    return 0;
+    return r;
 }
 
 /* A regular file this daemon may use as a log: claimed for this log. The
