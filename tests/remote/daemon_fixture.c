@@ -39,8 +39,9 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
         snprintf(fx->socket, sizeof fx->socket, "%s/d.sock", fx->dir);
     }
     fx->binary = binary;
-    const char *argv[32] = {binary, "-f", "--socket", fx->socket};
-    int n = 4;
+    /* Disk logs live in the test's directory (an extra --log-dir wins). */
+    const char *argv[32] = {binary, "-f", "--socket", fx->socket, "--log-dir", fx->dir};
+    int n = 6;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

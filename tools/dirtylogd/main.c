@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "confine.h"
 #include "net.h"
 
 static int foreground, verbose;
@@ -69,6 +70,8 @@ static void usage(FILE *f)
 "      --max-clients N     connections at once (default 1024)\n"
 "      --max-logs N        logs at once (default 1024)\n"
 "      --max-payload BYTES largest request payload (default and maximum %u)\n"
+"      --log-dir DIR       disk logs live beneath DIR (default " DLD_DEFAULT_LOG_DIR ")\n"
+"      --allow-device PATH also allow this block device as a disk log (repeatable)\n"
 "  -r, --release UUID[:LUID]\n"
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
@@ -201,6 +204,8 @@ int main(int argc, char **argv)
         {"max-logs", required_argument, NULL, 2},
         {"max-payload", required_argument, NULL, 3},
         {"release", required_argument, NULL, 'r'},
+        {"log-dir", required_argument, NULL, 4},
+        {"allow-device", required_argument, NULL, 5},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -209,6 +214,9 @@ int main(int argc, char **argv)
     uid_t *allow = NULL;
     size_t nallow = 0;
     const char *release = NULL;
+    const char *log_dir = DLD_DEFAULT_LOG_DIR;
+    char **devices = NULL;
+    size_t ndevices = 0;
     int socket_given = 0;
     unsigned long v;
     int c;
@@ -237,6 +245,17 @@ int main(int argc, char **argv)
         case 'r':
             release = optarg;
             break;
+        case 4:
+            log_dir = optarg;
+            break;
+        case 5: {
+            char **nd = realloc(devices, (ndevices + 1) * sizeof *nd);
+            if (!nd)
+                return 1;
+            devices = nd;
+            devices[ndevices++] = optarg;
+            break;
+        }
         case 'j':
         case 1:
         case 2:
@@ -282,6 +301,13 @@ int main(int argc, char **argv)
     }
     cfg.allow = allow;
     cfg.nallow = nallow;
+    struct dld_confine confine;
+    char why[512];
+    if (dld_confine_init(&confine, log_dir, devices, ndevices, why, sizeof why) < 0) {
+        fprintf(stderr, "dirtylogd: %s\n", why);
+        return 1;
+    }
+    free(devices);
 
     if (pipe(stop_pipe) < 0) {
         perror("dirtylogd: pipe");
@@ -309,10 +335,12 @@ int main(int argc, char **argv)
     if (dld_server_init(&srv, &limits) < 0)
         return 1;
     srv.verbose = verbose;
+    srv.confine = &confine;
     srv.logf = say;
     int r = dld_net_run(&srv, &cfg, stop_pipe[0]);
     int failed = dld_server_flush_all(&srv);
     dld_server_destroy(&srv);
+    dld_confine_fini(&confine);
     free(allow);
     if (r < 0)
         say(LOG_ERR, "stopped: %s", strerror(-r));

@@ -268,9 +268,11 @@ static int do_ctr(struct dld_server *srv, struct dld_conn *c, const struct dlw_h
         if (r == 0 && strcmp(type, "userspace") == 0)
             r = fail(rp, -EINVAL, "a daemon log cannot itself be of type userspace");
         if (r == 0) {
-            r = dl_log_create(type, target, argc, (const char *const *)argv, &log);
+            char why[512];
+            r = dld_confine_create_log(srv->confine, type, target, argc, argv, &log, why,
+                                       sizeof why);
             if (r < 0)
-                fail(rp, r, "%s", dl_last_error());
+                fail(rp, r, "%s", why);
         }
         if (r == 0) {
             L = calloc(1, sizeof *L);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "confine.h"
 #include "dirtylog.h"
 #include "remote/wire.h"
 #include "remote/u64map.h"
@@ -52,6 +53,7 @@ struct dld_server {
     struct dld_log *buckets[DLD_LOG_BUCKETS];
     unsigned nlogs;
     struct dld_limits limits;
+    const struct dld_confine *confine; /* where logs may live; NULL: no disk logs */
     int verbose;
     /* Where diagnostics go (stderr or syslog); may be NULL. */
     void (*logf)(int level, const char *fmt, ...) DL_PRINTF(2, 3);
