@@ -31,8 +31,14 @@ static int open_leg(struct mirror *m, unsigned i, const char *path, unsigned fla
 {
     if (flags & MIRROR_READ_ONLY) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
-        return fd >= 0 ? fd
-                       : fail(m, -errno, "cannot open leg %u %s: %s", i, path, strerror(errno));
+        if (fd < 0)
+            return fail(m, -errno, "cannot open leg %u %s: %s", i, path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+            close(fd);
+            return fail(m, -EINVAL, "leg %s is neither a regular file nor a block device", path);
+        }
+        return fd;
     }
     int create = (flags & MIRROR_CREATE) && size;
     int fd = dl__open_claimed(path, O_RDWR | (create ? O_CREAT : 0), 0600, "leg");
