@@ -79,7 +79,7 @@ static int parse_cli(int argc, char **argv, int is_resync, struct cli *c)
             }
             val = argv[++i];
         }
-        if (val && a[2] == 'l') {
+        if (val && !strncmp(a, "--log", 5)) {
             c->log = val;
         } else if (val) {
             int r = mirror_parse_size(val, &c->size);
