@@ -23,12 +23,14 @@
 #include <unistd.h>
 
 #include "dlmirror.h"
+#include "log_internal.h" /* dl__parse_u64 */
 #include "mirror.h"
 
 #define DEMO_SIZE (64u << 20)
 #define DEMO_REGION_SECTORS 128 /* 64 KiB */
 #define DEMO_IN_FLIGHT 4
 #define DEMO_FLUSH_EVERY 25
+#define DEMO_MAX_WRITES 1000000u /* about a minute of writes; more shows nothing new */
 
 struct demo {
     char dir[4096];
@@ -110,23 +112,46 @@ fail:
     _exit(3);
 }
 
+/* A number option's value: digits only, at most max. 0, or -1 with a message. */
+static int number_arg(const char *opt, const char *val, uint64_t max, uint64_t *out)
+{
+    int r = dl__parse_u64(val, out);
+    if (r == 0 && *out <= max)
+        return 0;
+    if (r == -EINVAL)
+        fprintf(stderr, "dlmirror demo: %s \"%s\" is not an unsigned decimal number\n", opt, val);
+    else
+        fprintf(stderr, "dlmirror demo: %s %s is too large (at most %" PRIu64 ")\n", opt, val, max);
+    return -1;
+}
+
 static int setup(struct demo *d, int argc, char **argv, int *keep)
 {
     const char *base = NULL;
+    uint64_t v;
     d->writes = 400;
     d->seed = 42;
     *keep = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--keep"))
+        const char *a = argv[i];
+        int has_value = !strcmp(a, "--dir") || !strcmp(a, "--writes") || !strcmp(a, "--seed");
+        if (has_value && i + 1 >= argc) {
+            fprintf(stderr, "dlmirror demo: %s needs a value\n", a);
+            return -1;
+        }
+        if (!strcmp(a, "--keep")) {
             *keep = 1;
-        else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+        } else if (!strcmp(a, "--dir")) {
             base = argv[++i];
-        else if (!strcmp(argv[i], "--writes") && i + 1 < argc)
-            d->writes = (unsigned)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            d->seed = strtoull(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "dlmirror demo: unknown argument \"%s\" (see --help)\n", argv[i]);
+        } else if (!strcmp(a, "--writes")) {
+            if (number_arg(a, argv[++i], DEMO_MAX_WRITES, &v) < 0)
+                return -1;
+            d->writes = (unsigned)v;
+        } else if (!strcmp(a, "--seed")) {
+            if (number_arg(a, argv[++i], UINT64_MAX, &d->seed) < 0)
+                return -1;
+        } else {
+            fprintf(stderr, "dlmirror demo: unknown argument \"%s\" (see --help)\n", a);
             return -1;
         }
     }
@@ -305,7 +330,7 @@ int dlmirror_demo(int argc, char **argv)
            mirror_human(DEMO_SIZE, h1, sizeof h1), d.table_open,
            mirror_human(DEMO_REGION_SECTORS * 512, h2, sizeof h2), d.dir);
     struct mirror m;
-    int ok = mirror_open_legs(&m, 2, d.legs, DEMO_SIZE, 1) == 0 &&
+    int ok = mirror_open_legs(&m, 2, d.legs, DEMO_SIZE, MIRROR_CREATE) == 0 &&
              mirror_open_log(&m, d.table_new) == 0;
     if (!ok)
         fprintf(stderr, "dlmirror demo: %s\n", m.err);

@@ -15,8 +15,8 @@
 
 static const char usage[] =
     "usage: dlmirror demo [--dir DIR] [--keep] [--writes N] [--seed N]\n"
-    "       dlmirror status --log \"<table line>\" [--size BYTES] LEG0 LEG1 [LEG...]\n"
-    "       dlmirror verify --log \"<table line>\" [--size BYTES] LEG0 LEG1 [LEG...]\n"
+    "       dlmirror status --log \"<table line>\" [--size BYTES] [--write [--create]] LEG0 LEG1 [LEG...]\n"
+    "       dlmirror verify --log \"<table line>\" [--size BYTES] [--write [--create]] LEG0 LEG1 [LEG...]\n"
     "       dlmirror resync --log \"<table line>\" [--size BYTES] [--create] LEG0 LEG1 [LEG...]\n"
     "\n"
     "A RAID1 mirror across 2 to 8 legs (regular files or block devices); leg 0\n"
@@ -39,40 +39,66 @@ static const char usage[] =
     "  resync  copy every region the log says is out of sync from leg 0 to the\n"
     "          other legs (a progress bar on a terminal, lines otherwise).\n"
     "\n"
+    "status and verify are read-only: they read a disk log's state from its\n"
+    "device and the legs without writing or claiming anything, so they work on\n"
+    "a mirror another process (nbdkit, a dlmirror resync) is serving, and say\n"
+    "so (\"live\": the state may move). sync/nosync are not applied. Other log\n"
+    "types need --write. resync always writes: it claims the log and the legs.\n"
+    "\n"
     "  --size BYTES  mirror size (suffixes K, M, G, T); default: the smallest leg\n"
+    "  --write       status/verify: open the log and the legs for writing as\n"
+    "                resync does (the log is resumed: created if missing, sync/\n"
+    "                nosync applied; legs and log are claimed, so this fails on\n"
+    "                a mirror another process holds)\n"
     "  --create      create missing legs as sparse files of --size bytes\n"
-    "Exit status: 0 ok, 1 check failed, 2 usage or I/O error.\n";
+    "                (resync, or status/verify with --write)\n"
+    "Exit status: 0 ok, 1 check failed, 2 usage or I/O error (a leg or log in\n"
+    "use by another process included).\n";
 
 struct cli {
     const char *log;
     uint64_t size;
     int create;
+    int write; /* open the log and the legs for writing (resync always does) */
     unsigned nlegs;
     char *legs[MIRROR_MAX_LEGS + 1];
 };
 
-static int parse_cli(int argc, char **argv, struct cli *c)
+static int parse_cli(int argc, char **argv, int is_resync, struct cli *c)
 {
     memset(c, 0, sizeof *c);
+    c->write = is_resync;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        if (strncmp(a, "--log=", 6) == 0)
-            c->log = a + 6;
-        else if (strcmp(a, "--log") == 0 && i + 1 < argc)
-            c->log = argv[++i];
-        else if (strncmp(a, "--size=", 7) == 0 || (strcmp(a, "--size") == 0 && i + 1 < argc)) {
-            val = a[6] == '=' ? a + 7 : argv[++i];
-            if (mirror_parse_size(val, &c->size) < 0) {
-                fprintf(stderr, "dlmirror: bad size \"%s\"\n", val);
+        if (!strncmp(a, "--log=", 6) || !strncmp(a, "--size=", 7)) {
+            val = strchr(a, '=') + 1;
+        } else if (!strcmp(a, "--log") || !strcmp(a, "--size")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "dlmirror: %s needs a value\n", a);
                 return -1;
             }
-        } else if (strcmp(a, "--create") == 0)
+            val = argv[++i];
+        }
+        if (val && !strncmp(a, "--log", 5)) {
+            c->log = val;
+        } else if (val) {
+            int r = mirror_parse_size(val, &c->size);
+            if (r < 0) {
+                fprintf(stderr, "dlmirror: --size \"%s\" %s\n", val,
+                        r == -ERANGE ? "is too large (at most 2^63 - 1 bytes)"
+                                     : "is not a byte count (digits, then K, M, G or T)");
+                return -1;
+            }
+        } else if (strcmp(a, "--create") == 0) {
             c->create = 1;
-        else if (a[0] == '-' && a[1] != '\0') {
+        } else if (strcmp(a, "--write") == 0) {
+            c->write = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "dlmirror: unknown option \"%s\"\n%s", a, usage);
             return -1;
-        } else if (c->nlegs < MIRROR_MAX_LEGS + 1)
+        } else if (c->nlegs < MIRROR_MAX_LEGS + 1) {
             c->legs[c->nlegs++] = argv[i];
+        }
     }
     if (!c->log) {
         fprintf(stderr, "dlmirror: --log \"<table line>\" is required\n");
@@ -82,18 +108,44 @@ static int parse_cli(int argc, char **argv, struct cli *c)
         fprintf(stderr, "dlmirror: give 2 to %d legs\n", MIRROR_MAX_LEGS);
         return -1;
     }
+    if (c->create && !c->write) {
+        fprintf(stderr, "dlmirror: --create writes: it needs --write (status and verify are "
+                        "read-only without it)\n");
+        return -1;
+    }
     return 0;
 }
 
+/* Read-write: claim the legs, resume the log. Read-only: neither. */
 static int open_mirror(const struct cli *c, struct mirror *m)
 {
-    if (mirror_open_legs(m, c->nlegs, c->legs, c->size, c->create) < 0 ||
-        mirror_open_log(m, c->log) < 0) {
+    unsigned flags = c->write ? (c->create ? MIRROR_CREATE : 0) : MIRROR_READ_ONLY;
+    if (mirror_open_legs(m, c->nlegs, c->legs, c->size, flags) < 0 ||
+        (c->write ? mirror_open_log(m, c->log) : mirror_open_log_read_only(m, c->log)) < 0) {
         fprintf(stderr, "dlmirror: %s\n", m->err);
         mirror_close(m, 0);
         return -1;
     }
     return 0;
+}
+
+/* Read-only: say whether another process holds the log or a leg. 1 live, 0 not. */
+static int print_live(struct mirror *m)
+{
+    char held[2048];
+    int live = mirror_probe_live(m, held, sizeof held);
+    printf("mode:     read-only (nothing is written or claimed; --write opens it for writing)\n");
+    if (live < 0)
+        printf("live:     unknown (%s): the state may move while this reads it\n", m->err);
+    else if (live)
+        printf("live:     yes, held by another process: %s; the mirror is live and its state "
+               "may move while this reads it\n", held);
+    else
+        printf("live:     no (no other process holds the log or the legs)\n");
+    if (m->view->sync_flag)
+        printf("note:     '%s' is not applied here: it acts when the log is next opened for "
+               "writing\n", m->view->sync_flag);
+    return live != 0;
 }
 
 /* Count the regions the log says may differ. */
@@ -109,21 +161,49 @@ static int64_t count_dirty(struct mirror *m)
     return n;
 }
 
+/* The figures status prints: from the resumed log, or read-only from the device. */
+struct figures {
+    uint64_t sync;
+    int64_t dirty;
+    char info[512], table[512];
+};
+
+static int status_figures(const struct cli *c, struct mirror *m, struct figures *f)
+{
+    if (m->view) {
+        uint64_t may;
+        if (logview_count(m->view, &may) < 0) {
+            snprintf(m->err, sizeof m->err, "%s", m->view->err);
+            return -1;
+        }
+        f->sync = m->region_count - may;
+        f->dirty = (int64_t)may;
+        /* A disk log's INFO; A: the device was read and its header is valid. */
+        snprintf(f->info, sizeof f->info, "3 disk %s A", m->view->path);
+        snprintf(f->table, sizeof f->table, "%s (%s format, read from the device)", c->log,
+                 logview_format(m->view));
+        return 0;
+    }
+    int r = dl_log_get_sync_count(m->log, &f->sync);
+    if (r >= 0)
+        r = dl_log_status(m->log, DL_STATUS_INFO, f->info, sizeof f->info);
+    if (r >= 0)
+        r = dl_log_status(m->log, DL_STATUS_TABLE, f->table, sizeof f->table);
+    f->dirty = r < 0 ? r : count_dirty(m);
+    if (r < 0)
+        snprintf(m->err, sizeof m->err, "%s", dl_strerror(r));
+    return r < 0 || f->dirty < 0 ? -1 : 0;
+}
+
 static int cmd_status(const struct cli *c)
 {
     struct mirror m;
     if (open_mirror(c, &m) < 0)
         return 2;
-    char info[512], table[512], h1[32], h2[32];
-    uint64_t sync = 0;
-    int r = dl_log_get_sync_count(m.log, &sync);
-    if (r >= 0)
-        r = dl_log_status(m.log, DL_STATUS_INFO, info, sizeof info);
-    if (r >= 0)
-        r = dl_log_status(m.log, DL_STATUS_TABLE, table, sizeof table);
-    int64_t dirty = r < 0 ? r : count_dirty(&m);
-    if (r < 0 || dirty < 0) {
-        fprintf(stderr, "dlmirror: status: %s\n", r < 0 ? dl_strerror(r) : m.err);
+    struct figures f;
+    char h1[32], h2[32];
+    if (status_figures(c, &m, &f) < 0) {
+        fprintf(stderr, "dlmirror: status: %s\n", m.err);
         mirror_close(&m, 0);
         return 2;
     }
@@ -131,10 +211,10 @@ static int cmd_status(const struct cli *c)
     printf("0 %" PRIu64 " mirror %u", m.size / DL_SECTOR_SIZE, m.nlegs);
     for (unsigned i = 0; i < m.nlegs; i++)
         printf(" %s", m.path[i]);
-    printf(" %" PRIu64 "/%" PRIu64 " 1 ", sync, m.region_count);
+    printf(" %" PRIu64 "/%" PRIu64 " 1 ", f.sync, m.region_count);
     for (unsigned i = 0; i < m.nlegs; i++)
         putchar('A'); /* every leg opened and is big enough */
-    printf(" %s\n", info);
+    printf(" %s\n", f.info);
     printf("legs:     %u (leg 0 is the primary)\n", m.nlegs);
     for (unsigned i = 0; i < m.nlegs; i++)
         printf("  leg %u:  %s\n", i, m.path[i]);
@@ -142,12 +222,39 @@ static int cmd_status(const struct cli *c)
            m.size / DL_SECTOR_SIZE);
     printf("regions:  %" PRIu64 " of %s\n", m.region_count,
            mirror_human(m.region_bytes, h2, sizeof h2));
-    printf("in sync:  %" PRIu64 " / %" PRIu64 " regions\n", sync, m.region_count);
-    printf("dirty:    %" PRId64 " regions (a resync copies at most %s)\n", dirty,
-           mirror_human((uint64_t)dirty * m.region_bytes, h1, sizeof h1));
-    printf("log:      %s\n", table);
+    printf("in sync:  %" PRIu64 " / %" PRIu64 " regions\n", f.sync, m.region_count);
+    printf("dirty:    %" PRId64 " regions (a resync copies at most %s)\n", f.dirty,
+           mirror_human((uint64_t)f.dirty * m.region_bytes, h1, sizeof h1));
+    printf("log:      %s\n", f.table);
+    if (m.view)
+        print_live(&m);
     mirror_close(&m, 0);
     return 0;
+}
+
+/* Is region r a difference the log does not cover? 1 yes, 0 no, -errno.
+ * *differs and *dirty say what was seen. The bit is read after the compare:
+ * a write makes its region durably dirty before it touches a leg, and the
+ * bit is cleared only a flush period after the write ended, so on a live
+ * mirror a write in flight during the compare still shows dirty. One
+ * recheck on a live mirror rules out a write that began and ended across a
+ * whole compare; a difference the log missed does not go away. */
+static int uncovered(struct mirror *m, uint64_t r, int live, int *differs, int *dirty)
+{
+    for (int pass = 0; pass < 1 + live; pass++) {
+        int d = mirror_region_differs(m, r), k = d < 0 ? d : mirror_region_dirty(m, r);
+        if (d < 0 || k < 0)
+            return d < 0 ? d : k;
+        if (pass == 0) {
+            *differs = d;
+            *dirty = k;
+        } else {
+            *dirty = k; /* dirty now: the write was in flight */
+        }
+        if (!d || k)
+            return 0;
+    }
+    return 1;
 }
 
 static int cmd_verify(const struct cli *c)
@@ -155,10 +262,11 @@ static int cmd_verify(const struct cli *c)
     struct mirror m;
     if (open_mirror(c, &m) < 0)
         return 2;
+    int live = m.view ? print_live(&m) : 0;
     uint64_t differ = 0, missed = 0, dirty = 0;
     for (uint64_t r = 0; r < m.region_count; r++) {
-        int d = mirror_region_differs(&m, r), k = d < 0 ? d : mirror_region_dirty(&m, r);
-        if (d < 0 || k < 0) {
+        int d = 0, k = 0, miss = uncovered(&m, r, live, &d, &k);
+        if (miss < 0) {
             fprintf(stderr, "dlmirror: verify: %s\n", m.err);
             mirror_close(&m, 0);
             return 2;
@@ -167,19 +275,21 @@ static int cmd_verify(const struct cli *c)
         if (!d)
             continue;
         differ++;
-        missed += !k;
+        missed += (uint64_t)miss;
         printf("region %" PRIu64 " (bytes %" PRIu64 "..%" PRIu64 ") differs: %s\n", r,
                mirror_region_offset(&m, r),
                mirror_region_offset(&m, r) + mirror_region_length(&m, r) - 1,
-               k ? "dirty in the log (a resync repairs it)"
-                 : "CLEAN in the log: the log missed a write");
+               miss ? "CLEAN in the log: the log missed a write"
+               : live ? "dirty in the log (expected: a write in flight on the live mirror)"
+                      : "dirty in the log (a resync repairs it)");
     }
     printf("verify: %" PRIu64 " regions, %" PRIu64 " differ, %" PRIu64
            " of them clean in the log; %" PRIu64 " dirty in the log\n",
            m.region_count, differ, missed, dirty);
-    printf("%s\n", missed ? "FAILED: a region differs but the log has it clean"
-                          : differ ? "OK: every differing region is dirty in the log"
-                                   : "OK: the legs are identical");
+    printf("%s%s\n", missed ? "FAILED: a region differs but the log has it clean"
+                            : differ ? "OK: every differing region is dirty in the log"
+                                     : "OK: the legs are identical",
+           live ? " (live mirror: as of this read)" : "");
     mirror_close(&m, 0);
     return missed ? 1 : 0;
 }
@@ -308,7 +418,7 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
-    if (parse_cli(argc - 2, argv + 2, &c) < 0)
+    if (parse_cli(argc - 2, argv + 2, !strcmp(cmd, "resync"), &c) < 0)
         return 2;
     if (!strcmp(cmd, "status"))
         return cmd_status(&c);

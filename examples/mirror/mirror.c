@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "mirror.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk/claim.h"
+#include "log_internal.h" /* dl__parse_u64 */
+
 static int fail(struct mirror *m, int err, const char *fmt, ...)
 {
     va_list ap;
@@ -22,8 +26,36 @@ static int fail(struct mirror *m, int err, const char *fmt, ...)
     return err;
 }
 
+/* Open one leg: claimed read-write, or plain read-only. fd or -errno. */
+static int open_leg(struct mirror *m, unsigned i, const char *path, unsigned flags, uint64_t size)
+{
+    if (flags & MIRROR_READ_ONLY) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fail(m, -errno, "cannot open leg %u %s: %s", i, path, strerror(errno));
+        struct stat st;
+        if (fstat(fd, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+            close(fd);
+            return fail(m, -EINVAL, "leg %s is neither a regular file nor a block device", path);
+        }
+        return fd;
+    }
+    int create = (flags & MIRROR_CREATE) && size;
+    int fd = dl__open_claimed(path, O_RDWR | (create ? O_CREAT : 0), 0600, "leg");
+    if (fd < 0)
+        return fail(m, fd, "%s", dl_last_error()); /* "leg /x is in use by another process" */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && create && (uint64_t)st.st_size < size &&
+        ftruncate(fd, (off_t)size) != 0) {
+        int e = -errno;
+        close(fd);
+        return fail(m, e, "cannot size leg %s: %s", path, strerror(-e));
+    }
+    return fd;
+}
+
 int mirror_open_legs(struct mirror *m, unsigned nlegs, char *const *paths, uint64_t size,
-                     int create)
+                     unsigned flags)
 {
     memset(m, 0, sizeof *m);
     for (unsigned i = 0; i < MIRROR_MAX_LEGS; i++)
@@ -32,27 +64,21 @@ int mirror_open_legs(struct mirror *m, unsigned nlegs, char *const *paths, uint6
         return fail(m, -EINVAL, "a mirror needs 2 to %d legs, not %u", MIRROR_MAX_LEGS, nlegs);
     if (size % DL_SECTOR_SIZE)
         return fail(m, -EINVAL, "size %" PRIu64 " is not a multiple of 512", size);
+    if (size > INT64_MAX)
+        return fail(m, -EINVAL, "size %" PRIu64 " is too large (at most 2^63 - 1)", size);
+    if ((flags & MIRROR_CREATE) && (flags & MIRROR_READ_ONLY))
+        return fail(m, -EINVAL, "creating legs needs them opened for writing");
+    m->read_only = (flags & MIRROR_READ_ONLY) != 0;
     uint64_t smallest = UINT64_MAX;
     for (unsigned i = 0; i < nlegs; i++) {
-        int flags = O_RDWR | O_CLOEXEC;
-        if (create && size)
-            flags |= O_CREAT;
-        int fd = open(paths[i], flags, 0600);
+        int fd = open_leg(m, i, paths[i], flags, size);
         if (fd < 0) {
-            int e = -errno;
             mirror_close(m, 0);
-            return fail(m, e, "cannot open leg %u %s: %s", i, paths[i], strerror(-e));
+            return fd;
         }
         m->fd[i] = fd;
         m->path[i] = paths[i];
         m->nlegs = i + 1;
-        struct stat st;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && create && size &&
-            (uint64_t)st.st_size < size && ftruncate(fd, (off_t)size) != 0) {
-            int e = -errno;
-            mirror_close(m, 0);
-            return fail(m, e, "cannot size leg %s: %s", paths[i], strerror(-e));
-        }
         off_t end = lseek(fd, 0, SEEK_END); /* files and block devices alike */
         if (end < 0) {
             int e = -errno;
@@ -95,8 +121,60 @@ int mirror_open_log(struct mirror *m, const char *table)
     return 0;
 }
 
+int mirror_open_log_read_only(struct mirror *m, const char *table)
+{
+    struct logview *v = calloc(1, sizeof *v);
+    if (!v)
+        return fail(m, -ENOMEM, "out of memory");
+    int r = logview_open(v, table, m->size / DL_SECTOR_SIZE);
+    if (r < 0) {
+        fail(m, r, "%s", v->err);
+        free(v);
+        return r;
+    }
+    m->view = v;
+    m->region_bytes = v->region_size * DL_SECTOR_SIZE;
+    m->region_count = v->region_count;
+    return 0;
+}
+
+/* Append " path" to `held` (truncated rather than overrun). */
+static void add_held(char *held, size_t len, const char *path)
+{
+    size_t used = strlen(held);
+    if (used + 1 < len)
+        snprintf(held + used, len - used, "%s%s", used ? " " : "", path);
+}
+
+int mirror_probe_live(struct mirror *m, char *held, size_t len)
+{
+    const char *paths[MIRROR_MAX_LEGS + 1];
+    unsigned n = 0;
+    if (m->view)
+        paths[n++] = m->view->path;
+    for (unsigned i = 0; i < m->nlegs; i++)
+        paths[n++] = m->path[i];
+    held[0] = '\0';
+    int live = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int r = dl__claim_probe(paths[i]);
+        if (r < 0)
+            return fail(m, r, "cannot tell whether %s is in use: %s", paths[i], strerror(-r));
+        if (r) {
+            live = 1;
+            add_held(held, len, paths[i]);
+        }
+    }
+    return live;
+}
+
 void mirror_close(struct mirror *m, int persist)
 {
+    if (m->view) {
+        logview_close(m->view);
+        free(m->view);
+        m->view = NULL;
+    }
     if (m->log) {
         if (persist)
             dl_log_postsuspend(m->log);
@@ -215,6 +293,10 @@ int mirror_region_differs(struct mirror *m, uint64_t region)
 
 int mirror_region_dirty(struct mirror *m, uint64_t region)
 {
+    if (m->view) {
+        int d = logview_may_differ(m->view, region);
+        return d < 0 ? fail(m, d, "%s", m->view->err) : d;
+    }
     int clean = dl_log_is_clean(m->log, region);
     if (clean < 0)
         return fail(m, clean, "is_clean(%" PRIu64 "): %s", region, dl_strerror(clean));
@@ -226,28 +308,35 @@ int mirror_region_dirty(struct mirror *m, uint64_t region)
 
 int mirror_parse_size(const char *s, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    if (!s || *s < '0' || *s > '9')
+    char digits[24];
+    size_t n = s ? strspn(s, "0123456789") : 0;
+    if (n == 0)
         return -EINVAL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno)
-        return -EINVAL;
+    if (n >= sizeof digits)
+        return -ERANGE; /* more than 20 digits cannot fit anyway */
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    uint64_t v;
+    int r = dl__parse_u64(digits, &v);
+    if (r < 0)
+        return r;
+    const char *end = s + n;
+    static const char units[] = "KMGT"; /* 2^10, 2^20, 2^30, 2^40 */
     unsigned shift = 0;
-    switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case 't': case 'T': shift = 40; end++; break;
-    default: break;
+    const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+    if (u) {
+        shift = 10 * (unsigned)(u - units + 1);
+        end++;
+        if (*end == 'i')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
     }
-    if (*end == 'i' && shift)
-        end++;
-    if ((*end == 'B' || *end == 'b') && shift)
-        end++;
-    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
+    if (*end != '\0')
         return -EINVAL;
-    *out = (uint64_t)v << shift;
+    if (v > ((uint64_t)INT64_MAX >> shift))
+        return -ERANGE;
+    *out = v << shift;
     return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include <dirtylog.h>
 
+#include "logview.h"
+
 #define MIRROR_MAX_LEGS 8
 #define MIRROR_IO_CHUNK (1u << 20) /* copy and compare in pieces of this size */
 
@@ -19,22 +21,39 @@ struct mirror {
     int fd[MIRROR_MAX_LEGS];
     const char *path[MIRROR_MAX_LEGS]; /* borrowed from the caller */
     uint64_t size;                     /* bytes, a multiple of 512 */
-    dl_log *log;
+    int read_only;                     /* legs opened O_RDONLY and unclaimed */
+    dl_log *log;                       /* opened for writing, or ... */
+    struct logview *view;              /* ... a disk log read read-only */
     uint32_t region_bytes;
     uint64_t region_count;
     char err[512];
 };
 
-/* Open the legs read-write. size 0: the smallest leg's size (rounded down to
- * 512). With create != 0, a leg that does not exist is created as a sparse
- * file of `size` bytes (size must then be given). Legs smaller than size are
- * refused. */
+/* mirror_open_legs() flags */
+#define MIRROR_CREATE 0x1u    /* create missing legs as sparse files of `size` bytes */
+#define MIRROR_READ_ONLY 0x2u /* O_RDONLY, no claim: inspection of a possibly live mirror */
+
+/* Open the legs. Read-write (the default), each leg is claimed for this
+ * opener (regular files: an OFD lock; block devices: O_EXCL): a leg another
+ * process holds is -EBUSY, "leg /x is in use by another process", and no leg
+ * is changed. size 0: the smallest leg's size (rounded down to 512). With
+ * MIRROR_CREATE a leg that does not exist is created (size must be given).
+ * Legs smaller than size are refused. */
 int mirror_open_legs(struct mirror *m, unsigned nlegs, char *const *paths, uint64_t size,
-                     int create);
+                     unsigned flags);
 /* Create the log from a table line ("disk 2 /path 128", "core 2 128 nosync",
  * "userspace …") over the mirror's size, resume it, and install the
- * data-device flush (fdatasync of every leg) as its flush callback. */
+ * data-device flush (fdatasync of every leg) as its flush callback. A disk
+ * log is claimed by the library (-EBUSY if another process holds it). */
 int mirror_open_log(struct mirror *m, const char *table);
+/* Read-only instead: a disk log's state as on its device (logview.h); any
+ * other type is -EOPNOTSUPP. Nothing is written or claimed. */
+int mirror_open_log_read_only(struct mirror *m, const char *table);
+/* Does another process hold (claim) a leg or the read-only log? Writes the
+ * held paths into `held`, space separated ("" if none), without claiming or
+ * writing anything. 1 if one is held, 0 if none, -errno if it cannot be
+ * told (m->err says why). */
+int mirror_probe_live(struct mirror *m, char *held, size_t len);
 /* Close: with persist != 0 the log is suspended (written) first. */
 void mirror_close(struct mirror *m, int persist);
 
@@ -57,10 +76,12 @@ int64_t mirror_copy_region(struct mirror *m, uint64_t region);
  * or -errno. */
 int mirror_region_differs(struct mirror *m, uint64_t region);
 /* 1 if the log says the region may differ (dirty or not in sync), 0 if it
- * is clean and in sync, or -errno. */
+ * is clean and in sync, or -errno. Read-only: the bit as on the device now. */
 int mirror_region_dirty(struct mirror *m, uint64_t region);
 
-/* Parse a byte count with an optional K/M/G/T suffix (powers of 1024). */
+/* Parse a byte count with an optional K/M/G/T suffix (powers of 1024; "1M",
+ * "1MiB", "1MB" alike): digits only (dl__parse_u64), no sign, space or junk,
+ * and the result must fit in 63 bits. 0 or -EINVAL / -ERANGE. */
 int mirror_parse_size(const char *s, uint64_t *out);
 /* "64 MiB"-style text for a byte count. */
 const char *mirror_human(uint64_t bytes, char *buf, size_t len);

@@ -24,9 +24,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log_internal.h" /* dl__parse_u64 */
 #include "mirror.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+#define MAX_FLUSH_INTERVAL_MS 3600000u /* an hour */
+#define MAX_HOT_PERIODS 8388607u       /* what dl_rh_create accepts (docs/rh.md) */
 
 /* Configuration. */
 static char *cfg_log;
@@ -89,16 +93,36 @@ static int add_legs(const char *list)
     return 0;
 }
 
-static int parse_uint(const char *key, const char *value, unsigned *out)
+/* A numeric parameter: digits only (dl__parse_u64), min..max. */
+static int parse_number(const char *key, const char *value, uint64_t min, uint64_t max,
+                        unsigned *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(value, &end, 10);
-    if (errno || end == value || *end || v > 1000000000ul) {
-        nbdkit_error("%s: bad number \"%s\"", key, value);
+    uint64_t v;
+    int r = dl__parse_u64(value, &v);
+    if (r == -EINVAL) {
+        nbdkit_error("%s=\"%s\" is not an unsigned decimal number", key, value);
+        return -1;
+    }
+    if (r < 0 || v < min || v > max) {
+        nbdkit_error("%s=%s is out of range (%" PRIu64 " to %" PRIu64 ")", key, value, min, max);
         return -1;
     }
     *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_size_param(const char *value)
+{
+    uint64_t v;
+    int r = mirror_parse_size(value, &v);
+    if (r < 0 || v == 0 || v % DL_SECTOR_SIZE) {
+        nbdkit_error("size=%s: %s", value,
+                     r == -ERANGE ? "too large (at most 2^63 - 1 bytes)"
+                     : r < 0      ? "not a byte count (digits, then K, M, G or T)"
+                                  : "not a positive multiple of 512 bytes");
+        return -1;
+    }
+    cfg_size = (int64_t)v;
     return 0;
 }
 
@@ -111,7 +135,7 @@ static int dlmirror_config(const char *key, const char *value)
     if (!strcmp(key, "legs") || !strcmp(key, "leg"))
         return add_legs(value);
     if (!strcmp(key, "size"))
-        return (cfg_size = nbdkit_parse_size(value)) < 0 ? -1 : 0;
+        return parse_size_param(value);
     if (!strcmp(key, "create")) {
         int b = nbdkit_parse_bool(value);
         return b < 0 ? -1 : (cfg_create = b, 0);
@@ -121,9 +145,9 @@ static int dlmirror_config(const char *key, const char *value)
         return b < 0 ? -1 : (cfg_resync = b, 0);
     }
     if (!strcmp(key, "flush_interval_ms"))
-        return parse_uint(key, value, &cfg_flush_ms) < 0 ? -1 : (cfg_flush_ms += !cfg_flush_ms, 0);
+        return parse_number(key, value, 1, MAX_FLUSH_INTERVAL_MS, &cfg_flush_ms);
     if (!strcmp(key, "hot_periods"))
-        return parse_uint(key, value, &cfg_hot_periods);
+        return parse_number(key, value, 1, MAX_HOT_PERIODS, &cfg_hot_periods);
     if (!strcmp(key, "stats")) {
         free(cfg_stats);
         return (cfg_stats = strdup(value)) ? 0 : -1;
@@ -257,8 +281,11 @@ static void *housekeeping_main(void *arg)
 
 static int dlmirror_get_ready(void)
 {
+    /* Claims every leg (and, for a disk log, the log): a second server on
+     * the same legs stops here, "leg /x is in use by another process",
+     * before it changes anything. */
     if (mirror_open_legs(&mir, cfg_nlegs, cfg_legs, (uint64_t)(cfg_size > 0 ? cfg_size : 0),
-                         cfg_create) < 0 ||
+                         cfg_create ? MIRROR_CREATE : 0) < 0 ||
         mirror_open_log(&mir, cfg_log) < 0) {
         nbdkit_error("%s", mir.err);
         mirror_close(&mir, 0);
@@ -440,11 +467,13 @@ static struct nbdkit_plugin plugin = {
     .config_help =
         "log=<TABLE LINE>     (required) the dirty log, e.g. \"disk 2 /var/tmp/m.log 128\"\n"
         "legs=LEG0,LEG1[,...] (required) files or block devices; leg 0 is the primary\n"
-        "size=<BYTES>         export size (default: the smallest leg)\n"
+        "size=<BYTES>         export size, a multiple of 512, suffixes K M G T (default:\n"
+        "                     the smallest leg)\n"
         "create=1             create missing legs as sparse files of size= bytes\n"
         "resync=0             do not resync out-of-sync regions at start\n"
-        "flush_interval_ms=N  period of the log's clear pass (default 1000)\n"
-        "hot_periods=N        idle periods before a region is cleared (default 1)\n"
+        "flush_interval_ms=N  period of the log's clear pass, 1 to 3600000 (default 1000)\n"
+        "hot_periods=N        idle periods before a region is cleared, 1 to 8388607\n"
+        "                     (default 1)\n"
         "stats=<FILE>         write counters there (at start, after resync, at exit)\n"
         "test_stall_file=F    (tests) while file F exists, every write is parked forever\n"
         "                     after leg 0 and before leg 1 (to crash with writes in flight)",

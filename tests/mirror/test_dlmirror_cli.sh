@@ -1,9 +1,11 @@
 #!/bin/bash
 # dlmirror's commands on small files: demo, status, verify (both verdicts),
-# resync (progress lines when not on a terminal), usage errors.
-# usage: test_dlmirror_cli.sh <dlmirror>
+# resync (progress lines when not on a terminal), usage errors, numbers that
+# do not fit; read-only status/verify on a mirror a live process holds (they
+# succeed, say "live", change no byte) while writers are refused.
+# usage: test_dlmirror_cli.sh <dlmirror> <mirror_holder>
 set -uo pipefail
-DLM=$1
+DLM=$1 HOLDER=$2
 fails=0
 d=$(mktemp -d "${TMPDIR:-/tmp}/dlmirror-cli-XXXXXX")
 trap 'rm -rf "$d"' EXIT
@@ -29,8 +31,34 @@ has "dlmirror verify"
 run 2 "$DLM" verify "$d/a" "$d/b"
 has "--log"
 run 2 "$DLM" frobnicate
-run 2 "$DLM" status --log "core 2 100 nosync" --size 1M --create "$d/a" "$d/b"
+run 2 "$DLM" status --log "core 2 100 nosync" --size 1M --write --create "$d/a" "$d/b"
 has "not a power of 2"
+rm -f "$d/a" "$d/b" # created before the log line was refused
+run 2 "$DLM" status --log "core 2 128" --size 1M --create "$d/a" "$d/b"
+has "--create writes: it needs --write"
+[ ! -e "$d/a" ] || fail "a refused status created a leg"
+
+# Numbers: digits only, and they must fit (exit 2, nothing run or created).
+# (A demo that took 2^64 as a count would run for ever: bounded by timeout.)
+mkdir "$d/demo"
+for bad in 18446744073709551616 99999999999999999999999 12x -1 +5 " 7" "" 0x10 1000001; do
+    run 2 timeout 30 "$DLM" demo --dir "$d/demo" --writes "$bad"
+    has "dlmirror demo: --writes"
+done
+has "is too large (at most 1000000)"
+run 2 timeout 30 "$DLM" demo --dir "$d/demo" --seed 18446744073709551616
+has "--seed 18446744073709551616 is too large"
+run 2 "$DLM" demo --dir "$d/demo" --writes
+has "--writes needs a value"
+[ -z "$(ls -A "$d/demo")" ] || fail "a refused demo left files in $d/demo"
+for bad in 18446744073709551616 16777216T 9223372036854775808 1Q 1MM -1M " 1M" ""; do
+    run 2 "$DLM" resync --log "core 2 128 nosync" --size "$bad" --create "$d/a" "$d/b"
+    has "dlmirror: --size"
+done
+[ ! -e "$d/a" ] || fail "a refused resync created a leg"
+run 0 "$DLM" demo --dir "$d/demo" --writes 10 --seed 18446744073709551615
+has "10 writes acknowledged"
+has "demo: OK"
 
 # Two identical new legs of 1 MiB = 16 regions of 64 KiB.
 run 0 "$DLM" resync --log "core 2 128 nosync" --size 1M --create "$d/a" "$d/b"
@@ -39,20 +67,43 @@ has "resynced 0 regions, 0 bytes"
 
 # Leg b differs in region 3 (bytes 196608..262143).
 printf 'hello' | dd of="$d/b" bs=1 seek=200000 conv=notrunc status=none
-run 1 "$DLM" verify --log "core 2 128 nosync" "$d/a" "$d/b"
+run 1 "$DLM" verify --write --log "core 2 128 nosync" "$d/a" "$d/b"
 has "region 3 (bytes 196608..262143) differs: CLEAN in the log"
 has "FAILED"
-run 0 "$DLM" verify --log "core 1 128" "$d/a" "$d/b" # a new core log: all out of sync
+run 0 "$DLM" verify --write --log "core 1 128" "$d/a" "$d/b" # a new core log: all out of sync
 has "region 3 (bytes 196608..262143) differs: dirty in the log"
 has "verify: 16 regions, 1 differ, 0 of them clean in the log; 16 dirty in the log"
-
-# A disk log created with `sync`: everything out of sync, persisted.
+# Read-only (the default) needs a disk log: it says so.
+run 2 "$DLM" verify --log "core 2 128 nosync" "$d/a" "$d/b"
+has "a read-only status or verify needs a disk log"
 log="$d/m.log"
+run 2 "$DLM" status --log "disk 2 $log 128" "$d/a" "$d/b"
+has "cannot open log device $log"
+[ ! -e "$log" ] || fail "a read-only status created the log"
+
+# A disk log created with `sync` (--write): everything out of sync, persisted.
+run 0 "$DLM" status --write --log "disk 3 $log 128 sync" "$d/a" "$d/b"
+has "0 2048 mirror 2 $d/a $d/b 0/16 1 AA 3 disk $log A"
+has "dirty:    16 regions"
+# Read-only: the same figures from the device, and not a byte written.
+hashes() { sha256sum "$log" "$d/a" "$d/b"; }
+before=$(hashes)
 run 0 "$DLM" status --log "disk 3 $log 128 sync" "$d/a" "$d/b"
 has "0 2048 mirror 2 $d/a $d/b 0/16 1 AA 3 disk $log A"
 has "dirty:    16 regions"
+has "live:     no"
+has "'sync' is not applied here"
 run 0 "$DLM" verify --log "disk 2 $log 128" "$d/a" "$d/b"
 has "1 differ, 0 of them clean in the log; 16 dirty"
+run 2 "$DLM" status --log "disk 2 $log 256" "$d/a" "$d/b"
+has "has region_size 128 but the table says 256"
+run 2 "$DLM" status --log "disk 3 $log 128 format=dm" "$d/a" "$d/b"
+has "log device $log: "
+run 2 "$DLM" status --log "disk 2 $log 128" --size 512K "$d/a" "$d/b"
+has "holds 16 regions"
+run 2 "$DLM" verify --log "disk 2 $log 128" "$d/a" "$d"
+has "leg $d is neither a regular file nor a block device"
+[ "$(hashes)" = "$before" ] || fail "a read-only status/verify changed the log or a leg"
 run 0 "$DLM" resync --log "disk 2 $log 128" "$d/a" "$d/b"
 has "resync: 16/16 regions (100%), 1.0 MiB copied"
 has "resynced 16 regions, 1048576 bytes (1.0 MiB)"
@@ -75,10 +126,47 @@ run 0 "$DLM" resync --log "core 2 128 sync" --size 1M --create "$d/a" "$d/b" "$d
 has "resynced 16 regions, 1048576 bytes"
 cmp -s "$d/a" "$d/c" && cmp -s "$d/a" "$d/b" || fail "3 legs differ after resync"
 truncate -s 512K "$d/c"
-run 2 "$DLM" status --log "core 2 128" --size 1M "$d/a" "$d/b" "$d/c"
+run 2 "$DLM" status --write --log "core 2 128" --size 1M "$d/a" "$d/b" "$d/c"
 has "less than the size"
-run 0 "$DLM" status --log "core 2 128 nosync" "$d/a" "$d/b" "$d/c"
+run 0 "$DLM" status --write --log "core 2 128 nosync" "$d/a" "$d/b" "$d/c"
 has "0 1024 mirror 3 $d/a $d/b $d/c 8/8 1 AAA 1 core"
+
+# A live mirror: a process holds the log and the legs, with writes in flight
+# in regions 2 and 9 (on leg 0, not on leg 1).
+run 0 "$DLM" resync --log "disk 2 $log 128" "$d/a" "$d/b"
+coproc HOLD { exec "$HOLDER" "disk 2 $log 128" "$d/a" "$d/b" 2 9 2>&1; }
+hold_pid=$HOLD_PID hold_in=${HOLD[1]}
+line=
+read -r -t 30 line <&"${HOLD[0]}" || true # a bounded wait for "ready"
+[ "$line" = ready ] || fail "the holder did not start: $line"
+before=$(hashes)
+run 0 "$DLM" status --log "disk 2 $log 128" "$d/a" "$d/b"
+has " 14/16 1 AA 3 disk $log A"
+has "dirty:    2 regions"
+has "live:     yes, held by another process: $log $d/a $d/b"
+run 0 "$DLM" verify --log "disk 2 $log 128" "$d/a" "$d/b"
+has "live:     yes"
+has "region 2 (bytes 131072..196607) differs: dirty in the log (expected: a write in flight"
+has "region 9 (bytes 589824..655359) differs: dirty in the log (expected: a write in flight"
+has "verify: 16 regions, 2 differ, 0 of them clean in the log; 2 dirty in the log"
+[ "$(hashes)" = "$before" ] || fail "a read-only status/verify changed a live mirror's log or legs"
+# Writers are refused: the legs and the log have an owner.
+run 2 "$DLM" resync --log "core 2 128" "$d/a" "$d/b"
+has "leg $d/a is in use by another process"
+run 2 "$DLM" resync --log "disk 2 $log 128" "$d/a" "$d/b"
+has "is in use by another process"
+run 2 "$DLM" verify --write --log "disk 2 $log 128" "$d/a" "$d/b"
+has "is in use by another process"
+[ "$(hashes)" = "$before" ] || fail "a refused writer changed a live mirror's log or legs"
+# A write behind the live mirror's back, in a region the log has clean.
+printf 'y' | dd of="$d/b" bs=1 seek=800000 conv=notrunc status=none
+run 1 "$DLM" verify --log "disk 2 $log 128" "$d/a" "$d/b"
+has "region 12 (bytes 786432..851967) differs: CLEAN in the log"
+exec {hold_in}>&- # end of file: the holder exits as if it crashed
+wait "$hold_pid" || fail "the holder exited with $?"
+run 1 "$DLM" verify --log "disk 2 $log 128" "$d/a" "$d/b"
+has "live:     no"
+has "region 2 (bytes 131072..196607) differs: dirty in the log (a resync repairs it)"
 
 if [ $fails -ne 0 ]; then
     echo "test_dlmirror_cli: $fails check(s) FAILED"

@@ -1,12 +1,18 @@
 """The dlmirror nbdkit plugin with real NBD clients, through a crash.
 
 1. nbdkit serves a new mirror (16 MiB, 64 KiB regions, disk log); the full
-   initial resync finishes in the background.
+   initial resync finishes in the background. While it serves: read-only
+   `dlmirror status` and `verify` succeed and say "live"; a second nbdkit on
+   the same log= and legs= (and one on the same legs with another log) is
+   refused, naming the busy leg; no byte of the log or the legs changes.
+   Plugin parameters that are not numbers, or do not fit, are refused.
 2. qemu-io and nbdsh write known patterns; each acknowledged write goes into
    the model of what the disk must hold.
 3. The test creates the plugin's stall file: every later write reaches leg 0
    and is then parked before leg 1. libnbd issues 8 writes to 8 regions; once
    the plugin reports all 8 parked, nbdkit gets SIGKILL.
+   A read-only `dlmirror verify` on the live, stalled server reports the 8
+   regions as differing and dirty (writes in flight), not as errors.
 4. `dlmirror verify` finds exactly those 8 regions differing, all dirty.
 5. nbdkit restarts, resyncs only the dirty regions (bytes = dirty regions x
    region size), and nbdcopy/qemu-io read back: every sector holds what the
@@ -16,6 +22,7 @@
 Only the external nbdkit process and its socket are waited for by polling,
 with bounds."""
 import os
+import hashlib
 import shutil
 import signal
 import subprocess
@@ -60,6 +67,41 @@ def read_stats(path):
         return {}
 
 
+def nbdkit_env():
+    env = dict(os.environ)
+    if env.get("DL_NBDKIT_PRELOAD"):  # a sanitizer build (see the .sh)
+        env["LD_PRELOAD"] = env["DL_NBDKIT_PRELOAD"]
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    return env
+
+
+def hashes(paths):
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            out.append(hashlib.sha256(f.read()).hexdigest())
+    return out
+
+
+def refused(d, params, what):
+    """An nbdkit with these plugin parameters must not start: it exits
+    non-zero, says `what`, and never opens its socket."""
+    sock = os.path.join(d, "sock-refused")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    args = ["nbdkit", "-f", "-U", sock, PLUGIN] + params
+    print("+", " ".join(args), flush=True)
+    p = subprocess.Popen(args, env=nbdkit_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    wait_for(lambda: p.poll() is not None or os.path.exists(sock), "nbdkit to exit")
+    if p.poll() is None:  # it started: the check below fails
+        p.kill()
+    out = p.communicate()[0]
+    print(out, end="", flush=True)
+    check(p.returncode != 0 and not os.path.exists(sock), "nbdkit %s was refused" % params)
+    check(what in out, "the refusal says %r" % what)
+
+
 class Server:
     def __init__(self, d, log_table, extra=()):
         self.sock = os.path.join(d, "sock")
@@ -72,11 +114,7 @@ class Server:
                 "legs=%s,%s" % (os.path.join(d, "a"), os.path.join(d, "b")),
                 "stats=" + self.stats, "flush_interval_ms=200"] + list(extra)
         print("+", " ".join(args), flush=True)
-        env = dict(os.environ)
-        if env.get("DL_NBDKIT_PRELOAD"):  # a sanitizer build (see the .sh)
-            env["LD_PRELOAD"] = env["DL_NBDKIT_PRELOAD"]
-            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-        self.proc = subprocess.Popen(args, env=env)
+        self.proc = subprocess.Popen(args, env=nbdkit_env())
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, "the socket")
         if self.proc.poll() is not None:
             raise RuntimeError("nbdkit exited with %d" % self.proc.returncode)
@@ -114,6 +152,39 @@ def main():
                               "test_stall_file=" + os.path.join(d, "stall")])
         st = srv.wait_resync()
         check(st["resync_bytes"] == SIZE, "initial resync copied the whole device")
+        legs = [os.path.join(d, "a"), os.path.join(d, "b")]
+        legs_param = "legs=" + ",".join(legs)
+        files = [os.path.join(d, "log")] + legs
+
+        # The mirror is live and idle (the resync has persisted its work):
+        # read-only inspection works and writes nothing; a second server on
+        # the same legs is refused before it touches anything.
+        before = hashes(files)
+        out = run([DLMIRROR, "status", "--log", log] + legs)
+        check("live:     yes, held by another process: %s %s %s" % tuple(files) in out,
+              "status says the mirror is live")
+        check(" 256/256 1 AA 3 disk " in out, "status read the served log")
+        out = run([DLMIRROR, "verify", "--log", log] + legs)
+        check("live:     yes" in out and "OK: the legs are identical" in out,
+              "verify on the live mirror")
+        busy = "leg %s is in use by another process" % legs[0]
+        refused(d, ["log=" + log, legs_param], busy)
+        refused(d, ["log=core 1 128", legs_param], busy)  # would resync leg 1 from leg 0
+        check(hashes(files) == before, "inspection and refused servers changed no byte")
+        run(["qemu-io", "-f", "raw", "-r", srv.uri, "-c", "read -P 0 0 64k"])
+
+        # Parameters: digits only, in range (refused before anything opens).
+        for bad in ["flush_interval_ms=18446744073709551616", "flush_interval_ms=0",
+                    "flush_interval_ms=+200", "hot_periods=-0", "hot_periods=8388608",
+                    "hot_periods=1x", "size=18446744073709551616", "size=16777216T",
+                    "size=1x", "size=1000"]:
+            key = bad.split("=")[0]
+            refused(d, ["log=disk 2 %s 128" % os.path.join(d, "new.log"),
+                        "legs=%s,%s" % (os.path.join(d, "new-a"), os.path.join(d, "new-b")),
+                        "create=1", bad] + ([] if key == "size" else ["size=1M"]),
+                    key + "=")
+        check(not any(os.path.exists(os.path.join(d, f)) for f in ("new.log", "new-a", "new-b")),
+              "refused parameters created nothing")
 
         # 2. Acknowledged writes: qemu-io (writethrough: FUA) and nbdsh.
         qemu_writes = [(0x11, 0, 1 << 20), (0x22, 3 << 20, 128 << 10),
@@ -142,6 +213,10 @@ def main():
                  "8 parked writes")
         acked = sum(1 for _, _, _, c in inflight if h.aio_command_completed(c))
         check(acked == 0, "no parked write was acknowledged")
+        out = run([DLMIRROR, "verify", "--log", log] + legs)
+        check("live:     yes" in out and "256 regions, 8 differ, 0 of them clean in the log" in out
+              and out.count("(expected: a write in flight on the live mirror)") == 8,
+              "a read-only verify on the live server sees the 8 writes in flight")
         srv.proc.send_signal(signal.SIGKILL)
         srv.proc.wait()
         print("SIGKILL with 8 writes in flight", flush=True)
@@ -155,8 +230,8 @@ def main():
         os.unlink(os.path.join(d, "stall"))
 
         # 4. Offline: the legs differ exactly in those 8 regions, all dirty.
-        out = run([DLMIRROR, "verify", "--log", log, os.path.join(d, "a"), os.path.join(d, "b")])
-        check("256 regions, 8 differ, 0 of them clean in the log" in out,
+        out = run([DLMIRROR, "verify", "--log", log] + legs)
+        check("256 regions, 8 differ, 0 of them clean in the log" in out and "live:     no" in out,
               "verify saw the 8 parked writes as differing, dirty regions")
 
         # 5. Restart: resync only the dirty regions, while serving.
@@ -205,7 +280,6 @@ def main():
         check(st["fua_writes"] >= 2 and st["flush_requests"] >= 1, "FUA and flush reached the plugin")
         check(st["dirty_regions"] == 0, "clean shutdown left no dirty region")
         srv = None
-        legs = [os.path.join(d, "a"), os.path.join(d, "b")]
         out = run([DLMIRROR, "verify", "--log", log] + legs)
         check("OK: the legs are identical" in out, "legs identical after the clean shutdown")
         out = run([DLMIRROR, "status", "--log", log] + legs)
