@@ -95,3 +95,14 @@ const char *dl__wire_default_socket_path(void)
     const char *env = getenv(DLW_SOCKET_ENV);
     return env && *env ? env : DLW_DEFAULT_SOCKET;
 }
+
+uint32_t dl__wire_client_tag(uint64_t luid)
+{
+    /* The splitmix64 finaliser; keeping 32 of its 64 bits leaves 2^32
+     * luids behind every tag. */
+    uint64_t z = luid + 0x9e3779b97f4a7c15u;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return (uint32_t)(z >> 32);
+}

@@ -114,6 +114,11 @@ void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t
 #define DLW_SOCKET_ENV "DIRTYLOG_SOCKET"
 const char *dl__wire_default_socket_path(void);
 
+/* A session's public name: the top 32 bits of a 64-bit mix of its luid. The
+ * luid is the client's key to its session and is never shown; the tag is
+ * what `dirtylogd -v` prints and what ADMIN_RELEASE takes. */
+uint32_t dl__wire_client_tag(uint64_t luid);
+
 /* Copy a uuid string into a header: -EINVAL if empty or longer than 128. */
 int dl__wire_set_uuid(struct dlw_header *h, const char *uuid);
 

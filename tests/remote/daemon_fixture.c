@@ -38,9 +38,16 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
         }
         snprintf(fx->socket, sizeof fx->socket, "%s/d.sock", fx->dir);
     }
+    if (!fx->state_dir[0]) {
+        snprintf(fx->state_dir, sizeof fx->state_dir, "/tmp/dl-state-XXXXXX");
+        if (!mkdtemp(fx->state_dir)) {
+            perror("mkdtemp");
+            return -1;
+        }
+    }
     fx->binary = binary;
-    const char *argv[32] = {binary, "-f", "--socket", fx->socket};
-    int n = 4;
+    const char *argv[32] = {binary, "-f", "--socket", fx->socket, "--state-dir", fx->state_dir};
+    int n = 6;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -94,26 +101,32 @@ void daemon_kill9(struct daemon_fx *fx)
     fx->pid = 0;
 }
 
-void daemon_cleanup(struct daemon_fx *fx)
+static void remove_dir(char *dir)
 {
-    if (fx->pid > 0)
-        daemon_kill9(fx);
-    if (!fx->dir[0])
+    if (!dir[0])
         return;
-    DIR *d = opendir(fx->dir);
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             char p[600];
-            snprintf(p, sizeof p, "%s/%s", fx->dir, e->d_name);
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             unlink(p);
         }
         closedir(d);
     }
-    rmdir(fx->dir);
-    fx->dir[0] = '\0';
+    rmdir(dir);
+    dir[0] = '\0';
+}
+
+void daemon_cleanup(struct daemon_fx *fx)
+{
+    if (fx->pid > 0)
+        daemon_kill9(fx);
+    remove_dir(fx->dir);
+    remove_dir(fx->state_dir);
 }
 
 unsigned test_scale_percent(void)

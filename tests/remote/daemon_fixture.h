@@ -10,6 +10,7 @@ struct daemon_fx {
     const char *binary;
     char dir[64];
     char socket[80];
+    char state_dir[64]; /* --state-dir: kept across restarts, apart from dir */
     pid_t pid;
 };
 
@@ -21,7 +22,7 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
 int daemon_stop(struct daemon_fx *fx);
 /* SIGKILL and wait (no cleanup by the daemon). */
 void daemon_kill9(struct daemon_fx *fx);
-/* Remove the directory and what the tests left in it. */
+/* Remove the directories and what the tests left in them. */
 void daemon_cleanup(struct daemon_fx *fx);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);

@@ -207,7 +207,7 @@ static void test_detached(void)
     CHECK_EQ(raw_ctr(x, "detach", 78, ctr), 0);
     uint8_t p[8], rep[256];
     struct dlw_header h;
-    dlw_put_le64(p, 78);
+    dlw_put_le64(p, dl__wire_client_tag(78));
     CHECK_EQ(raw_send(x, DLW_ADMIN_RELEASE, "detach", 0, 5, p, 8), 0);
     CHECK_EQ(raw_recv(x, &h, rep, sizeof rep), 1);
     CHECK_EQ(h.error, -EBUSY);

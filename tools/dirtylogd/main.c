@@ -19,6 +19,8 @@
 
 #include "net.h"
 
+#define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
+
 static int foreground, verbose;
 static int stop_pipe[2] = {-1, -1};
 
@@ -69,10 +71,13 @@ static void usage(FILE *f)
 "      --max-clients N     connections at once (default 1024)\n"
 "      --max-logs N        logs at once (default 1024)\n"
 "      --max-payload BYTES largest request payload (default and maximum %u)\n"
-"  -r, --release UUID[:LUID]\n"
+"      --state-dir DIR     where the daemon persists who uses each log, so that a\n"
+"                          restart keeps every client's marks (default\n"
+"                          " DLD_DEFAULT_STATE_DIR ", created mode 0700)\n"
+"  -r, --release UUID[:TAG]\n"
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
-"                          only client LUID) and exit\n"
+"                          only the client whose tag -v printed) and exit\n"
 "  -h, --help              this text\n"
 "\n"
 "Sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used as well;\n"
@@ -132,12 +137,13 @@ static int admin_release(const char *path, const char *spec)
         *colon = '\0';
         char *end;
         errno = 0;
-        uint64_t luid = strtoull(colon + 1, &end, 0);
-        if (errno || !colon[1] || *end) {
-            fprintf(stderr, "dirtylogd: bad client id '%s'\n", colon + 1);
+        uint64_t tag = strtoull(colon + 1, &end, 16);
+        if (errno || !colon[1] || *end || tag > UINT32_MAX) {
+            fprintf(stderr, "dirtylogd: bad client tag '%s' (8 hex digits, as -v prints)\n",
+                    colon + 1);
             return 2;
         }
-        dlw_put_le64(msg + DLW_HEADER_SIZE, luid);
+        dlw_put_le64(msg + DLW_HEADER_SIZE, tag);
         plen = 8;
     }
     if (dl__wire_set_uuid(&h, uuid) < 0) {
@@ -201,6 +207,7 @@ int main(int argc, char **argv)
         {"max-logs", required_argument, NULL, 2},
         {"max-payload", required_argument, NULL, 3},
         {"release", required_argument, NULL, 'r'},
+        {"state-dir", required_argument, NULL, 4},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -209,6 +216,7 @@ int main(int argc, char **argv)
     uid_t *allow = NULL;
     size_t nallow = 0;
     const char *release = NULL;
+    const char *state_dir = DLD_DEFAULT_STATE_DIR;
     int socket_given = 0;
     unsigned long v;
     int c;
@@ -236,6 +244,13 @@ int main(int argc, char **argv)
             break;
         case 'r':
             release = optarg;
+            break;
+        case 4:
+            if (optarg[0] != '/') {
+                fprintf(stderr, "dirtylogd: --state-dir needs an absolute path\n");
+                return 2;
+            }
+            state_dir = optarg;
             break;
         case 'j':
         case 1:
@@ -310,6 +325,10 @@ int main(int argc, char **argv)
         return 1;
     srv.verbose = verbose;
     srv.logf = say;
+    if (dld_server_open_state(&srv, state_dir) < 0) {
+        dld_server_destroy(&srv);
+        return 1;
+    }
     int r = dld_net_run(&srv, &cfg, stop_pipe[0]);
     int failed = dld_server_flush_all(&srv);
     dld_server_destroy(&srv);

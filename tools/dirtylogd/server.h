@@ -24,13 +24,26 @@ struct dld_log {
     struct dld_log *next; /* hash chain, under srv->lock */
     char uuid[DLW_UUID_SIZE];
     char *ctr;            /* "<target> <type> <args...>" as received */
-    dl_log *log;
+    dl_log *log;          /* NULL while creating, or when refused */
+    uint32_t owner_uid;   /* the uid that created it; others (but root) get -EACCES */
+    /* Under srv->lock: the entry is a placeholder while its log is being
+     * created without the server lock; a CTR of the same uuid waits. */
+    int creating;
+    /* Not hosted: its state file was unreadable or its log could not be
+     * recreated after a restart. Every CTR gets -EIO with this reason; the
+     * entry stays until the operator repairs the state and restarts. */
+    char *refusal;
     unsigned busy;        /* requests inside the log, under srv->lock */
-    pthread_mutex_t lock; /* sessions, marks, recovering */
+    pthread_mutex_t lock; /* sessions, marks, recovering, pending, held */
     struct dld_session *sessions;
     unsigned nsessions;
     struct u64map marks;      /* region -> number of sessions that marked it */
     struct u64map recovering; /* region -> luid of the session recovering it */
+    /* Grace after a restart (docs/protocol.md "Restarts"): while sessions
+     * listed in the state file have not reattached, no region goes from
+     * dirty to clean; such clears wait in `held`. */
+    unsigned pending;
+    struct u64map held;
 };
 
 /* One client of a log: (uuid, luid). conn_id 0 = disconnected, marks kept. */
@@ -38,6 +51,9 @@ struct dld_session {
     struct dld_session *next;
     uint64_t luid;
     uint64_t conn_id;
+    uint32_t uid; /* the peer uid that created it: only it may CTR it again */
+    pid_t pid;    /* the last peer pid attached (for the operator's eyes) */
+    int pending;  /* listed before a restart, not yet reattached */
     struct u64map marks;      /* regions this client has marked */
     struct u64map recovering; /* regions this client was handed */
 };
@@ -49,6 +65,8 @@ struct dld_limits {
 
 struct dld_server {
     pthread_mutex_t lock; /* the log table */
+    pthread_cond_t created; /* a placeholder entry got its log (or went away) */
+    int state_dirfd;      /* --state-dir, or -1: nothing persisted (fuzz target) */
     struct dld_log *buckets[DLD_LOG_BUCKETS];
     unsigned nlogs;
     struct dld_limits limits;
@@ -78,6 +96,11 @@ struct dld_conn {
 typedef int (*dld_send_fn)(void *arg, const uint8_t *msg, size_t len);
 
 int dld_server_init(struct dld_server *srv, const struct dld_limits *limits);
+/* Persist sessions beneath dir (created mode 0700 if missing) and host again
+ * every log its state files list, each in grace until its sessions are back
+ * (a file that cannot be read makes its log refused, never forgotten).
+ * Before serving; 0 or -errno (the reason is logged). */
+int dld_server_open_state(struct dld_server *srv, const char *dir);
 /* Flush and postsuspend every log (what SIGTERM does); returns the number of
  * logs that failed. */
 int dld_server_flush_all(struct dld_server *srv);
@@ -93,9 +116,11 @@ int dld_conn_input(struct dld_server *srv, struct dld_conn *c, const uint8_t *da
  * vanishing mid-message is not an error. Frees the connection's buffers. */
 void dld_conn_closed(struct dld_server *srv, struct dld_conn *c);
 
-/* Release detached sessions of a log (luid 0 with all = 1: every detached
- * session). Returns the number released or -errno. Also reachable through
- * the ADMIN_RELEASE request. */
-int dld_release(struct dld_server *srv, const char *uuid, int all, uint64_t luid);
+/* Release detached sessions of a log on behalf of uid `who` (root or the
+ * log's owner): with all = 1 every detached session, else the detached
+ * sessions whose tag (dl__wire_client_tag) is `tag`. Returns the number released or -errno
+ * (-EACCES, -ENOENT, -EBUSY if that client is attached). The ADMIN_RELEASE
+ * request. */
+int dld_release(struct dld_server *srv, uid_t who, const char *uuid, int all, uint32_t tag);
 
 #endif
