@@ -80,6 +80,21 @@ void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t
     reply->data_size = data_size;
 }
 
+int dl__wire_request_header(struct dlw_header *h, const char *uuid, uint64_t luid, uint32_t seq,
+                            uint32_t request_type, uint32_t data_size)
+{
+    memset(h, 0, sizeof *h);
+    h->version = DLW_VERSION;
+    int r = dl__wire_set_uuid(h, uuid);
+    if (r < 0)
+        return r;
+    h->luid = luid;
+    h->seq = seq;
+    h->request_type = request_type;
+    h->data_size = data_size;
+    return 0;
+}
+
 int dl__wire_set_uuid(struct dlw_header *h, const char *uuid)
 {
     size_t n = strlen(uuid);

@@ -104,6 +104,13 @@ void dl__wire_encode_header(const struct dlw_header *h, uint8_t *out);
  *   -EMSGSIZE  data_size > max_payload. */
 int dl__wire_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h);
 
+/* Fill a request header: every field set (version DLW_VERSION, error 0, the
+ * uuid NUL-padded). -EINVAL (h all zero but version) if the uuid is empty or
+ * longer than 128 characters. The one way requests are built (client, admin
+ * tool, tests). */
+int dl__wire_request_header(struct dlw_header *h, const char *uuid, uint64_t luid, uint32_t seq,
+                            uint32_t request_type, uint32_t data_size);
+
 /* Fill a reply header for request `req`: same luid, uuid, seq, request_type. */
 void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
                       struct dlw_header *reply);
