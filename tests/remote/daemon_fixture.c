@@ -80,6 +80,23 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
     return -1;
 }
 
+int daemon_release(const struct daemon_fx *fx, const char *spec)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        execl(fx->binary, fx->binary, "--socket", fx->socket, "--release", spec, (char *)NULL);
+        _exit(127);
+    }
+    int st = -1;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int daemon_stop(struct daemon_fx *fx)
 {
     if (fx->pid <= 0)

@@ -24,6 +24,9 @@ int daemon_stop(struct daemon_fx *fx);
 void daemon_kill9(struct daemon_fx *fx);
 /* Remove the directories and what the tests left in them. */
 void daemon_cleanup(struct daemon_fx *fx);
+/* Run `dirtylogd --socket <ours> --release SPEC` (stdout silenced); its exit
+ * status, or -1. */
+int daemon_release(const struct daemon_fx *fx, const char *spec);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);
 /* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */

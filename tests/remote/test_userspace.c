@@ -188,16 +188,7 @@ static void test_detached(void)
     close(x);
 
     /* an administrator releases it */
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        execl(fx.binary, fx.binary, "--socket", fx.socket, "--release", "detach", (char *)NULL);
-        _exit(127);
-    }
-    int st = -1;
-    waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(daemon_release(&fx, "detach"), 0);
     CHECK_EQ(dl_log_is_clean(b, 10), 0); /* release leaves the region dirty ... */
     CHECK_EQ(dl_log_clear_region(b, 10), 0);
     CHECK_EQ(dl_log_flush(b), 0);
