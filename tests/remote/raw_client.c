@@ -24,13 +24,8 @@ int raw_send(int fd, uint32_t type, const char *uuid, uint64_t luid, uint32_t se
              const void *payload, size_t len)
 {
     struct dlw_header h;
-    memset(&h, 0, sizeof h);
-    dl__wire_set_uuid(&h, uuid);
-    h.luid = luid;
-    h.version = DLW_VERSION;
-    h.seq = seq;
-    h.request_type = type;
-    h.data_size = (uint32_t)len;
+    if (dl__wire_request_header(&h, uuid, luid, seq, type, (uint32_t)len) < 0)
+        return -1;
     uint8_t hdr[DLW_HEADER_SIZE];
     dl__wire_encode_header(&h, hdr);
     if (raw_write(fd, hdr, sizeof hdr) < 0)

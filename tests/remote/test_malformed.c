@@ -109,7 +109,7 @@ int main(int argc, char **argv)
     if (!healthy)
         return 1;
     uint8_t msg[DLW_HEADER_SIZE + 4096];
-    uint8_t p[64];
+    uint8_t p[64] = {0}; /* every byte sent is defined (valgrind) */
 
     /* 1. short header, then the client vanishes */
     int fd = daemon_connect(&fx);

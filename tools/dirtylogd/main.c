@@ -127,7 +127,6 @@ static int parse_allow(char *list, uid_t **out, size_t *n)
 static int admin_release(const char *path, const char *spec)
 {
     struct dlw_header h;
-    memset(&h, 0, sizeof h);
     char uuid[DLW_UUID_SIZE + 32];
     snprintf(uuid, sizeof uuid, "%s", spec);
     uint8_t msg[DLW_HEADER_SIZE + 8];
@@ -146,14 +145,10 @@ static int admin_release(const char *path, const char *spec)
         dlw_put_le64(msg + DLW_HEADER_SIZE, tag);
         plen = 8;
     }
-    if (dl__wire_set_uuid(&h, uuid) < 0) {
+    if (dl__wire_request_header(&h, uuid, 0, 1, DLW_ADMIN_RELEASE, plen) < 0) {
         fprintf(stderr, "dirtylogd: bad uuid '%s'\n", uuid);
         return 2;
     }
-    h.version = DLW_VERSION;
-    h.seq = 1;
-    h.request_type = DLW_ADMIN_RELEASE;
-    h.data_size = plen;
     dl__wire_encode_header(&h, msg);
 
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
