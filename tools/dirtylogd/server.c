@@ -148,7 +148,10 @@ static void destroy_log(struct dld_log *L)
 static void release_log(struct dld_server *srv, struct dld_log *L)
 {
     pthread_mutex_lock(&srv->lock);
-    int gone = --L->busy == 0 && L->nsessions == 0 && !L->creating && !L->refusal;
+    pthread_mutex_lock(&L->lock);
+    int released = L->released;
+    pthread_mutex_unlock(&L->lock);
+    int gone = --L->busy == 0 && L->nsessions == 0 && !L->creating && !L->refusal && !released;
     if (gone) {
         unpublish_log(srv, L);
         char err[256];
@@ -443,6 +446,7 @@ static int ctr_attach(struct dld_server *srv, struct dld_log *L, struct dld_conn
     s->next = L->sessions;
     L->sessions = s;
     L->nsessions++;
+    L->released = 0; /* from now on the last DTR ends the log again */
     char err[256];
     int r = save_state(srv, L, err, sizeof err);
     if (r < 0) { /* a session the daemon could forget is no session */
@@ -701,6 +705,7 @@ int dld_release(struct dld_server *srv, uid_t who, const char *uuid, int all, ui
             n = -EBUSY;
         } else if (!s->conn_id) {
             drop_session(srv, L, s);
+            L->released = 1;
             n++;
         }
     }

@@ -34,6 +34,10 @@ struct dld_log {
      * entry stays until the operator repairs the state and restarts. */
     char *refusal;
     unsigned busy;        /* requests inside the log, under srv->lock */
+    /* An operator released sessions: the log stays (its released marks stay
+     * dirty, and a released client that was only reconnecting finds it
+     * again) until a session created later ends with DTR. Under L->lock. */
+    int released;
     pthread_mutex_t lock; /* sessions, marks, recovering, pending, held */
     struct dld_session *sessions;
     unsigned nsessions;
