@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
 
 #define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
@@ -71,6 +72,12 @@ static void usage(FILE *f)
 "      --max-clients N     connections at once (default 1024)\n"
 "      --max-logs N        logs at once (default 1024)\n"
 "      --max-payload BYTES largest request payload (default and maximum %u)\n"
+"      --max-logs-per-uid N     logs one uid may own (default %u)\n"
+"      --max-clients-per-log N  clients of one log (default %u)\n"
+"      --max-regions N     largest log, in regions (default %llu)\n"
+"      --max-log-memory BYTES   mark bookkeeping per log (default %llu)\n"
+"      --max-uid-memory BYTES   mark bookkeeping per uid, all its logs (default %llu)\n"
+"                          (a mark over either gets -EDQUOT; docs/dirtylogd.md)\n"
 "      --state-dir DIR     where the daemon persists who uses each log, so that a\n"
 "                          restart keeps every client's marks (default\n"
 "                          " DLD_DEFAULT_STATE_DIR ", created mode 0700)\n"
@@ -84,7 +91,9 @@ static void usage(FILE *f)
 "when some are passed, no socket is created unless --socket is given.\n"
 "SIGTERM or SIGINT: flush and postsuspend every log, then exit (0 on success).\n"
 "Protocol: docs/protocol.md. Running it for real: docs/dirtylogd.md.\n",
-            DLW_MAX_PAYLOAD);
+            DLW_MAX_PAYLOAD, DLD_DEFAULT_MAX_LOGS_PER_UID, DLD_DEFAULT_MAX_SESSIONS_PER_LOG,
+            (unsigned long long)DLD_DEFAULT_MAX_REGIONS, (unsigned long long)DLD_DEFAULT_MAX_LOG_MEMORY,
+            (unsigned long long)DLD_DEFAULT_MAX_UID_MEMORY);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -203,6 +212,11 @@ int main(int argc, char **argv)
         {"max-payload", required_argument, NULL, 3},
         {"release", required_argument, NULL, 'r'},
         {"state-dir", required_argument, NULL, 4},
+        {"max-logs-per-uid", required_argument, NULL, 5},
+        {"max-clients-per-log", required_argument, NULL, 6},
+        {"max-regions", required_argument, NULL, 7},
+        {"max-log-memory", required_argument, NULL, 8},
+        {"max-uid-memory", required_argument, NULL, 9},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -247,6 +261,25 @@ int main(int argc, char **argv)
             }
             state_dir = optarg;
             break;
+        case 5:
+        case 6:
+            if (parse_uint(optarg, 1000000, &v) < 0) {
+                fprintf(stderr, "dirtylogd: bad number '%s'\n", optarg);
+                return 2;
+            }
+            *(c == 5 ? &limits.max_logs_per_uid : &limits.max_sessions_per_log) = (unsigned)v;
+            break;
+        case 7:
+        case 8:
+        case 9: {
+            uint64_t *to = c == 7 ? &limits.max_regions
+                           : c == 8 ? &limits.max_log_memory : &limits.max_uid_memory;
+            if (dl__parse_u64(optarg, to) < 0 || *to == 0) {
+                fprintf(stderr, "dirtylogd: bad number '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case 'j':
         case 1:
         case 2:

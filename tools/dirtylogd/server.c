@@ -23,6 +23,16 @@
 #define DLD_CTR_MAX DLD_STATE_MAX_CTR /* largest constructor string */
 #define DLD_CREATE_WAIT_S 10 /* a CTR waits this long for a log another CTR creates */
 
+/* What marks cost the daemon (charged per log and per owner uid, checked
+ * before a request is applied). A hosted core log keeps a 4 KiB bitmap leaf
+ * per 32 Ki-region group a mark ever touched, plus interior nodes on its
+ * path (576 bytes each, a few levels): 8 KiB per group covers both. Each
+ * session mark is an entry in the session's and the log's hash maps
+ * (17 bytes a slot, at most half full, in two maps): 96 bytes. */
+#define GROUP_SHIFT 15
+#define GROUP_COST 8192u
+#define ENTRY_COST 96u
+
 struct reply {
     int32_t error;
     uint32_t len;
@@ -104,6 +114,7 @@ static struct dld_log *new_log(const char *uuid)
     dl__u64map_init(&L->marks);
     dl__u64map_init(&L->recovering);
     dl__u64map_init(&L->held);
+    dl__u64map_init(&L->groups);
     return L;
 }
 
@@ -136,6 +147,7 @@ static void destroy_log(struct dld_log *L)
     dl__u64map_free(&L->marks);
     dl__u64map_free(&L->recovering);
     dl__u64map_free(&L->held);
+    dl__u64map_free(&L->groups);
     pthread_mutex_destroy(&L->lock);
     free(L->ctr);
     free(L->refusal);
@@ -161,6 +173,7 @@ static void release_log(struct dld_server *srv, struct dld_log *L)
     pthread_mutex_unlock(&srv->lock);
     if (gone) {
         SAY(srv, LOG_INFO, "log %s: last client gone, log closed", L->uuid);
+        dld_quota_uncharge(&srv->quota, L->owner_uid, L->charge);
         destroy_log(L);
     }
 }
@@ -244,6 +257,51 @@ static int reserve_clears(struct dld_log *L, size_t n)
     return L->pending && dl__u64map_reserve(&L->held, n) < 0 ? -ENOMEM : 0;
 }
 
+/* Charge a MARK batch before applying it: new mark entries of s and new
+ * groups of L, against the log's and the owner uid's quota. On success the
+ * new groups are recorded and L->charge grows; -EDQUOT/-ENOMEM otherwise,
+ * with nothing changed. */
+static int charge_marks(struct dld_server *srv, struct dld_log *L, struct dld_session *s,
+                        const uint8_t *p, size_t len, struct reply *rp)
+{
+    struct u64map fresh, groups; /* this request's new entries and new groups */
+    dl__u64map_init(&fresh);
+    dl__u64map_init(&groups);
+    int r = 0, added;
+    for (size_t i = 0; r == 0 && i < len; i += 8) {
+        uint64_t region = dlw_get_le64(p + i), g = region >> GROUP_SHIFT;
+        if (!dl__u64map_get(&s->marks, region) && !dl__u64map_put(&fresh, region, &added))
+            r = -ENOMEM;
+        if (r == 0 && !dl__u64map_get(&L->groups, g) && !dl__u64map_put(&groups, g, &added))
+            r = -ENOMEM;
+    }
+    uint64_t cost = (uint64_t)fresh.len * ENTRY_COST + (uint64_t)groups.len * GROUP_COST, used = 0;
+    if (r == 0 && dl__u64map_reserve(&L->groups, groups.len) < 0)
+        r = -ENOMEM;
+    if (r < 0) {
+        fail(rp, r, "out of memory");
+    } else if (L->charge + cost > srv->limits.max_log_memory) {
+        r = fail(rp, -EDQUOT, "log %s: these marks would take its bookkeeping to %" PRIu64
+                 " bytes, over the daemon's limit of %" PRIu64 " per log", L->uuid,
+                 L->charge + cost, srv->limits.max_log_memory);
+    } else if ((r = dld_quota_charge(&srv->quota, L->owner_uid, cost, &used)) < 0) {
+        if (r == -EDQUOT)
+            fail(rp, r, "uid %lu: these marks would take its logs' bookkeeping to %" PRIu64
+                 " bytes, over the daemon's limit of %" PRIu64 " per uid",
+                 (unsigned long)L->owner_uid, used + cost, srv->limits.max_uid_memory);
+        else
+            fail(rp, r, "out of memory");
+    } else {
+        for (size_t i = 0; i < groups.cap; i++)
+            if (groups.used[i])
+                dl__u64map_put(&L->groups, groups.keys[i], &added); /* reserved */
+        L->charge += cost;
+    }
+    dl__u64map_free(&fresh);
+    dl__u64map_free(&groups);
+    return r;
+}
+
 /* Make room so that marking n regions cannot fail half-way. */
 static int reserve_marks(struct dld_log *L, struct dld_session *s, size_t n)
 {
@@ -269,10 +327,21 @@ static int session_mark(struct dld_log *L, struct dld_session *s, uint64_t r)
     return 0;
 }
 
+/* A session's mark entries went away: their cost is given back. */
+static void uncharge_entries(struct dld_server *srv, struct dld_log *L, size_t n)
+{
+    uint64_t bytes = (uint64_t)n * ENTRY_COST;
+    bytes = bytes < L->charge ? bytes : L->charge;
+    L->charge -= bytes;
+    dld_quota_uncharge(&srv->quota, L->owner_uid, bytes);
+}
+
 /* A region is cleared in the log only when no client still has it marked. */
-static int session_clear(struct dld_log *L, struct dld_session *s, uint64_t r)
+static int session_clear(struct dld_server *srv, struct dld_log *L, struct dld_session *s,
+                         uint64_t r)
 {
     if (dl__u64map_del(&s->marks, r)) {
+        uncharge_entries(srv, L, 1);
         uint64_t *count = dl__u64map_get(&L->marks, r);
         if (count && --*count > 0)
             return 0;
@@ -291,6 +360,7 @@ static int session_clear(struct dld_log *L, struct dld_session *s, uint64_t r)
 static void drop_session(struct dld_server *srv, struct dld_log *L, struct dld_session *s)
 {
     session_back(srv, L, s); /* released: no longer awaited */
+    uncharge_entries(srv, L, s->marks.len);
     for (size_t i = 0; i < s->marks.cap; i++) {
         if (!s->marks.used[i])
             continue;
@@ -352,9 +422,22 @@ static int parse_ctr(char *s, uint64_t *target, char **type, unsigned *argc, cha
     return 0;
 }
 
-/* Create the log a constructor string names. The one place the daemon
- * creates a log (slow for a large disk log: called without any lock). */
-static int create_hosted_log(const char *ctr, dl_log **log, struct reply *rp)
+/* The region count a core or disk constructor asks for, or 0 if unknown
+ * (dm syntax: "core <region_size> ...", "disk <device> <region_size> ..."). */
+static uint64_t regions_asked(uint64_t target, const char *type, unsigned argc, char **argv)
+{
+    unsigned at = strcmp(type, "core") == 0 ? 0 : strcmp(type, "disk") == 0 ? 1 : argc;
+    uint64_t size;
+    if (at >= argc || dl__parse_u64(argv[at], &size) < 0 || size == 0)
+        return 0;
+    return target / size + (target % size != 0);
+}
+
+/* Create the log a constructor string names, at most max_regions regions.
+ * The one place the daemon creates a log (slow for a large disk log: called
+ * without any lock). */
+static int create_hosted_log(const char *ctr, uint64_t max_regions, dl_log **log,
+                             struct reply *rp)
 {
     char *work = strdup(ctr);
     if (!work)
@@ -365,13 +448,33 @@ static int create_hosted_log(const char *ctr, dl_log **log, struct reply *rp)
     int r = parse_ctr(work, &target, &type, &argc, argv, rp);
     if (r == 0 && strcmp(type, "userspace") == 0)
         r = fail(rp, -EINVAL, "a daemon log cannot itself be of type userspace");
+    uint64_t asked = r == 0 ? regions_asked(target, type, argc, argv) : 0;
+    if (asked > max_regions)
+        r = fail(rp, -EFBIG, "a log of %" PRIu64 " regions is over this daemon's limit of %"
+                 PRIu64 " (--max-regions)", asked, max_regions);
     if (r == 0) {
         r = dl_log_create(type, target, argc, (const char *const *)argv, log);
         if (r < 0)
             fail(rp, r, "%s", dl_last_error());
     }
+    if (r == 0 && dl_log_get_region_count(*log) > max_regions) { /* other types */
+        r = fail(rp, -EFBIG, "a log of %" PRIu64 " regions is over this daemon's limit of %"
+                 PRIu64 " (--max-regions)", dl_log_get_region_count(*log), max_regions);
+        dl_log_destroy(*log);
+        *log = NULL;
+    }
     free(work);
     return r;
+}
+
+/* The number of logs uid owns. Under srv->lock. */
+static unsigned logs_of(struct dld_server *srv, uint32_t uid)
+{
+    unsigned n = 0;
+    for (unsigned b = 0; b < DLD_LOG_BUCKETS; b++)
+        for (struct dld_log *L = srv->buckets[b]; L; L = L->next)
+            n += L->owner_uid == uid;
+    return n;
 }
 
 /* Find the log of a CTR, or publish a placeholder for it (*created = 1).
@@ -398,6 +501,9 @@ static int ctr_find_or_reserve(struct dld_server *srv, struct dld_conn *c, const
         return fail(rp, -EINVAL, "log %s already exists with constructor '%s'", uuid, L->ctr);
     if (!L && srv->nlogs >= srv->limits.max_logs)
         return fail(rp, -EMFILE, "too many logs (limit %u)", srv->limits.max_logs);
+    if (!L && logs_of(srv, (uint32_t)c->peer_uid) >= srv->limits.max_logs_per_uid)
+        return fail(rp, -EMFILE, "uid %lu already owns %u logs (limit per uid)",
+                    (unsigned long)c->peer_uid, srv->limits.max_logs_per_uid);
     if (!L) {
         if (!(L = new_log(uuid)))
             return fail(rp, -ENOMEM, "out of memory");
@@ -435,6 +541,9 @@ static int ctr_attach(struct dld_server *srv, struct dld_log *L, struct dld_conn
                 s->pending ? ", awaiting its marks" : "");
         return 0;
     }
+    if (L->nsessions >= srv->limits.max_sessions_per_log)
+        return fail(rp, -EMFILE, "log %s already has %u clients (limit per log)", L->uuid,
+                    srv->limits.max_sessions_per_log);
     if (!(s = calloc(1, sizeof *s)))
         return fail(rp, -ENOMEM, "out of memory");
     s->luid = luid;
@@ -490,7 +599,7 @@ static int do_ctr(struct dld_server *srv, struct dld_conn *c, const struct dlw_h
         /* Without the server lock: other logs are served meanwhile, and a
          * CTR of this uuid waits for the placeholder (bounded). */
         dl_log *log = NULL;
-        r = create_hosted_log(L->ctr, &log, rp);
+        r = create_hosted_log(L->ctr, srv->limits.max_regions, &log, rp);
         pthread_mutex_lock(&srv->lock);
         L->log = log;
         L->creating = 0;
@@ -612,13 +721,20 @@ static int do_session_request(struct dld_server *srv, struct dld_log *L, struct 
     case DLW_FLUSH:
         if ((r = check_regions(L, p, len, rp)) < 0)
             break;
+        if (len / 8 > DLD_MAX_REGIONS_PER_REQUEST) {
+            r = fail(rp, -E2BIG, "%zu regions in one request, at most %u", len / 8,
+                     DLD_MAX_REGIONS_PER_REQUEST);
+            break;
+        }
         r = req == DLW_CLEAR_REGION ? reserve_clears(L, len / 8) : reserve_marks(L, s, len / 8);
         if (r < 0) {
             fail(rp, r, "out of memory");
             break;
         }
+        if (req != DLW_CLEAR_REGION && (r = charge_marks(srv, L, s, p, len, rp)) < 0)
+            break;
         for (size_t i = 0; r == 0 && i < len; i += 8)
-            r = req == DLW_CLEAR_REGION ? session_clear(L, s, dlw_get_le64(p + i))
+            r = req == DLW_CLEAR_REGION ? session_clear(srv, L, s, dlw_get_le64(p + i))
                                         : session_mark(L, s, dlw_get_le64(p + i));
         if (r == 0 && req == DLW_FLUSH) {
             session_back(srv, L, s); /* its marks came before: reattached */
@@ -886,11 +1002,23 @@ int dld_server_init(struct dld_server *srv, const struct dld_limits *limits)
     memset(srv, 0, sizeof *srv);
     srv->limits = *limits;
     srv->state_dirfd = -1;
-    if (srv->limits.max_payload == 0 || srv->limits.max_payload > DLW_MAX_PAYLOAD)
-        srv->limits.max_payload = DLW_MAX_PAYLOAD;
+    struct dld_limits *l = &srv->limits;
+    if (l->max_payload == 0 || l->max_payload > DLW_MAX_PAYLOAD)
+        l->max_payload = DLW_MAX_PAYLOAD;
+    l->max_logs_per_uid = l->max_logs_per_uid ? l->max_logs_per_uid : DLD_DEFAULT_MAX_LOGS_PER_UID;
+    l->max_sessions_per_log =
+        l->max_sessions_per_log ? l->max_sessions_per_log : DLD_DEFAULT_MAX_SESSIONS_PER_LOG;
+    l->max_regions = l->max_regions ? l->max_regions : DLD_DEFAULT_MAX_REGIONS;
+    l->max_log_memory = l->max_log_memory ? l->max_log_memory : DLD_DEFAULT_MAX_LOG_MEMORY;
+    l->max_uid_memory = l->max_uid_memory ? l->max_uid_memory : DLD_DEFAULT_MAX_UID_MEMORY;
     if (pthread_mutex_init(&srv->lock, NULL) != 0)
         return -ENOMEM;
     if (pthread_cond_init(&srv->created, NULL) != 0) {
+        pthread_mutex_destroy(&srv->lock);
+        return -ENOMEM;
+    }
+    if (dld_quota_init(&srv->quota, l->max_uid_memory) < 0) {
+        pthread_cond_destroy(&srv->created);
         pthread_mutex_destroy(&srv->lock);
         return -ENOMEM;
     }
@@ -918,7 +1046,7 @@ static void load_one(void *arg, const char *uuid, const struct dld_state *st, in
     }
     if (error == 0 && rp && (L->ctr = strdup(st->ctr)) != NULL) {
         L->owner_uid = st->owner_uid;
-        error = create_hosted_log(L->ctr, &L->log, rp);
+        error = create_hosted_log(L->ctr, srv->limits.max_regions, &L->log, rp);
         err = rp->len ? (const char *)rp->data : "cannot create the log";
     } else if (error == 0) {
         error = -ENOMEM;
@@ -945,7 +1073,8 @@ static void load_one(void *arg, const char *uuid, const struct dld_state *st, in
         /* Never forget clients silently: the log is refused until the
          * operator repairs (or removes) the state file and restarts. */
         L->refusal = strdup(err && *err ? err : "unreadable state file");
-        SAY(srv, LOG_ERR, "log %s: state file unusable, log refused: %s", uuid, err);
+        SAY(srv, LOG_ERR, "log %s: cannot be hosted again after the restart, refused "
+            "(its clients are not forgotten): %s", uuid, err);
         if (!L->refusal) {
             free(rp);
             destroy_log(L);
@@ -1032,5 +1161,6 @@ void dld_server_destroy(struct dld_server *srv)
         close(srv->state_dirfd);
     srv->state_dirfd = -1;
     pthread_cond_destroy(&srv->created);
+    dld_quota_destroy(&srv->quota);
     pthread_mutex_destroy(&srv->lock);
 }

@@ -14,6 +14,7 @@
 #include "dirtylog.h"
 #include "remote/wire.h"
 #include "remote/u64map.h"
+#include "quota.h"
 
 #define DLD_LOG_BUCKETS 256
 
@@ -48,6 +49,12 @@ struct dld_log {
      * dirty to clean; such clears wait in `held`. */
     unsigned pending;
     struct u64map held;
+    /* Memory the clients' marks cost the daemon, charged to owner_uid (see
+     * mark_cost in server.c): every 32 Ki-region group the marks touched
+     * (the hosted log keeps that memory for its lifetime) and every mark
+     * entry. Under L->lock. */
+    struct u64map groups;
+    uint64_t charge;
 };
 
 /* One client of a log: (uuid, luid). conn_id 0 = disconnected, marks kept. */
@@ -62,9 +69,24 @@ struct dld_session {
     struct u64map recovering; /* regions this client was handed */
 };
 
+/* Every limit explicit; 0 in a field means its default. */
+#define DLD_DEFAULT_MAX_LOGS_PER_UID 256u
+#define DLD_DEFAULT_MAX_SESSIONS_PER_LOG 256u
+#define DLD_DEFAULT_MAX_REGIONS (1ull << 32)        /* a 512 MiB bitmap */
+#define DLD_DEFAULT_MAX_LOG_MEMORY (64ull << 20)    /* per log */
+#define DLD_DEFAULT_MAX_UID_MEMORY (256ull << 20)   /* per uid, all its logs */
+/* Regions in one MARK_REGION/CLEAR_REGION/FLUSH request (what the client
+ * sends at most): bounds the work done under a log's lock per request. */
+#define DLD_MAX_REGIONS_PER_REQUEST DLW_REGIONS_PER_MSG
+
 struct dld_limits {
     unsigned max_logs;
     uint32_t max_payload;
+    unsigned max_logs_per_uid;     /* logs one uid may own (root too) */
+    unsigned max_sessions_per_log; /* clients of one log */
+    uint64_t max_regions;          /* region count of a hosted log */
+    uint64_t max_log_memory;       /* bytes of mark bookkeeping per log */
+    uint64_t max_uid_memory;       /* the same, per uid over all its logs */
 };
 
 struct dld_server {
@@ -74,6 +96,7 @@ struct dld_server {
     struct dld_log *buckets[DLD_LOG_BUCKETS];
     unsigned nlogs;
     struct dld_limits limits;
+    struct dld_quota quota; /* per-uid memory (limits.max_uid_memory) */
     int verbose;
     /* Where diagnostics go (stderr or syslog); may be NULL. */
     void (*logf)(int level, const char *fmt, ...) DL_PRINTF(2, 3);
