@@ -185,7 +185,7 @@ static void test_detached(void)
 
     /* x comes back (same luid) and clears: now clean */
     x = daemon_connect(&fx);
-    CHECK_EQ(raw_ctr(x, "detach", 77, ctr), 0);
+    CHECK_EQ(raw_ctr_reattach(x, "detach", 77, ctr), 0);
     CHECK_EQ(raw_region(x, DLW_CLEAR_REGION, "detach", 77, 9, NULL), 0);
     CHECK_EQ(dl_log_is_clean(b, 9), 1);
     CHECK_EQ(raw_region(x, DLW_MARK_REGION, "detach", 77, 10, NULL), 0);

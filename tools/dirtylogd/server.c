@@ -649,8 +649,8 @@ static int do_session_request(struct dld_server *srv, struct dld_log *L, struct 
     struct dld_session *s = find_session(L, h->luid);
     if (!s || s->conn_id != c->id) {
         pthread_mutex_unlock(&L->lock);
-        return fail(rp, -ENOENT, "no CTR for log %s, luid %" PRIu64 " on this connection",
-                    h->uuid, h->luid);
+        return fail(rp, -ENOENT, "no CTR for log %s, client %08" PRIx32 " on this connection",
+                    h->uuid, dl__wire_client_tag(h->luid));
     }
     int r = 0;
     uint64_t region = 0;
