@@ -354,3 +354,29 @@ int dld_state_scan(int dirfd, dld_state_fn fn, void *arg)
     closedir(d);
     return 0;
 }
+
+/* The canonical form of a directory path, or a copy of it if it does not
+ * exist (yet). */
+static char *canonical(const char *dir)
+{
+    char *r = realpath(dir, NULL);
+    return r ? r : strdup(dir);
+}
+
+/* a is b or lies beneath it. */
+static int beneath(const char *a, const char *b)
+{
+    size_t n = strlen(b);
+    while (n > 1 && b[n - 1] == '/')
+        n--;
+    return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/' || (n == 1 && b[0] == '/'));
+}
+
+int dld_state_dirs_overlap(const char *a, const char *b)
+{
+    char *ca = canonical(a), *cb = canonical(b);
+    int r = !ca || !cb || beneath(ca, cb) || beneath(cb, ca); /* no memory: say yes, refuse */
+    free(ca);
+    free(cb);
+    return r;
+}

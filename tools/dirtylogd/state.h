@@ -53,6 +53,12 @@ typedef void (*dld_state_fn)(void *arg, const char *uuid, const struct dld_state
                              int error, const char *err);
 int dld_state_scan(int dirfd, dld_state_fn fn, void *arg);
 
+/* 1 if the two directories are the same or one is inside the other (after
+ * resolving symlinks; a directory that does not exist yet is compared by
+ * its path), else 0. The daemon refuses to start when its state directory
+ * and its log directory overlap: no client may name a state file as a log. */
+int dld_state_dirs_overlap(const char *a, const char *b);
+
 /* The file name of a log's state ("log-<base64url>.state"), into name[]. */
 #define DLD_STATE_NAME_MAX 192
 void dld_state_file_name(const char *uuid, char name[DLD_STATE_NAME_MAX]);
