@@ -5,6 +5,7 @@
  *   the daemon's RSS stays bounded;
  * - the per-uid memory quota over two logs, given back by clears;
  * - logs per uid and clients per log;
+ * - clears held during a restart's grace period count against the quota;
  * - the region cap (--max-regions) with a clear error. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -133,6 +134,32 @@ static void test_uid_quota(const char *binary)
     daemon_cleanup(&fx); /* a fresh state directory for the next daemon */
 }
 
+/* Clears held by a restart's grace period are charged too (else a client
+ * could grow the held set without bound while another is away). */
+static void test_held_clears(const char *binary)
+{
+    const char *extra[] = {"--max-log-memory", "1048576", NULL};
+    CHECK_EQ(daemon_start(&fx, binary, extra), 0);
+    int a = daemon_connect(&fx);
+    char msg[512];
+    CHECK_EQ(raw_ctr(a, "held", 1, "262144 core 8"), 0);
+    CHECK_EQ(mark(a, "held", 1, 0, 1, 1, msg, sizeof msg), 0);
+    daemon_kill9(&fx);
+    CHECK_EQ(daemon_start(&fx, binary, extra), 0); /* "held" in grace: client 1 awaited */
+    close(a);
+    int b = daemon_connect(&fx);
+    CHECK_EQ(raw_ctr(b, "held", 2, "262144 core 8"), 0);
+    CHECK_EQ(clear(b, "held", 2, 0, 8192), 0);     /* ~0.8 MB of held clears */
+    CHECK_EQ(clear(b, "held", 2, 8192, 8192), -EDQUOT);
+    CHECK_EQ(clear(b, "held", 2, 0, 8192), 0);     /* already held: free */
+    char spec[64];
+    snprintf(spec, sizeof spec, "held:%08x", (unsigned)dl__wire_client_tag(1));
+    CHECK_EQ(daemon_release(&fx, spec), 0);        /* grace over: charge given back */
+    CHECK_EQ(clear(b, "held", 2, 8192, 8192), 0);
+    close(b);
+    daemon_cleanup(&fx);
+}
+
 static void test_region_cap(const char *binary)
 {
     const char *extra[] = {"--max-regions", "1000", NULL};
@@ -155,6 +182,7 @@ int main(int argc, char **argv)
         return 2;
     test_sparse_marks(argv[1]);
     test_uid_quota(argv[1]);
+    test_held_clears(argv[1]);
     test_region_cap(argv[1]);
     daemon_cleanup(&fx);
     return test_exit_status("test_quota");

@@ -188,6 +188,14 @@ static struct dld_session *find_session(struct dld_log *L, uint64_t luid)
 
 /* ---- shared-log bookkeeping (under L->lock) --------------------------- */
 
+/* Give back bytes an earlier charge (below) took from L and its owner. */
+static void uncharge(struct dld_server *srv, struct dld_log *L, uint64_t bytes)
+{
+    bytes = bytes < L->charge ? bytes : L->charge;
+    L->charge -= bytes;
+    dld_quota_uncharge(&srv->quota, L->owner_uid, bytes);
+}
+
 /* Persist the sessions of L (when a session comes or goes, never per mark).
  * 0, or -errno with the reason in err. */
 static int save_state(struct dld_server *srv, struct dld_log *L, char *err, size_t errlen)
@@ -226,6 +234,7 @@ static void end_grace(struct dld_server *srv, struct dld_log *L)
     }
     SAY(srv, LOG_NOTICE, "log %s: every client known before the restart is back or released; "
         "%zu held clear(s) applied", L->uuid, applied);
+    uncharge(srv, L, (uint64_t)L->held.len * ENTRY_COST);
     dl__u64map_clear(&L->held);
 }
 
@@ -252,9 +261,44 @@ static int log_clear(struct dld_log *L, uint64_t r)
     return dl_log_clear_region(L->log, r);
 }
 
-static int reserve_clears(struct dld_log *L, size_t n)
+/* Charge bytes to L and its owner: 0, or -EDQUOT/-ENOMEM with a message. */
+static int charge(struct dld_server *srv, struct dld_log *L, uint64_t bytes, struct reply *rp)
 {
-    return L->pending && dl__u64map_reserve(&L->held, n) < 0 ? -ENOMEM : 0;
+    uint64_t used = 0;
+    if (L->charge + bytes > srv->limits.max_log_memory)
+        return fail(rp, -EDQUOT, "log %s: this would take its bookkeeping to %" PRIu64
+                    " bytes, over the daemon's limit of %" PRIu64 " per log", L->uuid,
+                    L->charge + bytes, srv->limits.max_log_memory);
+    int r = dld_quota_charge(&srv->quota, L->owner_uid, bytes, &used);
+    if (r == -EDQUOT)
+        return fail(rp, r, "uid %lu: this would take its logs' bookkeeping to %" PRIu64
+                    " bytes, over the daemon's limit of %" PRIu64 " per uid",
+                    (unsigned long)L->owner_uid, used + bytes, srv->limits.max_uid_memory);
+    if (r < 0)
+        return fail(rp, r, "out of memory");
+    L->charge += bytes;
+    return 0;
+}
+
+/* Room (and quota) for the clears of a request that a grace period may
+ * hold: each new held region is charged like a mark entry. */
+static int reserve_clears(struct dld_server *srv, struct dld_log *L, const uint8_t *p,
+                          size_t len, struct reply *rp)
+{
+    if (!L->pending)
+        return 0;
+    struct u64map fresh;
+    dl__u64map_init(&fresh);
+    int r = dl__u64map_reserve(&L->held, len / 8), added;
+    for (size_t i = 0; r == 0 && i < len; i += 8) {
+        uint64_t region = dlw_get_le64(p + i);
+        if (!dl__u64map_get(&L->held, region) && !dl__u64map_put(&fresh, region, &added))
+            r = -ENOMEM;
+    }
+    r = r < 0 ? fail(rp, -ENOMEM, "out of memory")
+              : charge(srv, L, (uint64_t)fresh.len * ENTRY_COST, rp);
+    dl__u64map_free(&fresh);
+    return r;
 }
 
 /* Charge a MARK batch before applying it: new mark entries of s and new
@@ -275,28 +319,15 @@ static int charge_marks(struct dld_server *srv, struct dld_log *L, struct dld_se
         if (r == 0 && !dl__u64map_get(&L->groups, g) && !dl__u64map_put(&groups, g, &added))
             r = -ENOMEM;
     }
-    uint64_t cost = (uint64_t)fresh.len * ENTRY_COST + (uint64_t)groups.len * GROUP_COST, used = 0;
+    uint64_t cost = (uint64_t)fresh.len * ENTRY_COST + (uint64_t)groups.len * GROUP_COST;
     if (r == 0 && dl__u64map_reserve(&L->groups, groups.len) < 0)
         r = -ENOMEM;
-    if (r < 0) {
+    if (r < 0)
         fail(rp, r, "out of memory");
-    } else if (L->charge + cost > srv->limits.max_log_memory) {
-        r = fail(rp, -EDQUOT, "log %s: these marks would take its bookkeeping to %" PRIu64
-                 " bytes, over the daemon's limit of %" PRIu64 " per log", L->uuid,
-                 L->charge + cost, srv->limits.max_log_memory);
-    } else if ((r = dld_quota_charge(&srv->quota, L->owner_uid, cost, &used)) < 0) {
-        if (r == -EDQUOT)
-            fail(rp, r, "uid %lu: these marks would take its logs' bookkeeping to %" PRIu64
-                 " bytes, over the daemon's limit of %" PRIu64 " per uid",
-                 (unsigned long)L->owner_uid, used + cost, srv->limits.max_uid_memory);
-        else
-            fail(rp, r, "out of memory");
-    } else {
+    else if ((r = charge(srv, L, cost, rp)) == 0)
         for (size_t i = 0; i < groups.cap; i++)
             if (groups.used[i])
                 dl__u64map_put(&L->groups, groups.keys[i], &added); /* reserved */
-        L->charge += cost;
-    }
     dl__u64map_free(&fresh);
     dl__u64map_free(&groups);
     return r;
@@ -327,21 +358,12 @@ static int session_mark(struct dld_log *L, struct dld_session *s, uint64_t r)
     return 0;
 }
 
-/* A session's mark entries went away: their cost is given back. */
-static void uncharge_entries(struct dld_server *srv, struct dld_log *L, size_t n)
-{
-    uint64_t bytes = (uint64_t)n * ENTRY_COST;
-    bytes = bytes < L->charge ? bytes : L->charge;
-    L->charge -= bytes;
-    dld_quota_uncharge(&srv->quota, L->owner_uid, bytes);
-}
-
 /* A region is cleared in the log only when no client still has it marked. */
 static int session_clear(struct dld_server *srv, struct dld_log *L, struct dld_session *s,
                          uint64_t r)
 {
     if (dl__u64map_del(&s->marks, r)) {
-        uncharge_entries(srv, L, 1);
+        uncharge(srv, L, ENTRY_COST); /* the entry is gone */
         uint64_t *count = dl__u64map_get(&L->marks, r);
         if (count && --*count > 0)
             return 0;
@@ -360,7 +382,7 @@ static int session_clear(struct dld_server *srv, struct dld_log *L, struct dld_s
 static void drop_session(struct dld_server *srv, struct dld_log *L, struct dld_session *s)
 {
     session_back(srv, L, s); /* released: no longer awaited */
-    uncharge_entries(srv, L, s->marks.len);
+    uncharge(srv, L, (uint64_t)s->marks.len * ENTRY_COST);
     for (size_t i = 0; i < s->marks.cap; i++) {
         if (!s->marks.used[i])
             continue;
@@ -726,13 +748,15 @@ static int do_session_request(struct dld_server *srv, struct dld_log *L, struct 
                      DLD_MAX_REGIONS_PER_REQUEST);
             break;
         }
-        r = req == DLW_CLEAR_REGION ? reserve_clears(L, len / 8) : reserve_marks(L, s, len / 8);
-        if (r < 0) {
+        if (req == DLW_CLEAR_REGION) {
+            if ((r = reserve_clears(srv, L, p, len, rp)) < 0)
+                break;
+        } else if ((r = reserve_marks(L, s, len / 8)) < 0) {
             fail(rp, r, "out of memory");
             break;
-        }
-        if (req != DLW_CLEAR_REGION && (r = charge_marks(srv, L, s, p, len, rp)) < 0)
+        } else if ((r = charge_marks(srv, L, s, p, len, rp)) < 0) {
             break;
+        }
         for (size_t i = 0; r == 0 && i < len; i += 8)
             r = req == DLW_CLEAR_REGION ? session_clear(srv, L, s, dlw_get_le64(p + i))
                                         : session_mark(L, s, dlw_get_le64(p + i));
