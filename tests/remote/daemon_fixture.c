@@ -55,6 +55,9 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
     if (fx->pid < 0)
         return -1;
     if (fx->pid == 0) {
+        int log = fx->stderr_path ? open(fx->stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
+        if (log >= 0)
+            dup2(log, 2);
         execv(binary, (char *const *)argv);
         perror("execv dirtylogd");
         _exit(127);

@@ -11,6 +11,7 @@ struct daemon_fx {
     char dir[64];
     char socket[80];
     char state_dir[64]; /* --state-dir: kept across restarts, apart from dir */
+    const char *stderr_path; /* if set, the daemon's stderr is appended there */
     pid_t pid;
 };
 

@@ -3,7 +3,8 @@
  * - a CTR from another connection for an attached session: -EBUSY;
  * - a CTR from another uid for a session, attached or detached: -EACCES;
  * - a CTR from another uid (not root) for a log: -EACCES;
- * - ADMIN_RELEASE from neither root nor the log's owner: -EACCES.
+ * - ADMIN_RELEASE from neither root nor the log's owner: -EACCES;
+ * - -v shows a client's pid, uid and tag, never its luid.
  * The uid cases need root (a setuid child, as test_peer_uid); without root
  * they are skipped visibly and the -EBUSY case still runs. */
 #define _POSIX_C_SOURCE 200809L
@@ -79,6 +80,33 @@ static int other_own_log(void)
     return code(raw_release_all(fd, "theirs"));
 }
 
+/* -v names clients by pid, uid and tag, never by luid (the session key). */
+#define SECRET_LUID 0x5eed5eed5eed5eedull
+
+static void test_verbose_hides_luids(const char *log_path)
+{
+    int a = daemon_connect(&fx);
+    CHECK_EQ(raw_ctr(a, "quiet", SECRET_LUID, CTR), 0);
+    close(a);
+    a = daemon_connect(&fx);
+    CHECK_EQ(raw_ctr_reattach(a, "quiet", SECRET_LUID, CTR), 0);
+    close(a);
+    CHECK_EQ(daemon_stop(&fx), 0); /* everything it had to say is in the file */
+    char buf[65536], hex[32], dec[32], tag[16];
+    FILE *f = fopen(log_path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    snprintf(hex, sizeof hex, "%llx", SECRET_LUID);
+    snprintf(dec, sizeof dec, "%llu", SECRET_LUID);
+    snprintf(tag, sizeof tag, "%08x", (unsigned)dl__wire_client_tag(SECRET_LUID));
+    CHECK(strstr(buf, "new client") != NULL); /* it did log the client */
+    CHECK(strstr(buf, tag) != NULL);
+    CHECK(strstr(buf, hex) == NULL);
+    CHECK(strstr(buf, dec) == NULL);
+}
+
 static void test_busy(void)
 {
     int a = daemon_connect(&fx), b = daemon_connect(&fx);
@@ -98,6 +126,18 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     const char *extra[] = {"--allow-uid", "0,65534", NULL};
+    char log_path[] = "/tmp/dl-verbose-XXXXXX";
+    int lfd = mkstemp(log_path);
+    if (lfd < 0)
+        return 1;
+    close(lfd);
+    const char *verbose[] = {"-v", NULL};
+    fx.stderr_path = log_path;
+    if (daemon_start(&fx, argv[1], verbose) < 0)
+        return 1;
+    test_verbose_hides_luids(log_path);
+    unlink(log_path);
+    fx.stderr_path = NULL;
     if (daemon_start(&fx, argv[1], extra) < 0)
         return 1;
     test_busy();
