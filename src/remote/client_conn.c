@@ -248,9 +248,17 @@ static int connect_and_ctr(struct rc_conn *c, int *err)
     return 0;
 }
 
+/* Bumped in every child at fork() (pthread_atfork): comparing it is cheaper
+ * than a getpid() system call on every mark. */
+static unsigned fork_epoch;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void in_child(void) { __atomic_add_fetch(&fork_epoch, 1, __ATOMIC_RELAXED); }
+static void install_fork_hook(void) { (void)pthread_atfork(NULL, NULL, in_child); }
+
 int dl__rc_forked(struct rc_conn *c)
 {
-    if (getpid() == c->pid)
+    if (__atomic_load_n(&fork_epoch, __ATOMIC_RELAXED) == c->fork_epoch)
         return 0;
     dl_log_errorf(c->log, "userspace: this log's connection belongs to process %ld, which "
                   "opened it; a forked child must open its own log", (long)c->pid);
@@ -377,7 +385,9 @@ int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *u
         return -ENOMEM;
     }
     dl__u64map_init(&c->held);
+    pthread_once(&fork_hook_once, install_fork_hook);
     c->pid = getpid();
+    c->fork_epoch = __atomic_load_n(&fork_epoch, __ATOMIC_RELAXED);
     c->timeout_ms = env_ms("DIRTYLOG_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
     c->reconnect_ms = env_ms("DIRTYLOG_RECONNECT_MS", DEFAULT_RECONNECT_MS);
     random_luid(c);
@@ -397,7 +407,7 @@ int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *u
 
 void dl__rc_close(struct rc_conn *c)
 {
-    if (c->fd >= 0 && getpid() == c->pid) {
+    if (c->fd >= 0 && !dl__rc_forked(c)) {
         /* Best effort and quick: a daemon that is gone keeps our session
          * until an administrator releases it. (A forked child only closes
          * its copy of the descriptor: the session is the parent's.) */

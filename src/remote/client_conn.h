@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dirtylog.h"
 #include "remote/u64map.h"
@@ -42,7 +43,8 @@ struct rc_conn {
     int timeout_ms;      /* per request before a resend */
     int reconnect_ms;    /* how long to keep trying to reach the daemon */
     struct u64map held;  /* acknowledged marks not yet cleared (see above) */
-    pid_t pid;           /* the process that opened it */
+    pid_t pid;           /* the process that opened it (for messages) */
+    unsigned fork_epoch; /* forks seen when it was opened (client_conn.c) */
     dl_log *log;         /* for error messages */
 };
 
