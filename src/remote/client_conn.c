@@ -2,9 +2,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,41 +51,17 @@ static void disconnect(struct rc_conn *c)
 
 static int connect_socket(struct rc_conn *c)
 {
-    int fd = -1, e = 0;
-    if (c->socket_path) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(c->socket_path) >= sizeof sa.sun_path)
-            return -ENAMETOOLONG;
-        strcpy(sa.sun_path, c->socket_path);
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd < 0)
-            return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-            e = -errno;
-            close(fd);
-            return e;
-        }
-    } else {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-        struct addrinfo *ai, *a;
-        if (getaddrinfo(c->tcp_host, c->tcp_port, &hints, &ai) != 0)
-            return -EHOSTUNREACH;
-        e = -ECONNREFUSED;
-        for (a = ai; a; a = a->ai_next) {
-            fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-            if (fd < 0)
-                continue;
-            if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
-                break;
-            e = -errno;
-            close(fd);
-            fd = -1;
-        }
-        freeaddrinfo(ai);
-        if (fd < 0)
-            return e;
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(c->socket_path) >= sizeof sa.sun_path)
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, c->socket_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
     }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     /* Bound every blocking recv/send by the request timeout (slices of it,
@@ -127,13 +100,8 @@ static int send_request(struct rc_conn *c, uint32_t type, uint32_t seq, const vo
                         size_t len)
 {
     struct dlw_header h;
-    memset(&h, 0, sizeof h);
-    h.luid = c->luid;
-    memcpy(h.uuid, c->uuid, sizeof h.uuid);
-    h.version = DLW_VERSION;
-    h.seq = seq;
-    h.request_type = type;
-    h.data_size = (uint32_t)len;
+    if (dl__wire_request_header(&h, c->uuid, c->luid, seq, type, (uint32_t)len) < 0)
+        return -EINVAL; /* checked at open */
     uint8_t hdr[DLW_HEADER_SIZE];
     dl__wire_encode_header(&h, hdr);
     struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)payload, len}};
@@ -230,9 +198,35 @@ static int exchange(struct rc_conn *c, uint32_t type, const void *payload, size_
     return -ETIMEDOUT;
 }
 
-/* Connect, CTR, and RESUME if the log had been resumed. 0, a connection
- * failure (worth retrying), or -EREMOTEIO with c->fd closed if the daemon
- * answered CTR/RESUME with an error (*err holds it). */
+/* Re-send the held marks (MARK_REGION batches) on a fresh connection. */
+static int send_held(struct rc_conn *c, int *err)
+{
+    if (c->held.len == 0)
+        return 0;
+    uint8_t *batch = malloc(DLW_REGIONS_PER_MSG * 8);
+    if (!batch)
+        return -ENOMEM;
+    char msg[512];
+    size_t n = 0, k = 0;
+    int r = 0;
+    for (size_t i = 0; r == 0 && *err == 0 && i <= c->held.cap; i++) {
+        int end = i == c->held.cap;
+        if (!end && c->held.used[i])
+            dlw_put_le64(batch + 8 * k++, c->held.keys[i]);
+        if (k == DLW_REGIONS_PER_MSG || (end && k)) {
+            r = exchange(c, DLW_MARK_REGION, batch, k * 8, msg, sizeof msg, &n, err);
+            k = 0;
+        }
+    }
+    free(batch);
+    return r;
+}
+
+/* Connect, CTR, the held marks, and RESUME if the log had been resumed
+ * (docs/protocol.md: the RESUME tells a restarted daemon that this client
+ * is back with all its marks). 0, a connection failure (worth retrying),
+ * or -EREMOTEIO with c->fd closed if the daemon answered with an error
+ * (*err holds it). */
 static int connect_and_ctr(struct rc_conn *c, int *err)
 {
     int fd = connect_socket(c);
@@ -242,6 +236,8 @@ static int connect_and_ctr(struct rc_conn *c, int *err)
     char msg[512];
     size_t n = 0;
     int r = exchange(c, DLW_CTR, c->ctr, strlen(c->ctr) + 1, msg, sizeof msg, &n, err);
+    if (r == 0 && *err == 0)
+        r = send_held(c, err);
     if (r == 0 && *err == 0 && c->resumed)
         r = exchange(c, DLW_RESUME, NULL, 0, msg, sizeof msg, &n, err);
     if (r < 0 || *err < 0) {
@@ -252,19 +248,42 @@ static int connect_and_ctr(struct rc_conn *c, int *err)
     return 0;
 }
 
-int dl__rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
-               size_t out_cap, size_t *out_len, uint64_t *generation)
+/* Bumped in every child at fork() (pthread_atfork): comparing it is cheaper
+ * than a getpid() system call on every mark. */
+static unsigned fork_epoch;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void in_child(void) { __atomic_add_fetch(&fork_epoch, 1, __ATOMIC_RELAXED); }
+static void install_fork_hook(void) { (void)pthread_atfork(NULL, NULL, in_child); }
+
+int dl__rc_forked(struct rc_conn *c)
 {
-    pthread_mutex_lock(&c->lock);
+    if (__atomic_load_n(&fork_epoch, __ATOMIC_RELAXED) == c->fork_epoch)
+        return 0;
+    dl_log_errorf(c->log, "userspace: this log's connection belongs to process %ld, which "
+                  "opened it; a forked child must open its own log", (long)c->pid);
+    return 1;
+}
+
+/* dl__rc_request under c->lock. */
+static int request_locked(struct rc_conn *c, uint32_t type, const void *payload, size_t len,
+                          void *out, size_t out_cap, size_t *out_len, uint64_t *generation)
+{
+    if (dl__rc_forked(c))
+        return -EBADF;
     int64_t deadline = now_ms() + c->reconnect_ms;
     int backoff = 5, r, err = 0;
     for (;;) {
         if (c->fd < 0) {
             r = connect_and_ctr(c, &err);
-            if (r == -EREMOTEIO) {
+            /* -EBUSY: the daemon has not yet seen our old connection close;
+             * -EAGAIN: another client is creating the log. Both pass. */
+            if (r == -EREMOTEIO && err != -EBUSY && err != -EAGAIN) {
                 r = err; /* the daemon is there and said no */
                 break;
             }
+            if (r == -EREMOTEIO)
+                r = err;
             if (r == -EACCES)
                 break;
         }
@@ -292,6 +311,40 @@ int dl__rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t
         if (backoff < 500)
             backoff *= 2;
     }
+    return r;
+}
+
+int dl__rc_request(struct rc_conn *c, uint32_t type, const void *payload, size_t len, void *out,
+               size_t out_cap, size_t *out_len, uint64_t *generation)
+{
+    pthread_mutex_lock(&c->lock);
+    int r = request_locked(c, type, payload, len, out, out_cap, out_len, generation);
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+int dl__rc_flush(struct rc_conn *c, const void *payload, size_t len, uint64_t *generation,
+                 const struct u64map *batch)
+{
+    char rep[256];
+    size_t n;
+    uint64_t g = 0;
+    pthread_mutex_lock(&c->lock);
+    int r = request_locked(c, DLW_FLUSH, payload, len, rep, sizeof rep, &n, &g);
+    if (r == 0 && *generation && g != *generation)
+        r = -EAGAIN; /* the daemon restarted mid-batch: what it had is gone */
+    if (r == 0 && dl__u64map_reserve(&c->held, batch->len) < 0)
+        r = -ENOMEM; /* not acknowledged to the engine, so nothing is lost */
+    for (size_t i = 0; r == 0 && i < batch->cap; i++) {
+        int added;
+        if (!batch->used[i])
+            continue;
+        if (batch->vals[i] == RC_OP_MARK)
+            dl__u64map_put(&c->held, batch->keys[i], &added); /* reserved: cannot fail */
+        else if (batch->vals[i] == RC_OP_CLEAR)
+            dl__u64map_del(&c->held, batch->keys[i]);
+    }
+    *generation = g;
     pthread_mutex_unlock(&c->lock);
     return r;
 }
@@ -324,32 +377,17 @@ int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *u
         return -EINVAL;
     }
     strcpy(c->uuid, uuid);
-    if (where && strncmp(where, "tcp=", 4) == 0) {
-        const char *colon = strrchr(where + 4, ':');
-        if (!colon || colon == where + 4 || !colon[1]) {
-            dl_log_errorf(log, "'%s' is not tcp=<host>:<port>", where);
-            return -EINVAL;
-        }
-        const char *host = where + 4;
-        size_t hl = (size_t)(colon - host);
-        if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
-            host++;
-            hl -= 2;
-        }
-        c->tcp_host = strndup(host, hl);
-        c->tcp_port = strdup(colon + 1);
-    } else {
-        c->socket_path = strdup(where ? where + strlen("socket=") : dl__wire_default_socket_path());
-    }
+    c->socket_path = strdup(where ? where + strlen("socket=") : dl__wire_default_socket_path());
     c->ctr = strdup(ctr);
-    if (!c->ctr || (!c->socket_path && (!c->tcp_host || !c->tcp_port)) ||
-        pthread_mutex_init(&c->lock, NULL) != 0) {
+    if (!c->ctr || !c->socket_path || pthread_mutex_init(&c->lock, NULL) != 0) {
         free(c->ctr);
         free(c->socket_path);
-        free(c->tcp_host);
-        free(c->tcp_port);
         return -ENOMEM;
     }
+    dl__u64map_init(&c->held);
+    pthread_once(&fork_hook_once, install_fork_hook);
+    c->pid = getpid();
+    c->fork_epoch = __atomic_load_n(&fork_epoch, __ATOMIC_RELAXED);
     c->timeout_ms = env_ms("DIRTYLOG_TIMEOUT_MS", DEFAULT_TIMEOUT_MS);
     c->reconnect_ms = env_ms("DIRTYLOG_RECONNECT_MS", DEFAULT_RECONNECT_MS);
     random_luid(c);
@@ -358,24 +396,21 @@ int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *u
     if (r == -EREMOTEIO)
         r = err;
     else if (r < 0 && r != -EACCES)
-        dl_log_errorf(log, "cannot reach dirtylogd at %s%s%s: %s",
-                      c->socket_path ? c->socket_path : c->tcp_host, c->socket_path ? "" : ":",
-                      c->socket_path ? "" : c->tcp_port, dl_strerror(r));
+        dl_log_errorf(log, "cannot reach dirtylogd at %s: %s", c->socket_path, dl_strerror(r));
     if (r < 0) {
         pthread_mutex_destroy(&c->lock);
         free(c->ctr);
         free(c->socket_path);
-        free(c->tcp_host);
-        free(c->tcp_port);
     }
     return r;
 }
 
 void dl__rc_close(struct rc_conn *c)
 {
-    if (c->fd >= 0) {
+    if (c->fd >= 0 && !dl__rc_forked(c)) {
         /* Best effort and quick: a daemon that is gone keeps our session
-         * until an administrator releases it. */
+         * until an administrator releases it. (A forked child only closes
+         * its copy of the descriptor: the session is the parent's.) */
         c->timeout_ms = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
         char buf[256];
         size_t n;
@@ -383,9 +418,8 @@ void dl__rc_close(struct rc_conn *c)
         (void)exchange(c, DLW_DTR, NULL, 0, buf, sizeof buf, &n, &err);
     }
     disconnect(c);
+    dl__u64map_free(&c->held);
     pthread_mutex_destroy(&c->lock);
     free(c->ctr);
     free(c->socket_path);
-    free(c->tcp_host);
-    free(c->tcp_port);
 }

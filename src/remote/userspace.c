@@ -1,6 +1,5 @@
 /* Type "userspace": a log hosted by dirtylogd (docs/protocol.md).
- * userspace <uuid> [integrated_flush] [socket=<path> | tcp=<host>:<port>]
- *           <log type> <log args...>
+ * userspace <uuid> [integrated_flush] [socket=<path>] <log type> <log args...>
  *
  * Marks and clears are queued here and sent at flush: clears first, then
  * marks in batches (or, with integrated_flush, inside the FLUSH request, so a
@@ -17,7 +16,10 @@
  * restarted in the middle, the whole batch is sent again on the new
  * connection; if the flush fails, the batch goes back into the queue. So a
  * flush that returned 0 means every mark queued before it is durable in the
- * daemon's log. */
+ * daemon's log. The acknowledged marks stay held by the connection (see
+ * client_conn.h) until a flushed clear releases them: a restarted daemon
+ * gets them again before anything else, so no other client's clear can
+ * clean a region this one still has marked. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
@@ -32,7 +34,7 @@
 #include "remote/u64map.h"
 #include "remote/wire.h"
 
-enum { OP_MARK = 1, OP_CLEAR = 2 };
+enum { OP_MARK = RC_OP_MARK, OP_CLEAR = RC_OP_CLEAR };
 #define FLUSH_RETRIES 8 /* daemon restarts survived inside one flush */
 
 struct us_log {
@@ -79,8 +81,8 @@ static char *join(const char *prefix, unsigned argc, char **argv)
 static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 {
     if (argc < 2) {
-        dl_log_errorf(log, "userspace takes <uuid> [integrated_flush] [socket=<path>|"
-                           "tcp=<host>:<port>] <log type> <log args...>, got %u argument(s)",
+        dl_log_errorf(log, "userspace takes <uuid> [integrated_flush] [socket=<path>] "
+                           "<log type> <log args...>, got %u argument(s)",
                       argc);
         return -EINVAL;
     }
@@ -90,9 +92,16 @@ static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     const char *where = NULL;
     unsigned i = 1;
     for (; i < argc; i++) {
+        if (strncmp(argv[i], "tcp=", 4) == 0) {
+            dl_log_errorf(log, "userspace: tcp= is no longer supported: dirtylogd serves only "
+                               "its unix socket (no unauthenticated network path); use "
+                               "socket=<path>");
+            free(us);
+            return -EINVAL;
+        }
         if (strcmp(argv[i], "integrated_flush") == 0 && !us->integrated_flush)
             us->integrated_flush = 1;
-        else if (!where && (strncmp(argv[i], "socket=", 7) == 0 || strncmp(argv[i], "tcp=", 4) == 0))
+        else if (!where && strncmp(argv[i], "socket=", 7) == 0)
             where = argv[i];
         else
             break;
@@ -214,8 +223,8 @@ static int queued_op(struct us_log *us, uint64_t region)
 static int us_is_clean(dl_log *log, uint64_t region)
 {
     struct us_log *us = ctx(log);
-    if (__atomic_load_n(&us->failed, __ATOMIC_RELAXED))
-        return 0; /* after a failed data flush every region counts as dirty */
+    if (__atomic_load_n(&us->failed, __ATOMIC_RELAXED) || dl__rc_forked(&us->conn))
+        return 0; /* after a failed data flush (or in a forked child) every region is dirty */
     int op = queued_op(us, region);
     if (op)
         return op == OP_CLEAR;
@@ -243,6 +252,8 @@ static int us_is_remote_recovering(dl_log *log, uint64_t region)
 static int queue_op(dl_log *log, uint64_t region, int op)
 {
     struct us_log *us = ctx(log);
+    if (dl__rc_forked(&us->conn))
+        return -EBADF;
     int added;
     pthread_mutex_lock(&us->queue_lock);
     uint64_t *v = dl__u64map_put(&us->queue, region, &added);
@@ -262,10 +273,11 @@ static int us_clear_region(dl_log *log, uint64_t region)
 }
 
 /* Send every region of the in-flight batch with op `op` in messages of type
- * `type`; with last_type != 0, the final (possibly empty) batch goes in a
- * message of that type instead (integrated FLUSH). Returns 0 or -errno; a
- * change of connection generation from *gen is reported as -EAGAIN. */
-static int send_ops(struct us_log *us, int op, uint32_t type, uint32_t last_type, uint64_t *gen)
+ * `type`. With left != NULL the final partial (possibly empty) batch is not
+ * sent but left in us->batch, *left regions, for the FLUSH to carry
+ * (integrated flush). Returns 0 or -errno; a change of connection
+ * generation from *gen is reported as -EAGAIN. */
+static int send_ops(struct us_log *us, int op, uint32_t type, size_t *left, uint64_t *gen)
 {
     size_t n = 0;
     char rep[256];
@@ -274,10 +286,9 @@ static int send_ops(struct us_log *us, int op, uint32_t type, uint32_t last_type
         int end = i == us->inflight.cap;
         if (!end && us->inflight.used[i] && us->inflight.vals[i] == (uint64_t)op)
             dlw_put_le64(us->batch + 8 * n++, us->inflight.keys[i]);
-        if (n == DLW_REGIONS_PER_MSG || (end && (n || last_type))) {
-            uint32_t t = end && last_type ? last_type : type;
+        if (n == DLW_REGIONS_PER_MSG || (end && n && !left)) {
             uint64_t g = 0;
-            int r = dl__rc_request(&us->conn, t, us->batch, n * 8, rep, sizeof rep, &rn, &g);
+            int r = dl__rc_request(&us->conn, type, us->batch, n * 8, rep, sizeof rep, &rn, &g);
             if (r < 0)
                 return r;
             if (*gen == 0)
@@ -286,14 +297,19 @@ static int send_ops(struct us_log *us, int op, uint32_t type, uint32_t last_type
                 return -EAGAIN; /* the daemon restarted: what it had is gone */
             n = 0;
         }
-        if (end)
+        if (end) {
+            if (left)
+                *left = n;
             return 0;
+        }
     }
 }
 
 static int us_flush(dl_log *log)
 {
     struct us_log *us = ctx(log);
+    if (dl__rc_forked(&us->conn))
+        return -EBADF;
     pthread_mutex_lock(&us->flush_lock);
     pthread_mutex_lock(&us->queue_lock);
     struct u64map t = us->inflight; /* empty, with its capacity */
@@ -314,7 +330,7 @@ static int us_flush(dl_log *log)
             pthread_mutex_lock(&us->queue_lock);
             for (size_t i = 0; i < us->inflight.cap; i++)
                 if (us->inflight.used[i] && us->inflight.vals[i] == OP_CLEAR)
-                    us->inflight.vals[i] = 0; /* 0 = neither op: not sent */
+                    us->inflight.vals[i] = RC_OP_NONE; /* not sent */
             pthread_mutex_unlock(&us->queue_lock);
         }
     }
@@ -322,17 +338,12 @@ static int us_flush(dl_log *log)
     int r = -EAGAIN;
     for (int attempt = 0; r == -EAGAIN && attempt < FLUSH_RETRIES; attempt++) {
         uint64_t gen = 0;
-        r = send_ops(us, OP_CLEAR, DLW_CLEAR_REGION, 0, &gen);
+        size_t left = 0;
+        r = send_ops(us, OP_CLEAR, DLW_CLEAR_REGION, NULL, &gen);
         if (r == 0)
-            r = send_ops(us, OP_MARK, DLW_MARK_REGION, us->integrated_flush ? DLW_FLUSH : 0, &gen);
-        if (r == 0 && !us->integrated_flush) {
-            char rep[256];
-            size_t rn;
-            uint64_t g = 0;
-            r = dl__rc_request(&us->conn, DLW_FLUSH, NULL, 0, rep, sizeof rep, &rn, &g);
-            if (r == 0 && gen && g != gen)
-                r = -EAGAIN;
-        }
+            r = send_ops(us, OP_MARK, DLW_MARK_REGION, us->integrated_flush ? &left : NULL, &gen);
+        if (r == 0)
+            r = dl__rc_flush(&us->conn, us->batch, left * 8, &gen, &us->inflight);
     }
     if (r == -EAGAIN)
         r = -ENOTCONN;
@@ -341,7 +352,7 @@ static int us_flush(dl_log *log)
     if (r < 0) {
         /* Not durable: put the batch back unless newer ops replaced it. */
         for (size_t i = 0; i < us->inflight.cap; i++) {
-            if (!us->inflight.used[i] || us->inflight.vals[i] == 0)
+            if (!us->inflight.used[i] || us->inflight.vals[i] == RC_OP_NONE)
                 continue;
             int added;
             uint64_t *v = dl__u64map_put(&us->queue, us->inflight.keys[i], &added);

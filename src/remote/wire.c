@@ -80,6 +80,21 @@ void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t
     reply->data_size = data_size;
 }
 
+int dl__wire_request_header(struct dlw_header *h, const char *uuid, uint64_t luid, uint32_t seq,
+                            uint32_t request_type, uint32_t data_size)
+{
+    memset(h, 0, sizeof *h);
+    h->version = DLW_VERSION;
+    int r = dl__wire_set_uuid(h, uuid);
+    if (r < 0)
+        return r;
+    h->luid = luid;
+    h->seq = seq;
+    h->request_type = request_type;
+    h->data_size = data_size;
+    return 0;
+}
+
 int dl__wire_set_uuid(struct dlw_header *h, const char *uuid)
 {
     size_t n = strlen(uuid);
@@ -94,4 +109,15 @@ const char *dl__wire_default_socket_path(void)
 {
     const char *env = getenv(DLW_SOCKET_ENV);
     return env && *env ? env : DLW_DEFAULT_SOCKET;
+}
+
+uint32_t dl__wire_client_tag(uint64_t luid)
+{
+    /* The splitmix64 finaliser; keeping 32 of its 64 bits leaves 2^32
+     * luids behind every tag. */
+    uint64_t z = luid + 0x9e3779b97f4a7c15u;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    return (uint32_t)(z >> 32);
 }

@@ -104,6 +104,13 @@ void dl__wire_encode_header(const struct dlw_header *h, uint8_t *out);
  *   -EMSGSIZE  data_size > max_payload. */
 int dl__wire_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h);
 
+/* Fill a request header: every field set (version DLW_VERSION, error 0, the
+ * uuid NUL-padded). -EINVAL (h all zero but version) if the uuid is empty or
+ * longer than 128 characters. The one way requests are built (client, admin
+ * tool, tests). */
+int dl__wire_request_header(struct dlw_header *h, const char *uuid, uint64_t luid, uint32_t seq,
+                            uint32_t request_type, uint32_t data_size);
+
 /* Fill a reply header for request `req`: same luid, uuid, seq, request_type. */
 void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t data_size,
                       struct dlw_header *reply);
@@ -113,6 +120,11 @@ void dl__wire_reply_header(const struct dlw_header *req, int32_t error, uint32_t
 #define DLW_DEFAULT_SOCKET "/run/dirtylogd.sock"
 #define DLW_SOCKET_ENV "DIRTYLOG_SOCKET"
 const char *dl__wire_default_socket_path(void);
+
+/* A session's public name: the top 32 bits of a 64-bit mix of its luid. The
+ * luid is the client's key to its session and is never shown; the tag is
+ * what `dirtylogd -v` prints and what ADMIN_RELEASE takes. */
+uint32_t dl__wire_client_tag(uint64_t luid);
 
 /* Copy a uuid string into a header: -EINVAL if empty or longer than 128. */
 int dl__wire_set_uuid(struct dlw_header *h, const char *uuid);

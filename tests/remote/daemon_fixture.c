@@ -38,10 +38,19 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
         }
         snprintf(fx->socket, sizeof fx->socket, "%s/d.sock", fx->dir);
     }
+    if (!fx->state_dir[0]) {
+        snprintf(fx->state_dir, sizeof fx->state_dir, "/tmp/dl-state-XXXXXX");
+        if (!mkdtemp(fx->state_dir)) {
+            perror("mkdtemp");
+            return -1;
+        }
+    }
     fx->binary = binary;
-    /* Disk logs live in the test's directory (an extra --log-dir wins). */
-    const char *argv[32] = {binary, "-f", "--socket", fx->socket, "--log-dir", fx->dir};
-    int n = 6;
+    /* Disk logs live in the test's directory (an extra --log-dir wins), the
+     * daemon's state in a directory of its own. */
+    const char *argv[32] = {binary, "-f", "--socket", fx->socket, "--log-dir", fx->dir,
+                            "--state-dir", fx->state_dir};
+    int n = 8;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -49,6 +58,9 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
     if (fx->pid < 0)
         return -1;
     if (fx->pid == 0) {
+        int log = fx->stderr_path ? open(fx->stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
+        if (log >= 0)
+            dup2(log, 2);
         execv(binary, (char *const *)argv);
         perror("execv dirtylogd");
         _exit(127);
@@ -74,6 +86,23 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
     return -1;
 }
 
+int daemon_release(const struct daemon_fx *fx, const char *spec)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        execl(fx->binary, fx->binary, "--socket", fx->socket, "--release", spec, (char *)NULL);
+        _exit(127);
+    }
+    int st = -1;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int daemon_stop(struct daemon_fx *fx)
 {
     if (fx->pid <= 0)
@@ -95,26 +124,32 @@ void daemon_kill9(struct daemon_fx *fx)
     fx->pid = 0;
 }
 
-void daemon_cleanup(struct daemon_fx *fx)
+static void remove_dir(char *dir)
 {
-    if (fx->pid > 0)
-        daemon_kill9(fx);
-    if (!fx->dir[0])
+    if (!dir[0])
         return;
-    DIR *d = opendir(fx->dir);
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
             char p[600];
-            snprintf(p, sizeof p, "%s/%s", fx->dir, e->d_name);
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             unlink(p);
         }
         closedir(d);
     }
-    rmdir(fx->dir);
-    fx->dir[0] = '\0';
+    rmdir(dir);
+    dir[0] = '\0';
+}
+
+void daemon_cleanup(struct daemon_fx *fx)
+{
+    if (fx->pid > 0)
+        daemon_kill9(fx);
+    remove_dir(fx->dir);
+    remove_dir(fx->state_dir);
 }
 
 unsigned test_scale_percent(void)

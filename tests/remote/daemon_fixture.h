@@ -10,6 +10,8 @@ struct daemon_fx {
     const char *binary;
     char dir[64];
     char socket[80];
+    char state_dir[64]; /* --state-dir: kept across restarts, apart from dir */
+    const char *stderr_path; /* if set, the daemon's stderr is appended there */
     pid_t pid;
 };
 
@@ -21,8 +23,11 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
 int daemon_stop(struct daemon_fx *fx);
 /* SIGKILL and wait (no cleanup by the daemon). */
 void daemon_kill9(struct daemon_fx *fx);
-/* Remove the directory and what the tests left in it. */
+/* Remove the directories and what the tests left in them. */
 void daemon_cleanup(struct daemon_fx *fx);
+/* Run `dirtylogd --socket <ours> --release SPEC` (stdout silenced); its exit
+ * status, or -1. */
+int daemon_release(const struct daemon_fx *fx, const char *spec);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);
 /* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */

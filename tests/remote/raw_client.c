@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "raw_client.h"
@@ -24,13 +25,8 @@ int raw_send(int fd, uint32_t type, const char *uuid, uint64_t luid, uint32_t se
              const void *payload, size_t len)
 {
     struct dlw_header h;
-    memset(&h, 0, sizeof h);
-    dl__wire_set_uuid(&h, uuid);
-    h.luid = luid;
-    h.version = DLW_VERSION;
-    h.seq = seq;
-    h.request_type = type;
-    h.data_size = (uint32_t)len;
+    if (dl__wire_request_header(&h, uuid, luid, seq, type, (uint32_t)len) < 0)
+        return -1;
     uint8_t hdr[DLW_HEADER_SIZE];
     dl__wire_encode_header(&h, hdr);
     if (raw_write(fd, hdr, sizeof hdr) < 0)
@@ -88,6 +84,19 @@ int raw_ctr(int fd, const char *uuid, uint64_t luid, const char *ctr)
         raw_recv(fd, &h, buf, sizeof buf) != 1)
         return -1000;
     return h.error;
+}
+
+int raw_ctr_reattach(int fd, const char *uuid, uint64_t luid, const char *ctr)
+{
+    int r = -EBUSY;
+    for (int i = 0; i < 2000 && r == -EBUSY; i++) {
+        r = raw_ctr(fd, uuid, luid, ctr);
+        if (r == -EBUSY) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return r;
 }
 
 int raw_region(int fd, uint32_t type, const char *uuid, uint64_t luid, uint64_t region,

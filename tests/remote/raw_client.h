@@ -19,6 +19,10 @@ int raw_recv(int fd, struct dlw_header *h, void *payload, size_t cap);
 /* CTR "<target> <table...>" then return the reply's error (or -1000 on
  * transport failure). */
 int raw_ctr(int fd, const char *uuid, uint64_t luid, const char *ctr);
+/* raw_ctr for a session whose previous connection was just closed: the
+ * daemon answers -EBUSY until it has seen that close, so -EBUSY is retried
+ * (polled, bounded: 10 s). */
+int raw_ctr_reattach(int fd, const char *uuid, uint64_t luid, const char *ctr);
 /* A request with one u64 region; reply error, and *answer = first u64. */
 int raw_region(int fd, uint32_t type, const char *uuid, uint64_t luid, uint64_t region,
                uint64_t *answer);

@@ -1,7 +1,10 @@
 /* kill -9 the daemon during a stream of mark+flush calls from 8 clients on a
- * disk-backed shared log, then restart it: every mark whose flush returned
- * before the kill is dirty afterwards, and the clients carry on without an
- * error. Skipped (exit 77, visibly) while no "disk" type is registered. */
+ * disk-backed shared log, then restart it: every acknowledged mark is dirty
+ * afterwards, and the clients carry on without an error. Each flush also
+ * clears a region of the neighbouring client (one it marked earlier or will
+ * mark later): a client's clear must never clean another client's mark, in
+ * particular not after the restart, when the daemon has to learn again who
+ * marked what. Skipped (exit 77, visibly) while no "disk" type is registered. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
@@ -45,7 +48,12 @@ static void *run(void *arg)
         pthread_mutex_unlock(&lock);
         if (s)
             break;
+        uint64_t neighbour = (uint64_t)((c->id + 1) % CLIENTS) * REGIONS_PER_CLIENT;
         int r = dl_log_mark_region(c->log, base + k);
+        /* Behind the neighbour's progress, at it, and ahead of it. */
+        for (unsigned d = 0; r == 0 && d < 3; d++)
+            r = dl_log_clear_region(c->log, neighbour + (k + REGIONS_PER_CLIENT - 1 + d) %
+                                                            REGIONS_PER_CLIENT);
         if (r == 0)
             r = dl_log_flush(c->log);
         if (r != 0) {

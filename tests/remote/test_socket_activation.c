@@ -25,6 +25,10 @@ int main(int argc, char **argv)
     if (!mkdtemp(fx.dir))
         return 1;
     snprintf(fx.socket, sizeof fx.socket, "%s/act.sock", fx.dir);
+    snprintf(fx.state_dir, sizeof fx.state_dir, "/tmp/dl-state-XXXXXX");
+    if (!mkdtemp(fx.state_dir))
+        return 1;
+    const char *state_dir = fx.state_dir;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", fx.socket);
     int l = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -39,7 +43,8 @@ int main(int argc, char **argv)
         snprintf(buf, sizeof buf, "%ld", (long)getpid());
         setenv("LISTEN_PID", buf, 1);
         setenv("LISTEN_FDS", "1", 1);
-        execl(argv[1], argv[1], "-f", "--log-dir", fx.dir, (char *)NULL);
+        execl(argv[1], argv[1], "-f", "--log-dir", fx.dir, "--state-dir", state_dir,
+              (char *)NULL);
         _exit(127);
     }
     close(l);
@@ -56,6 +61,7 @@ int main(int argc, char **argv)
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     unlink(fx.socket);
-    rmdir(fx.dir);
+    fx.pid = 0;
+    daemon_cleanup(&fx); /* the socket directory and the state directory */
     return test_exit_status("test_socket_activation");
 }

@@ -176,24 +176,6 @@ static const char *after_dir(const char *path, const char *dir)
     return path[n] == '/' ? path + n + 1 : NULL;
 }
 
-int dld_confine_check_apart(const struct dld_confine *cfg, const char *dir, char *err,
-                            size_t errlen)
-{
-    char *real = realpath(dir, NULL);
-    if (!real) {
-        int e = errno;
-        return failf(err, errlen, -e, "cannot resolve %s: %s", dir, strerror(e));
-    }
-    const char *logs = cfg->log_dir_real;
-    int overlap = strcmp(real, logs) == 0 || after_dir(real, logs) || after_dir(logs, real);
-    int r = overlap ? failf(err, errlen, -EINVAL,
-                            "%s and the log directory %s overlap: they must be apart", dir,
-                            cfg->log_dir)
-                    : 0;
-    free(real);
-    return r;
-}
-
 /* ---- resolving beneath the log directory ---------------------------------- */
 
 static int has_dotdot(const char *rel)

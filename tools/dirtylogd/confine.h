@@ -41,12 +41,6 @@ int dld_confine_init(struct dld_confine *cfg, const char *log_dir, char *const *
                      size_t ndevices, char *err, size_t errlen);
 void dld_confine_fini(struct dld_confine *cfg);
 
-/* -EINVAL with a message if the existing directory `dir` is the log
- * directory, inside it or contains it (the daemon's own state must never be
- * reachable as a log device); 0 if they are apart. */
-int dld_confine_check_apart(const struct dld_confine *cfg, const char *dir, char *err,
-                            size_t errlen);
-
 /* dl_log_create() under the rules above. cfg NULL: no log directory, so no
  * disk logs. 0 and *log, or -errno with a message in err naming the path
  * and the rule; a file this call created is removed again on failure. */

@@ -18,7 +18,11 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
+#include "state.h" /* dld_state_dirs_overlap */
+
+#define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
 
 static int foreground, verbose;
 static int stop_pipe[2] = {-1, -1};
@@ -73,16 +77,28 @@ static void usage(FILE *f)
 "      --log-dir DIR       disk logs live beneath DIR (default " DLD_DEFAULT_LOG_DIR ")\n"
 "      --allow-device PATH also allow this block device as a disk log (repeatable)\n"
 "  -r, --release UUID[:LUID]\n"
+"      --max-logs-per-uid N     logs one uid may own (default %u)\n"
+"      --max-clients-per-log N  clients of one log (default %u)\n"
+"      --max-regions N     largest log, in regions (default %llu)\n"
+"      --max-log-memory BYTES   mark bookkeeping per log (default %llu)\n"
+"      --max-uid-memory BYTES   mark bookkeeping per uid, all its logs (default %llu)\n"
+"                          (a mark over either gets -EDQUOT; docs/dirtylogd.md)\n"
+"      --state-dir DIR     where the daemon persists who uses each log, so that a\n"
+"                          restart keeps every client's marks (default\n"
+"                          " DLD_DEFAULT_STATE_DIR ", created mode 0700)\n"
+"  -r, --release UUID[:TAG]\n"
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
-"                          only client LUID) and exit\n"
+"                          only the client whose tag -v printed) and exit\n"
 "  -h, --help              this text\n"
 "\n"
 "Sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used as well;\n"
 "when some are passed, no socket is created unless --socket is given.\n"
 "SIGTERM or SIGINT: flush and postsuspend every log, then exit (0 on success).\n"
 "Protocol: docs/protocol.md. Running it for real: docs/dirtylogd.md.\n",
-            DLW_MAX_PAYLOAD);
+            DLW_MAX_PAYLOAD, DLD_DEFAULT_MAX_LOGS_PER_UID, DLD_DEFAULT_MAX_SESSIONS_PER_LOG,
+            (unsigned long long)DLD_DEFAULT_MAX_REGIONS, (unsigned long long)DLD_DEFAULT_MAX_LOG_MEMORY,
+            (unsigned long long)DLD_DEFAULT_MAX_UID_MEMORY);
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -125,7 +141,6 @@ static int parse_allow(char *list, uid_t **out, size_t *n)
 static int admin_release(const char *path, const char *spec)
 {
     struct dlw_header h;
-    memset(&h, 0, sizeof h);
     char uuid[DLW_UUID_SIZE + 32];
     snprintf(uuid, sizeof uuid, "%s", spec);
     uint8_t msg[DLW_HEADER_SIZE + 8];
@@ -135,22 +150,19 @@ static int admin_release(const char *path, const char *spec)
         *colon = '\0';
         char *end;
         errno = 0;
-        uint64_t luid = strtoull(colon + 1, &end, 0);
-        if (errno || !colon[1] || *end) {
-            fprintf(stderr, "dirtylogd: bad client id '%s'\n", colon + 1);
+        uint64_t tag = strtoull(colon + 1, &end, 16);
+        if (errno || !colon[1] || *end || tag > UINT32_MAX) {
+            fprintf(stderr, "dirtylogd: bad client tag '%s' (8 hex digits, as -v prints)\n",
+                    colon + 1);
             return 2;
         }
-        dlw_put_le64(msg + DLW_HEADER_SIZE, luid);
+        dlw_put_le64(msg + DLW_HEADER_SIZE, tag);
         plen = 8;
     }
-    if (dl__wire_set_uuid(&h, uuid) < 0) {
+    if (dl__wire_request_header(&h, uuid, 0, 1, DLW_ADMIN_RELEASE, plen) < 0) {
         fprintf(stderr, "dirtylogd: bad uuid '%s'\n", uuid);
         return 2;
     }
-    h.version = DLW_VERSION;
-    h.seq = 1;
-    h.request_type = DLW_ADMIN_RELEASE;
-    h.data_size = plen;
     dl__wire_encode_header(&h, msg);
 
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -204,8 +216,14 @@ int main(int argc, char **argv)
         {"max-logs", required_argument, NULL, 2},
         {"max-payload", required_argument, NULL, 3},
         {"release", required_argument, NULL, 'r'},
-        {"log-dir", required_argument, NULL, 4},
-        {"allow-device", required_argument, NULL, 5},
+        {"log-dir", required_argument, NULL, 10},
+        {"allow-device", required_argument, NULL, 11},
+        {"state-dir", required_argument, NULL, 4},
+        {"max-logs-per-uid", required_argument, NULL, 5},
+        {"max-clients-per-log", required_argument, NULL, 6},
+        {"max-regions", required_argument, NULL, 7},
+        {"max-log-memory", required_argument, NULL, 8},
+        {"max-uid-memory", required_argument, NULL, 9},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -217,6 +235,7 @@ int main(int argc, char **argv)
     const char *log_dir = DLD_DEFAULT_LOG_DIR;
     char **devices = NULL;
     size_t ndevices = 0;
+    const char *state_dir = DLD_DEFAULT_STATE_DIR;
     int socket_given = 0;
     unsigned long v;
     int c;
@@ -246,9 +265,35 @@ int main(int argc, char **argv)
             release = optarg;
             break;
         case 4:
+            if (optarg[0] != '/') {
+                fprintf(stderr, "dirtylogd: --state-dir needs an absolute path\n");
+                return 2;
+            }
+            state_dir = optarg;
+            break;
+        case 5:
+        case 6:
+            if (parse_uint(optarg, 1000000, &v) < 0) {
+                fprintf(stderr, "dirtylogd: bad number '%s'\n", optarg);
+                return 2;
+            }
+            *(c == 5 ? &limits.max_logs_per_uid : &limits.max_sessions_per_log) = (unsigned)v;
+            break;
+        case 7:
+        case 8:
+        case 9: {
+            uint64_t *to = c == 7 ? &limits.max_regions
+                           : c == 8 ? &limits.max_log_memory : &limits.max_uid_memory;
+            if (dl__parse_u64(optarg, to) < 0 || *to == 0) {
+                fprintf(stderr, "dirtylogd: bad number '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 10:
             log_dir = optarg;
             break;
-        case 5: {
+        case 11: {
             char **nd = realloc(devices, (ndevices + 1) * sizeof *nd);
             if (!nd)
                 return 1;
@@ -301,6 +346,12 @@ int main(int argc, char **argv)
     }
     cfg.allow = allow;
     cfg.nallow = nallow;
+    if (dld_state_dirs_overlap(log_dir, state_dir)) {
+        /* A client must never be able to name a state file as its log device. */
+        fprintf(stderr, "dirtylogd: --log-dir %s and --state-dir %s overlap: they must be apart\n",
+                log_dir, state_dir);
+        return 2;
+    }
     struct dld_confine confine;
     char why[512];
     if (dld_confine_init(&confine, log_dir, devices, ndevices, why, sizeof why) < 0) {
@@ -337,6 +388,10 @@ int main(int argc, char **argv)
     srv.verbose = verbose;
     srv.confine = &confine;
     srv.logf = say;
+    if (dld_server_open_state(&srv, state_dir) < 0) {
+        dld_server_destroy(&srv);
+        return 1;
+    }
     int r = dld_net_run(&srv, &cfg, stop_pipe[0]);
     int failed = dld_server_flush_all(&srv);
     dld_server_destroy(&srv);

@@ -4,18 +4,34 @@
  * logs (who marked what, who recovers what). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log_internal.h" /* dl__parse_u64 */
 #include "server.h"
+#include "state.h"
 
 #define DLD_REPLY_MAX 4096u /* largest reply payload (status strings) */
-#define DLD_CTR_MAX 4096u   /* largest constructor string */
+#define DLD_CTR_MAX DLD_STATE_MAX_CTR /* largest constructor string */
+#define DLD_CREATE_WAIT_S 10 /* a CTR waits this long for a log another CTR creates */
+
+/* What marks cost the daemon (charged per log and per owner uid, checked
+ * before a request is applied). A hosted core log keeps a 4 KiB bitmap leaf
+ * per 32 Ki-region group a mark ever touched, plus interior nodes on its
+ * path (576 bytes each, a few levels): 8 KiB per group covers both. Each
+ * session mark is an entry in the session's and the log's hash maps
+ * (17 bytes a slot, at most half full, in two maps): 96 bytes. */
+#define GROUP_SHIFT 15
+#define GROUP_COST 8192u
+#define ENTRY_COST 96u
 
 struct reply {
     int32_t error;
@@ -84,6 +100,41 @@ static void free_session(struct dld_session *s)
     free(s);
 }
 
+/* A new table entry (not yet published), or NULL. */
+static struct dld_log *new_log(const char *uuid)
+{
+    struct dld_log *L = calloc(1, sizeof *L);
+    if (!L)
+        return NULL;
+    if (pthread_mutex_init(&L->lock, NULL) != 0) {
+        free(L);
+        return NULL;
+    }
+    snprintf(L->uuid, sizeof L->uuid, "%s", uuid);
+    dl__u64map_init(&L->marks);
+    dl__u64map_init(&L->recovering);
+    dl__u64map_init(&L->held);
+    dl__u64map_init(&L->groups);
+    return L;
+}
+
+static void publish_log(struct dld_server *srv, struct dld_log *L)
+{
+    unsigned b = bucket_of(L->uuid);
+    L->next = srv->buckets[b];
+    srv->buckets[b] = L;
+    srv->nlogs++;
+}
+
+static void unpublish_log(struct dld_server *srv, struct dld_log *L)
+{
+    struct dld_log **pp = &srv->buckets[bucket_of(L->uuid)];
+    while (*pp != L)
+        pp = &(*pp)->next;
+    *pp = L->next;
+    srv->nlogs--;
+}
+
 static void destroy_log(struct dld_log *L)
 {
     while (L->sessions) {
@@ -91,29 +142,38 @@ static void destroy_log(struct dld_log *L)
         L->sessions = s->next;
         free_session(s);
     }
-    dl_log_destroy(L->log);
+    if (L->log)
+        dl_log_destroy(L->log);
     dl__u64map_free(&L->marks);
     dl__u64map_free(&L->recovering);
+    dl__u64map_free(&L->held);
+    dl__u64map_free(&L->groups);
     pthread_mutex_destroy(&L->lock);
     free(L->ctr);
+    free(L->refusal);
     free(L);
 }
 
-/* Unpin; the last user of a log without sessions destroys it. */
+/* Unpin; the last user of a log without sessions destroys it, and its state
+ * file goes (under the server lock, so that a new log of the same uuid can
+ * only write its state after). A refused log stays until the operator acts. */
 static void release_log(struct dld_server *srv, struct dld_log *L)
 {
     pthread_mutex_lock(&srv->lock);
-    int gone = --L->busy == 0 && L->nsessions == 0;
+    pthread_mutex_lock(&L->lock);
+    int released = L->released;
+    pthread_mutex_unlock(&L->lock);
+    int gone = --L->busy == 0 && L->nsessions == 0 && !L->creating && !L->refusal && !released;
     if (gone) {
-        struct dld_log **pp = &srv->buckets[bucket_of(L->uuid)];
-        while (*pp != L)
-            pp = &(*pp)->next;
-        *pp = L->next;
-        srv->nlogs--;
+        unpublish_log(srv, L);
+        char err[256];
+        if (srv->state_dirfd >= 0 && dld_state_remove(srv->state_dirfd, L->uuid, err, sizeof err) < 0)
+            SAY(srv, LOG_ERR, "log %s: %s", L->uuid, err);
     }
     pthread_mutex_unlock(&srv->lock);
     if (gone) {
         SAY(srv, LOG_INFO, "log %s: last client gone, log closed", L->uuid);
+        dld_quota_uncharge(&srv->quota, L->owner_uid, L->charge);
         destroy_log(L);
     }
 }
@@ -127,6 +187,151 @@ static struct dld_session *find_session(struct dld_log *L, uint64_t luid)
 }
 
 /* ---- shared-log bookkeeping (under L->lock) --------------------------- */
+
+/* Give back bytes an earlier charge (below) took from L and its owner. */
+static void uncharge(struct dld_server *srv, struct dld_log *L, uint64_t bytes)
+{
+    bytes = bytes < L->charge ? bytes : L->charge;
+    L->charge -= bytes;
+    dld_quota_uncharge(&srv->quota, L->owner_uid, bytes);
+}
+
+/* Persist the sessions of L (when a session comes or goes, never per mark).
+ * 0, or -errno with the reason in err. */
+static int save_state(struct dld_server *srv, struct dld_log *L, char *err, size_t errlen)
+{
+    if (srv->state_dirfd < 0)
+        return 0;
+    struct dld_state st;
+    memset(&st, 0, sizeof st);
+    memcpy(st.uuid, L->uuid, sizeof st.uuid);
+    st.ctr = L->ctr;
+    st.owner_uid = L->owner_uid;
+    st.sessions = calloc(L->nsessions ? L->nsessions : 1, sizeof *st.sessions);
+    if (!st.sessions) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (struct dld_session *s = L->sessions; s; s = s->next) {
+        st.sessions[st.nsessions].luid = s->luid;
+        st.sessions[st.nsessions++].uid = s->uid;
+    }
+    int r = dld_state_save(srv->state_dirfd, &st, err, errlen);
+    free(st.sessions);
+    return r;
+}
+
+/* Every session known before the restart is back (or released): the clears
+ * held meanwhile are applied where no session has the region marked. */
+static void end_grace(struct dld_server *srv, struct dld_log *L)
+{
+    size_t applied = 0;
+    for (size_t i = 0; i < L->held.cap; i++) {
+        if (!L->held.used[i] || dl__u64map_get(&L->marks, L->held.keys[i]))
+            continue;
+        if (dl_log_clear_region(L->log, L->held.keys[i]) == 0)
+            applied++;
+    }
+    SAY(srv, LOG_NOTICE, "log %s: every client known before the restart is back or released; "
+        "%zu held clear(s) applied", L->uuid, applied);
+    uncharge(srv, L, (uint64_t)L->held.len * ENTRY_COST);
+    dl__u64map_clear(&L->held);
+}
+
+/* A pending session finished reattaching (its RESUME or FLUSH after CTR:
+ * its marks have been re-sent), or was dropped. */
+static void session_back(struct dld_server *srv, struct dld_log *L, struct dld_session *s)
+{
+    if (!s->pending)
+        return;
+    s->pending = 0;
+    if (--L->pending == 0)
+        end_grace(srv, L);
+}
+
+/* Clear a region in the log, unless a grace period holds it (then it is
+ * re-evaluated when the grace ends). held has room (reserve_clears). */
+static int log_clear(struct dld_log *L, uint64_t r)
+{
+    if (L->pending) {
+        int added;
+        dl__u64map_put(&L->held, r, &added);
+        return 0;
+    }
+    return dl_log_clear_region(L->log, r);
+}
+
+/* Charge bytes to L and its owner: 0, or -EDQUOT/-ENOMEM with a message. */
+static int charge(struct dld_server *srv, struct dld_log *L, uint64_t bytes, struct reply *rp)
+{
+    uint64_t used = 0;
+    if (L->charge + bytes > srv->limits.max_log_memory)
+        return fail(rp, -EDQUOT, "log %s: this would take its bookkeeping to %" PRIu64
+                    " bytes, over the daemon's limit of %" PRIu64 " per log", L->uuid,
+                    L->charge + bytes, srv->limits.max_log_memory);
+    int r = dld_quota_charge(&srv->quota, L->owner_uid, bytes, &used);
+    if (r == -EDQUOT)
+        return fail(rp, r, "uid %lu: this would take its logs' bookkeeping to %" PRIu64
+                    " bytes, over the daemon's limit of %" PRIu64 " per uid",
+                    (unsigned long)L->owner_uid, used + bytes, srv->limits.max_uid_memory);
+    if (r < 0)
+        return fail(rp, r, "out of memory");
+    L->charge += bytes;
+    return 0;
+}
+
+/* Room (and quota) for the clears of a request that a grace period may
+ * hold: each new held region is charged like a mark entry. */
+static int reserve_clears(struct dld_server *srv, struct dld_log *L, const uint8_t *p,
+                          size_t len, struct reply *rp)
+{
+    if (!L->pending)
+        return 0;
+    struct u64map fresh;
+    dl__u64map_init(&fresh);
+    int r = dl__u64map_reserve(&L->held, len / 8), added;
+    for (size_t i = 0; r == 0 && i < len; i += 8) {
+        uint64_t region = dlw_get_le64(p + i);
+        if (!dl__u64map_get(&L->held, region) && !dl__u64map_put(&fresh, region, &added))
+            r = -ENOMEM;
+    }
+    r = r < 0 ? fail(rp, -ENOMEM, "out of memory")
+              : charge(srv, L, (uint64_t)fresh.len * ENTRY_COST, rp);
+    dl__u64map_free(&fresh);
+    return r;
+}
+
+/* Charge a MARK batch before applying it: new mark entries of s and new
+ * groups of L, against the log's and the owner uid's quota. On success the
+ * new groups are recorded and L->charge grows; -EDQUOT/-ENOMEM otherwise,
+ * with nothing changed. */
+static int charge_marks(struct dld_server *srv, struct dld_log *L, struct dld_session *s,
+                        const uint8_t *p, size_t len, struct reply *rp)
+{
+    struct u64map fresh, groups; /* this request's new entries and new groups */
+    dl__u64map_init(&fresh);
+    dl__u64map_init(&groups);
+    int r = 0, added;
+    for (size_t i = 0; r == 0 && i < len; i += 8) {
+        uint64_t region = dlw_get_le64(p + i), g = region >> GROUP_SHIFT;
+        if (!dl__u64map_get(&s->marks, region) && !dl__u64map_put(&fresh, region, &added))
+            r = -ENOMEM;
+        if (r == 0 && !dl__u64map_get(&L->groups, g) && !dl__u64map_put(&groups, g, &added))
+            r = -ENOMEM;
+    }
+    uint64_t cost = (uint64_t)fresh.len * ENTRY_COST + (uint64_t)groups.len * GROUP_COST;
+    if (r == 0 && dl__u64map_reserve(&L->groups, groups.len) < 0)
+        r = -ENOMEM;
+    if (r < 0)
+        fail(rp, r, "out of memory");
+    else if ((r = charge(srv, L, cost, rp)) == 0)
+        for (size_t i = 0; i < groups.cap; i++)
+            if (groups.used[i])
+                dl__u64map_put(&L->groups, groups.keys[i], &added); /* reserved */
+    dl__u64map_free(&fresh);
+    dl__u64map_free(&groups);
+    return r;
+}
 
 /* Make room so that marking n regions cannot fail half-way. */
 static int reserve_marks(struct dld_log *L, struct dld_session *s, size_t n)
@@ -154,26 +359,30 @@ static int session_mark(struct dld_log *L, struct dld_session *s, uint64_t r)
 }
 
 /* A region is cleared in the log only when no client still has it marked. */
-static int session_clear(struct dld_log *L, struct dld_session *s, uint64_t r)
+static int session_clear(struct dld_server *srv, struct dld_log *L, struct dld_session *s,
+                         uint64_t r)
 {
     if (dl__u64map_del(&s->marks, r)) {
+        uncharge(srv, L, ENTRY_COST); /* the entry is gone */
         uint64_t *count = dl__u64map_get(&L->marks, r);
         if (count && --*count > 0)
             return 0;
         dl__u64map_del(&L->marks, r);
-        return dl_log_clear_region(L->log, r);
+        return log_clear(L, r);
     }
     if (dl__u64map_get(&L->marks, r))
         return 0; /* someone else's writes may be in flight */
-    /* Nobody marked it in this daemon's life (e.g. dirty since before a
-     * restart): the client's word is enough. */
-    return dl_log_clear_region(L->log, r);
+    /* Nobody has it marked: once every client known before a restart has
+     * re-sent its marks (grace over), the client's word is enough. */
+    return log_clear(L, r);
 }
 
 /* Forget a session: its marks stop counting (the regions stay dirty in the
  * log until a clear, the safe side) and its recoveries are handed back. */
-static void drop_session(struct dld_log *L, struct dld_session *s)
+static void drop_session(struct dld_server *srv, struct dld_log *L, struct dld_session *s)
 {
+    session_back(srv, L, s); /* released: no longer awaited */
+    uncharge(srv, L, (uint64_t)s->marks.len * ENTRY_COST);
     for (size_t i = 0; i < s->marks.cap; i++) {
         if (!s->marks.used[i])
             continue;
@@ -197,6 +406,9 @@ static void drop_session(struct dld_log *L, struct dld_session *s)
     *pp = s->next;
     L->nsessions--;
     free_session(s);
+    char err[256];
+    if (save_state(srv, L, err, sizeof err) < 0) /* it stays listed: the safe side */
+        SAY(srv, LOG_ERR, "log %s: %s", L->uuid, err);
 }
 
 /* ---- requests --------------------------------------------------------- */
@@ -232,6 +444,157 @@ static int parse_ctr(char *s, uint64_t *target, char **type, unsigned *argc, cha
     return 0;
 }
 
+/* The region count a core or disk constructor asks for, or 0 if unknown
+ * (dm syntax: "core <region_size> ...", "disk <device> <region_size> ..."). */
+static uint64_t regions_asked(uint64_t target, const char *type, unsigned argc, char **argv)
+{
+    unsigned at = strcmp(type, "core") == 0 ? 0 : strcmp(type, "disk") == 0 ? 1 : argc;
+    uint64_t size;
+    if (at >= argc || dl__parse_u64(argv[at], &size) < 0 || size == 0)
+        return 0;
+    return target / size + (target % size != 0);
+}
+
+/* Create the log a constructor string names, at most max_regions regions.
+ * The one place the daemon creates a log (slow for a large disk log: called
+ * without any lock). */
+static int create_hosted_log(const struct dld_server *srv, const char *ctr, dl_log **log,
+                             struct reply *rp)
+{
+    char *work = strdup(ctr);
+    if (!work)
+        return fail(rp, -ENOMEM, "out of memory");
+    uint64_t target = 0;
+    char *type = NULL, *argv[DL_MAX_ARGS];
+    unsigned argc = 0;
+    int r = parse_ctr(work, &target, &type, &argc, argv, rp);
+    if (r == 0 && strcmp(type, "userspace") == 0)
+        r = fail(rp, -EINVAL, "a daemon log cannot itself be of type userspace");
+    uint64_t max_regions = srv->limits.max_regions;
+    uint64_t asked = r == 0 ? regions_asked(target, type, argc, argv) : 0;
+    if (asked > max_regions)
+        r = fail(rp, -EFBIG, "a log of %" PRIu64 " regions is over this daemon's limit of %"
+                 PRIu64 " (--max-regions)", asked, max_regions);
+    if (r == 0) {
+        char why[512]; /* only beneath --log-dir or on --allow-device (confine.c) */
+        r = dld_confine_create_log(srv->confine, type, target, argc, argv, log, why, sizeof why);
+        if (r < 0)
+            fail(rp, r, "%s", why);
+    }
+    if (r == 0 && dl_log_get_region_count(*log) > max_regions) { /* other types */
+        r = fail(rp, -EFBIG, "a log of %" PRIu64 " regions is over this daemon's limit of %"
+                 PRIu64 " (--max-regions)", dl_log_get_region_count(*log), max_regions);
+        dl_log_destroy(*log);
+        *log = NULL;
+    }
+    free(work);
+    return r;
+}
+
+/* The number of logs uid owns. Under srv->lock. */
+static unsigned logs_of(struct dld_server *srv, uint32_t uid)
+{
+    unsigned n = 0;
+    for (unsigned b = 0; b < DLD_LOG_BUCKETS; b++)
+        for (struct dld_log *L = srv->buckets[b]; L; L = L->next)
+            n += L->owner_uid == uid;
+    return n;
+}
+
+/* Find the log of a CTR, or publish a placeholder for it (*created = 1).
+ * Called and returns with srv->lock held; L pinned on success. */
+static int ctr_find_or_reserve(struct dld_server *srv, struct dld_conn *c, const char *uuid,
+                               char **ctr, struct dld_log **out, int *created, struct reply *rp)
+{
+    /* Another CTR is creating this log: wait for it, bounded. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += DLD_CREATE_WAIT_S;
+    struct dld_log *L;
+    while ((L = find_log(srv, uuid)) != NULL && L->creating)
+        if (pthread_cond_timedwait(&srv->created, &srv->lock, &until) == ETIMEDOUT)
+            break;
+    L = find_log(srv, uuid);
+    if (L && L->creating)
+        return fail(rp, -EAGAIN, "log %s is still being created by another client: retry", uuid);
+    if (L && L->refusal)
+        return fail(rp, -EIO, "log %s is not hosted: %s", uuid, L->refusal);
+    if (L && c->peer_uid != 0 && c->peer_uid != L->owner_uid)
+        return fail(rp, -EACCES, "log %s belongs to another user", uuid);
+    if (L && strcmp(L->ctr, *ctr) != 0)
+        return fail(rp, -EINVAL, "log %s already exists with constructor '%s'", uuid, L->ctr);
+    if (!L && srv->nlogs >= srv->limits.max_logs)
+        return fail(rp, -EMFILE, "too many logs (limit %u)", srv->limits.max_logs);
+    if (!L && logs_of(srv, (uint32_t)c->peer_uid) >= srv->limits.max_logs_per_uid)
+        return fail(rp, -EMFILE, "uid %lu already owns %u logs (limit per uid)",
+                    (unsigned long)c->peer_uid, srv->limits.max_logs_per_uid);
+    if (!L) {
+        if (!(L = new_log(uuid)))
+            return fail(rp, -ENOMEM, "out of memory");
+        L->creating = 1;
+        L->owner_uid = (uint32_t)c->peer_uid;
+        L->ctr = *ctr;
+        *ctr = NULL;
+        publish_log(srv, L);
+        *created = 1;
+    }
+    L->busy++;
+    *out = L;
+    return 0;
+}
+
+/* Attach the CTR's connection to its session of L, creating (and
+ * persisting) the session if new. Under L->lock. */
+static int ctr_attach(struct dld_server *srv, struct dld_log *L, struct dld_conn *c,
+                      uint64_t luid, struct reply *rp)
+{
+    struct dld_session *s = find_session(L, luid);
+    if (s && s->uid != (uint32_t)c->peer_uid)
+        return fail(rp, -EACCES, "this client session of log %s belongs to another user",
+                    L->uuid);
+    if (s && s->conn_id && s->conn_id != c->id)
+        return fail(rp, -EBUSY, "this client session of log %s is attached to another "
+                    "connection (retry once the daemon has seen that one close)", L->uuid);
+    if (s) {
+        /* The same client again (reconnected): it takes its marks back. */
+        s->conn_id = c->id;
+        s->pid = c->peer_pid;
+        if (srv->verbose)
+            SAY(srv, LOG_INFO, "log %s: client %08" PRIx32 " (pid %ld, uid %lu) reattached%s",
+                L->uuid, dl__wire_client_tag(luid), (long)c->peer_pid, (unsigned long)c->peer_uid,
+                s->pending ? ", awaiting its marks" : "");
+        return 0;
+    }
+    if (L->nsessions >= srv->limits.max_sessions_per_log)
+        return fail(rp, -EMFILE, "log %s already has %u clients (limit per log)", L->uuid,
+                    srv->limits.max_sessions_per_log);
+    if (!(s = calloc(1, sizeof *s)))
+        return fail(rp, -ENOMEM, "out of memory");
+    s->luid = luid;
+    s->conn_id = c->id;
+    s->uid = (uint32_t)c->peer_uid;
+    s->pid = c->peer_pid;
+    dl__u64map_init(&s->marks);
+    dl__u64map_init(&s->recovering);
+    s->next = L->sessions;
+    L->sessions = s;
+    L->nsessions++;
+    L->released = 0; /* from now on the last DTR ends the log again */
+    char err[256];
+    int r = save_state(srv, L, err, sizeof err);
+    if (r < 0) { /* a session the daemon could forget is no session */
+        L->sessions = s->next;
+        L->nsessions--;
+        free_session(s);
+        SAY(srv, LOG_ERR, "log %s: %s", L->uuid, err);
+        return fail(rp, r, "log %s: %s", L->uuid, err);
+    }
+    if (srv->verbose)
+        SAY(srv, LOG_INFO, "log %s: new client %08" PRIx32 " (pid %ld, uid %lu)", L->uuid,
+            dl__wire_client_tag(luid), (long)c->peer_pid, (unsigned long)c->peer_uid);
+    return 0;
+}
+
 static int do_ctr(struct dld_server *srv, struct dld_conn *c, const struct dlw_header *h,
                   const uint8_t *p, size_t len, struct reply *rp)
 {
@@ -242,87 +605,38 @@ static int do_ctr(struct dld_server *srv, struct dld_conn *c, const struct dlw_h
                     DLD_CTR_MAX);
     if (memchr(p, '\0', len))
         return fail(rp, -EINVAL, "constructor string contains a NUL byte");
-    char *ctr = malloc(len + 1), *work = malloc(len + 1);
-    if (!ctr || !work) {
-        free(ctr);
-        free(work);
+    char *ctr = malloc(len + 1);
+    if (!ctr)
         return fail(rp, -ENOMEM, "out of memory");
-    }
     memcpy(ctr, p, len);
     ctr[len] = '\0';
-    memcpy(work, ctr, len + 1);
 
-    int r = 0;
+    struct dld_log *L = NULL;
+    int created = 0;
     pthread_mutex_lock(&srv->lock);
-    struct dld_log *L = find_log(srv, h->uuid);
-    if (L && strcmp(L->ctr, ctr) != 0) {
-        r = fail(rp, -EINVAL, "log %s already exists with constructor '%s'", h->uuid, L->ctr);
-    } else if (!L && srv->nlogs >= srv->limits.max_logs) {
-        r = fail(rp, -EMFILE, "too many logs (limit %u)", srv->limits.max_logs);
-    } else if (!L) {
-        uint64_t target = 0;
-        char *type = NULL, *argv[DL_MAX_ARGS];
-        unsigned argc = 0;
-        r = parse_ctr(work, &target, &type, &argc, argv, rp);
-        dl_log *log = NULL;
-        if (r == 0 && strcmp(type, "userspace") == 0)
-            r = fail(rp, -EINVAL, "a daemon log cannot itself be of type userspace");
-        if (r == 0) {
-            char why[512];
-            r = dld_confine_create_log(srv->confine, type, target, argc, argv, &log, why,
-                                       sizeof why);
-            if (r < 0)
-                fail(rp, r, "%s", why);
-        }
-        if (r == 0) {
-            L = calloc(1, sizeof *L);
-            if (!L || pthread_mutex_init(&L->lock, NULL) != 0) {
-                free(L);
-                L = NULL;
-                dl_log_destroy(log);
-                r = -ENOMEM;
-                fail(rp, r, "out of memory");
-            }
-        }
-        if (r == 0 && L) {
-            memcpy(L->uuid, h->uuid, sizeof L->uuid);
-            L->ctr = ctr;
-            ctr = NULL;
-            L->log = log;
-            dl__u64map_init(&L->marks);
-            dl__u64map_init(&L->recovering);
-            unsigned b = bucket_of(L->uuid);
-            L->next = srv->buckets[b];
-            srv->buckets[b] = L;
-            srv->nlogs++;
-            SAY(srv, LOG_INFO, "log %s created: %s", L->uuid, L->ctr);
-        }
-    }
-    if (r == 0)
-        L->busy++;
+    int r = ctr_find_or_reserve(srv, c, h->uuid, &ctr, &L, &created, rp);
     pthread_mutex_unlock(&srv->lock);
     free(ctr);
-    free(work);
     if (r < 0)
         return r;
-
-    pthread_mutex_lock(&L->lock);
-    struct dld_session *s = find_session(L, h->luid);
-    if (s) {
-        /* The same client again (reconnected, or a new connection won the
-         * race with the old one's hang-up): it takes its marks back. */
-        s->conn_id = c->id;
-    } else if ((s = calloc(1, sizeof *s)) != NULL) {
-        s->luid = h->luid;
-        s->conn_id = c->id;
-        dl__u64map_init(&s->marks);
-        dl__u64map_init(&s->recovering);
-        s->next = L->sessions;
-        L->sessions = s;
-        L->nsessions++;
-    } else {
-        r = fail(rp, -ENOMEM, "out of memory");
+    if (created) {
+        /* Without the server lock: other logs are served meanwhile, and a
+         * CTR of this uuid waits for the placeholder (bounded). */
+        dl_log *log = NULL;
+        r = create_hosted_log(srv, L->ctr, &log, rp);
+        pthread_mutex_lock(&srv->lock);
+        L->log = log;
+        L->creating = 0;
+        pthread_cond_broadcast(&srv->created);
+        pthread_mutex_unlock(&srv->lock);
+        if (r < 0) {
+            release_log(srv, L); /* no session: the placeholder goes */
+            return r;
+        }
+        SAY(srv, LOG_INFO, "log %s created: %s", L->uuid, L->ctr);
     }
+    pthread_mutex_lock(&L->lock);
+    r = ctr_attach(srv, L, c, h->luid, rp);
     pthread_mutex_unlock(&L->lock);
     release_log(srv, L);
     return r;
@@ -351,15 +665,16 @@ static int need_len(size_t len, size_t want, struct reply *rp)
 }
 
 /* Every request of an existing session. Called with L pinned, not locked. */
-static int do_session_request(struct dld_log *L, struct dld_conn *c, const struct dlw_header *h,
-                              unsigned req, const uint8_t *p, size_t len, struct reply *rp)
+static int do_session_request(struct dld_server *srv, struct dld_log *L, struct dld_conn *c,
+                              const struct dlw_header *h, unsigned req, const uint8_t *p,
+                              size_t len, struct reply *rp)
 {
     pthread_mutex_lock(&L->lock);
     struct dld_session *s = find_session(L, h->luid);
     if (!s || s->conn_id != c->id) {
         pthread_mutex_unlock(&L->lock);
-        return fail(rp, -ENOENT, "no CTR for log %s, luid %" PRIu64 " on this connection",
-                    h->uuid, h->luid);
+        return fail(rp, -ENOENT, "no CTR for log %s, client %08" PRIx32 " on this connection",
+                    h->uuid, dl__wire_client_tag(h->luid));
     }
     int r = 0;
     uint64_t region = 0;
@@ -378,7 +693,7 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
 
     switch (req) {
     case DLW_DTR:
-        drop_session(L, s);
+        drop_session(srv, L, s);
         break;
     case DLW_PRESUSPEND:
         r = dl_log_presuspend(L->log);
@@ -393,6 +708,8 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
         for (size_t i = 0; r == 0 && i < L->marks.cap; i++)
             if (L->marks.used[i])
                 r = dl_log_mark_region(L->log, L->marks.keys[i]);
+        if (r == 0)
+            session_back(srv, L, s); /* its marks came before: reattached */
         break;
     case DLW_GET_REGION_SIZE:
         reply_u64(rp, dl_log_get_region_size(L->log));
@@ -428,12 +745,25 @@ static int do_session_request(struct dld_log *L, struct dld_conn *c, const struc
     case DLW_FLUSH:
         if ((r = check_regions(L, p, len, rp)) < 0)
             break;
-        if (req != DLW_CLEAR_REGION && (r = reserve_marks(L, s, len / 8)) < 0)
+        if (len / 8 > DLD_MAX_REGIONS_PER_REQUEST) {
+            r = fail(rp, -E2BIG, "%zu regions in one request, at most %u", len / 8,
+                     DLD_MAX_REGIONS_PER_REQUEST);
             break;
+        }
+        if (req == DLW_CLEAR_REGION) {
+            if ((r = reserve_clears(srv, L, p, len, rp)) < 0)
+                break;
+        } else if ((r = reserve_marks(L, s, len / 8)) < 0) {
+            fail(rp, r, "out of memory");
+            break;
+        } else if ((r = charge_marks(srv, L, s, p, len, rp)) < 0) {
+            break;
+        }
         for (size_t i = 0; r == 0 && i < len; i += 8)
-            r = req == DLW_CLEAR_REGION ? session_clear(L, s, dlw_get_le64(p + i))
+            r = req == DLW_CLEAR_REGION ? session_clear(srv, L, s, dlw_get_le64(p + i))
                                         : session_mark(L, s, dlw_get_le64(p + i));
         if (r == 0 && req == DLW_FLUSH) {
+            session_back(srv, L, s); /* its marks came before: reattached */
             /* Persist without holding the log's lock: other clients of this
              * log keep marking while the disk works. L is pinned. */
             pthread_mutex_unlock(&L->lock);
@@ -500,32 +830,29 @@ out:
     return r;
 }
 
-int dld_release(struct dld_server *srv, const char *uuid, int all, uint64_t luid)
+int dld_release(struct dld_server *srv, uid_t who, const char *uuid, int all, uint32_t tag)
 {
     struct dld_log *L = acquire_log(srv, uuid);
     if (!L)
         return -ENOENT;
     int n = 0;
+    if (who != 0 && who != L->owner_uid)
+        n = -EACCES; /* owner_uid is fixed once the entry is published */
     pthread_mutex_lock(&L->lock);
-    if (!all) {
-        struct dld_session *s = find_session(L, luid);
-        if (!s)
-            n = -ENOENT;
-        else if (s->conn_id)
+    for (struct dld_session *s = L->sessions, *next; n >= 0 && s; s = next) {
+        next = s->next;
+        if (!all && dl__wire_client_tag(s->luid) != tag)
+            continue;
+        if (s->conn_id && !all) {
             n = -EBUSY;
-        else {
-            drop_session(L, s);
-            n = 1;
-        }
-    } else {
-        for (struct dld_session *s = L->sessions, *next; s; s = next) {
-            next = s->next;
-            if (!s->conn_id) {
-                drop_session(L, s);
-                n++;
-            }
+        } else if (!s->conn_id) {
+            drop_session(srv, L, s);
+            L->released = 1;
+            n++;
         }
     }
+    if (n == 0 && !all)
+        n = -ENOENT;
     pthread_mutex_unlock(&L->lock);
     if (n > 0)
         SAY(srv, LOG_NOTICE, "log %s: released %d disconnected client(s)", uuid, n);
@@ -542,14 +869,18 @@ static void dispatch(struct dld_server *srv, struct dld_conn *c, const struct dl
         r = do_ctr(srv, c, h, p, len, rp);
     } else if (req == DLW_ADMIN_RELEASE) {
         if (len != 0 && len != 8) {
-            r = fail(rp, -EINVAL, "ADMIN_RELEASE takes no payload or one u64 luid");
+            r = fail(rp, -EINVAL, "ADMIN_RELEASE takes no payload or one u64 client tag");
+        } else if (len == 8 && dlw_get_le64(p) > UINT32_MAX) {
+            r = fail(rp, -EINVAL, "a client tag has 32 bits");
         } else {
-            r = dld_release(srv, h->uuid, len == 0, len ? dlw_get_le64(p) : 0);
+            r = dld_release(srv, c->peer_uid, h->uuid, len == 0, len ? (uint32_t)dlw_get_le64(p) : 0);
             if (r >= 0) {
                 reply_u64(rp, (uint64_t)r);
                 r = 0;
             } else {
-                fail(rp, r, "cannot release clients of log %s", h->uuid);
+                fail(rp, r, "cannot release clients of log %s%s", h->uuid,
+                     r == -EACCES ? ": only root and the log's owner may"
+                     : r == -EBUSY ? ": that client is connected" : "");
             }
         }
     } else if (req < DLW_DTR || req > DLW_IS_REMOTE_RECOVERING) {
@@ -559,7 +890,7 @@ static void dispatch(struct dld_server *srv, struct dld_conn *c, const struct dl
         if (!L) {
             r = fail(rp, -ENOENT, "no log %s: CTR first", h->uuid);
         } else {
-            r = do_session_request(L, c, h, req, p, len, rp);
+            r = do_session_request(srv, L, c, h, req, p, len, rp);
             release_log(srv, L);
         }
     }
@@ -678,8 +1009,9 @@ void dld_conn_closed(struct dld_server *srv, struct dld_conn *c)
                     s->conn_id = 0;
                     if (srv->verbose)
                         SAY(srv, LOG_INFO,
-                            "log %s: client %" PRIu64 " disconnected, keeping %zu mark(s)",
-                            L->uuid, s->luid, s->marks.len);
+                            "log %s: client %08" PRIx32 " (pid %ld, uid %lu) disconnected, "
+                            "keeping %zu mark(s)", L->uuid, dl__wire_client_tag(s->luid),
+                            (long)s->pid, (unsigned long)s->uid, s->marks.len);
                 }
             pthread_mutex_unlock(&L->lock);
         }
@@ -695,9 +1027,130 @@ int dld_server_init(struct dld_server *srv, const struct dld_limits *limits)
 {
     memset(srv, 0, sizeof *srv);
     srv->limits = *limits;
-    if (srv->limits.max_payload == 0 || srv->limits.max_payload > DLW_MAX_PAYLOAD)
-        srv->limits.max_payload = DLW_MAX_PAYLOAD;
-    return pthread_mutex_init(&srv->lock, NULL) ? -ENOMEM : 0;
+    srv->state_dirfd = -1;
+    struct dld_limits *l = &srv->limits;
+    if (l->max_payload == 0 || l->max_payload > DLW_MAX_PAYLOAD)
+        l->max_payload = DLW_MAX_PAYLOAD;
+    l->max_logs_per_uid = l->max_logs_per_uid ? l->max_logs_per_uid : DLD_DEFAULT_MAX_LOGS_PER_UID;
+    l->max_sessions_per_log =
+        l->max_sessions_per_log ? l->max_sessions_per_log : DLD_DEFAULT_MAX_SESSIONS_PER_LOG;
+    l->max_regions = l->max_regions ? l->max_regions : DLD_DEFAULT_MAX_REGIONS;
+    l->max_log_memory = l->max_log_memory ? l->max_log_memory : DLD_DEFAULT_MAX_LOG_MEMORY;
+    l->max_uid_memory = l->max_uid_memory ? l->max_uid_memory : DLD_DEFAULT_MAX_UID_MEMORY;
+    if (pthread_mutex_init(&srv->lock, NULL) != 0)
+        return -ENOMEM;
+    if (pthread_cond_init(&srv->created, NULL) != 0) {
+        pthread_mutex_destroy(&srv->lock);
+        return -ENOMEM;
+    }
+    if (dld_quota_init(&srv->quota, l->max_uid_memory) < 0) {
+        pthread_cond_destroy(&srv->created);
+        pthread_mutex_destroy(&srv->lock);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* One state file found at start: host its log again, in grace. */
+static void load_one(void *arg, const char *uuid, const struct dld_state *st, int error,
+                     const char *err)
+{
+    struct dld_server *srv = arg;
+    struct dld_log *L = new_log(uuid);
+    if (!L) {
+        SAY(srv, LOG_ERR, "log %s: out of memory loading its state", uuid);
+        return; /* the file stays: the next start retries */
+    }
+    struct reply *rp = calloc(1, sizeof *rp);
+    if (error == 0 && st->nsessions == 0) { /* the last client left before the file went */
+        char e2[256];
+        if (dld_state_remove(srv->state_dirfd, uuid, e2, sizeof e2) < 0)
+            SAY(srv, LOG_ERR, "log %s: %s", uuid, e2);
+        free(rp);
+        destroy_log(L);
+        return;
+    }
+    if (error == 0 && rp && (L->ctr = strdup(st->ctr)) != NULL) {
+        L->owner_uid = st->owner_uid;
+        error = create_hosted_log(srv, L->ctr, &L->log, rp);
+        err = rp->len ? (const char *)rp->data : "cannot create the log";
+    } else if (error == 0) {
+        error = -ENOMEM;
+        err = "out of memory";
+    }
+    for (uint32_t i = 0; error == 0 && i < st->nsessions; i++) {
+        struct dld_session *s = calloc(1, sizeof *s);
+        if (!s) {
+            error = -ENOMEM;
+            err = "out of memory";
+            break;
+        }
+        s->luid = st->sessions[i].luid;
+        s->uid = st->sessions[i].uid;
+        s->pending = 1;
+        dl__u64map_init(&s->marks);
+        dl__u64map_init(&s->recovering);
+        s->next = L->sessions;
+        L->sessions = s;
+        L->nsessions++;
+        L->pending++;
+    }
+    if (error < 0) {
+        /* Never forget clients silently: the log is refused until the
+         * operator repairs (or removes) the state file and restarts. */
+        L->refusal = strdup(err && *err ? err : "unreadable state file");
+        SAY(srv, LOG_ERR, "log %s: cannot be hosted again after the restart, refused "
+            "(its clients are not forgotten): %s", uuid, err);
+        if (!L->refusal) {
+            free(rp);
+            destroy_log(L);
+            return;
+        }
+        while (L->sessions) {
+            struct dld_session *s = L->sessions;
+            L->sessions = s->next;
+            free_session(s);
+        }
+        L->nsessions = L->pending = 0;
+    } else {
+        SAY(srv, LOG_NOTICE, "log %s: hosted again, clears held until its %u client(s) "
+            "reattach or are released", uuid, L->pending);
+    }
+    free(rp);
+    publish_log(srv, L);
+}
+
+int dld_server_open_state(struct dld_server *srv, const char *dir)
+{
+    /* mkdir -p, mode 0700: the state is the daemon's alone. */
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p)
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+            int r = -errno;
+            SAY(srv, LOG_ERR, "cannot create state directory %s: %s", path, strerror(errno));
+            return r;
+        }
+        *p = c;
+        if (!c)
+            break;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int r = -errno;
+        SAY(srv, LOG_ERR, "cannot open state directory %s: %s", dir, strerror(errno));
+        return r;
+    }
+    srv->state_dirfd = fd;
+    int r = dld_state_scan(fd, load_one, srv);
+    if (r < 0)
+        SAY(srv, LOG_ERR, "cannot read state directory %s: %s", dir, strerror(-r));
+    return r;
 }
 
 int dld_server_flush_all(struct dld_server *srv)
@@ -706,6 +1159,8 @@ int dld_server_flush_all(struct dld_server *srv)
     pthread_mutex_lock(&srv->lock);
     for (unsigned b = 0; b < DLD_LOG_BUCKETS; b++)
         for (struct dld_log *L = srv->buckets[b]; L; L = L->next) {
+            if (!L->log)
+                continue; /* refused */
             int r = dl_log_flush(L->log);
             if (r == 0)
                 r = dl_log_postsuspend(L->log);
@@ -728,5 +1183,10 @@ void dld_server_destroy(struct dld_server *srv)
             destroy_log(L);
         }
     srv->nlogs = 0;
+    if (srv->state_dirfd >= 0)
+        close(srv->state_dirfd);
+    srv->state_dirfd = -1;
+    pthread_cond_destroy(&srv->created);
+    dld_quota_destroy(&srv->quota);
     pthread_mutex_destroy(&srv->lock);
 }
