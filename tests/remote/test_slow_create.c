@@ -62,14 +62,17 @@ int main(int argc, char **argv)
      * machine still keeps them apart). A quarter of it under sanitizers. */
     char path[200], ctr[300];
     snprintf(path, sizeof path, "%s/big.log", fx.dir);
-    snprintf(ctr, sizeof ctr, "%llu disk %s 8", (unsigned long long)8 << (getenv("DL_SANITIZER") ? 29 : 31), path);
+    /* nosync in the dm format: every bit is 1 (clean), all of it written. */
+    snprintf(ctr, sizeof ctr, "%llu disk %s 8 nosync format=dm",
+             (unsigned long long)8 << (getenv("DL_SANITIZER") ? 29 : 31), path);
     int big = daemon_connect(&fx), again = daemon_connect(&fx);
     CHECK(big >= 0 && again >= 0);
     CHECK_EQ(raw_send(big, DLW_CTR, "big", 1, 1, ctr, strlen(ctr)), 0);
-    /* The creation has started once its file (or the temp file it is made
-     * in, "big.log.new-...") exists: bounded poll, 10 s. */
+    /* The creation has started once the temporary file the daemon makes it
+     * in (".dirtylogd-new-...", linked to big.log when done) exists: bounded
+     * poll, 10 s. */
     int started = 0;
-    for (int i = 0; i < 2000 && !(started = file_with_prefix(fx.dir, "big.log")); i++) {
+    for (int i = 0; i < 2000 && !(started = file_with_prefix(fx.dir, ".dirtylogd-new-")); i++) {
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
