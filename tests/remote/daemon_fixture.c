@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -48,6 +49,11 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
     if (fx->pid < 0)
         return -1;
     if (fx->pid == 0) {
+        struct rlimit rl = {.rlim_cur = fx->nofile, .rlim_max = fx->nofile};
+        if (fx->nofile && setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            perror("setrlimit");
+            _exit(127);
+        }
         execv(binary, (char *const *)argv);
         perror("execv dirtylogd");
         _exit(127);

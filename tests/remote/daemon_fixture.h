@@ -11,6 +11,9 @@ struct daemon_fx {
     char dir[64];
     char socket[80];
     pid_t pid;
+    /* RLIMIT_NOFILE of the daemon (soft and hard), set before exec; 0: the
+     * test's own. */
+    unsigned long nofile;
 };
 
 /* Make the directory (once) and start the daemon with extra arguments
