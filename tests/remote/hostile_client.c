@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hostile_client.h"
+#include "raw_client.h"
 #include "remote/wire.h"
 
 #define REQ_SIZE (DLW_HEADER_SIZE + 8)
@@ -92,4 +93,18 @@ double process_cpu_seconds(pid_t pid)
                      &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+int ctr_or_refusal(int fd, const char *uuid, uint64_t luid, int *refused)
+{
+    static const char ctr[] = "1024 core 8";
+    /* A refused connection may be closed already: the send may fail, the
+     * refusal is still there to read. */
+    (void)raw_send(fd, DLW_CTR, uuid, luid, 1, ctr, sizeof ctr);
+    struct dlw_header h;
+    char buf[512];
+    if (raw_recv(fd, &h, buf, sizeof buf) != 1)
+        return -1000;
+    *refused = h.request_type == 0 && h.seq == 0;
+    return h.error;
 }

@@ -18,6 +18,10 @@ long send_without_reading(int fd, const char *uuid, uint64_t luid, long max);
 /* Wait up to timeout_ms for the daemon to hang up on fd (POLLHUP/POLLERR;
  * data waiting to be read is ignored). 1 = hung up, 0 = still open. */
 int wait_hangup(int fd, int timeout_ms);
+/* Send a CTR (uuid, luid, "1024 core 8") and read one answer: the reply's
+ * error (0 = served), or the refusal's error (*refused = 1) if the daemon
+ * refused the connection instead; -1000 if nothing came within 5 s. */
+int ctr_or_refusal(int fd, const char *uuid, uint64_t luid, int *refused);
 /* utime + stime of process pid, in seconds (/proc/PID/stat), or -1. */
 double process_cpu_seconds(pid_t pid);
 
