@@ -1,5 +1,5 @@
 /* Listeners, peer checks, worker poll loops (see net.h). */
-#define _GNU_SOURCE /* SO_PEERCRED/struct ucred, MSG_DONTWAIT */
+#define _GNU_SOURCE /* SO_PEERCRED/struct ucred, accept4, MSG_DONTWAIT */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -509,8 +509,8 @@ static int peer_allowed(int fd, const struct dld_net_config *cfg, uid_t *uid, pi
 {
     struct ucred cred;
     socklen_t cl = sizeof cred;
-    if (!is_unix_socket(fd) || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
-        return 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+        return 0; /* (every listener is a unix socket: checked when set up) */
     *uid = cred.uid;
     *pid = cred.pid;
     for (size_t i = 0; i < cfg->nallow; i++)
@@ -577,7 +577,7 @@ static int refuse_without_fds(struct acceptor *a, int lfd)
     if (a->spare_fd < 0)
         return -1;
     close(a->spare_fd);
-    int fd = accept(lfd, NULL, NULL);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0)
         refuse(fd, -EAGAIN);
     a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -589,7 +589,7 @@ static int refuse_without_fds(struct acceptor *a, int lfd)
 static int accept_one(struct acceptor *a, int lfd)
 {
     const struct dld_net_config *cfg = a->cfg;
-    int fd = accept(lfd, NULL, NULL);
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE)
             return refuse_without_fds(a, lfd);
@@ -597,10 +597,6 @@ static int accept_one(struct acceptor *a, int lfd)
     }
     a->out_of_fds = 0;
     struct accepted conn = {.fd = fd, .uid = (uid_t)-1};
-    if (set_nonblock_cloexec(fd) < 0) {
-        close(fd);
-        return 0;
-    }
     if (!peer_allowed(fd, cfg, &conn.uid, &conn.pid)) {
         SAY(a->srv, LOG_WARNING, "refused a client with uid %ld", (long)conn.uid);
         refuse(fd, -EACCES);
