@@ -243,12 +243,10 @@ static int flush_replies(struct wconn *c, int64_t now)
         q->off += (size_t)k;
         c->out_since_ms = c->last_active_ms = now;
     }
-    if (q->cap > OUT_BOUND) { /* a burst is over: do not keep its memory */
-        free(q->buf);
-        q->buf = NULL;
-        q->cap = 0;
-    }
-    q->off = q->len = 0;
+    /* Drained: the queue is for clients that fell behind, rare enough not
+     * to keep its memory. */
+    free(q->buf);
+    *q = (struct outq){0};
     return 0;
 }
 
@@ -339,8 +337,8 @@ static int sweep(struct worker *w, int64_t now)
         const char *why;
         int64_t d = conn_deadline(w, c, &why);
         if (d <= now) {
-            SAY(w->srv, LOG_INFO, "conn %" PRIu64 " (uid %ld) %s: closing", c->proto.id,
-                (long)c->uid, why);
+            SAY(w->srv, out_pending(c) || c->proto.hdr_len ? LOG_NOTICE : LOG_INFO,
+                "conn %" PRIu64 " (uid %ld) %s: closing", c->proto.id, (long)c->uid, why);
             close_conn(w, i); /* moves the last one into i */
             continue;
         }
@@ -364,7 +362,9 @@ static int serve(struct worker *w, struct wconn *c, short revents, int64_t now)
 {
     if (out_pending(c) && flush_replies(c, now) < 0)
         return 0;
-    if (!(revents & (POLLIN | POLLHUP | POLLERR)) || out_pending(c) > OUT_BOUND)
+    if (out_pending(c) > OUT_BOUND) /* not reading its requests now */
+        return !(revents & (POLLHUP | POLLERR));
+    if (!(revents & (POLLIN | POLLHUP | POLLERR)))
         return 1;
     ssize_t k = recv(c->fd, w->buf, sizeof w->buf, 0);
     if (k <= 0)
@@ -532,7 +532,27 @@ struct acceptor {
     uid_t own_uid;
     int spare_fd;    /* held for refusing clients when out of descriptors */
     int out_of_fds;  /* said so once per episode */
+    int64_t refusal_said_ms; /* refusals are logged at most once a second */
+    unsigned long refusals_unsaid;
 };
+
+/* Log a refusal, but not a flood of them: a client refused in a loop must
+ * not fill the log. */
+static void say_refused(struct acceptor *a, uid_t uid, const char *why)
+{
+    int64_t now = now_ms();
+    if (now - a->refusal_said_ms < 1000) {
+        a->refusals_unsaid++;
+        return;
+    }
+    if (a->refusals_unsaid)
+        SAY(a->srv, LOG_WARNING, "refused a client of uid %ld: %s (and %lu other client(s) "
+            "since the last message)", (long)uid, why, a->refusals_unsaid);
+    else
+        SAY(a->srv, LOG_WARNING, "refused a client of uid %ld: %s", (long)uid, why);
+    a->refusal_said_ms = now;
+    a->refusals_unsaid = 0;
+}
 
 /* Hand a checked connection to the next worker. */
 static void dispatch_conn(struct acceptor *a, const struct accepted *conn)
@@ -598,14 +618,13 @@ static int accept_one(struct acceptor *a, int lfd)
     a->out_of_fds = 0;
     struct accepted conn = {.fd = fd, .uid = (uid_t)-1};
     if (!peer_allowed(fd, cfg, &conn.uid, &conn.pid)) {
-        SAY(a->srv, LOG_WARNING, "refused a client with uid %ld", (long)conn.uid);
+        say_refused(a, conn.uid, "uid not allowed");
         refuse(fd, -EACCES);
         return 0;
     }
     if (atomic_fetch_add(&a->nclients, 1) >= cfg->max_clients) {
         atomic_fetch_sub(&a->nclients, 1);
-        SAY(a->srv, LOG_WARNING, "refused a client: limit of %u clients reached",
-            cfg->max_clients);
+        say_refused(a, conn.uid, "--max-clients reached");
         refuse(fd, -EAGAIN);
         return 0;
     }
@@ -615,8 +634,8 @@ static int accept_one(struct acceptor *a, int lfd)
         int r = uid_take(&a->uids, conn.uid, a->per_uid);
         if (r < 0) {
             atomic_fetch_sub(&a->nclients, 1);
-            SAY(a->srv, LOG_WARNING, "refused a client of uid %ld: %s", (long)conn.uid,
-                r == -EAGAIN ? "limit of clients per uid reached" : strerror(-r));
+            say_refused(a, conn.uid, r == -EAGAIN ? "--max-clients-per-uid reached"
+                                                  : "out of memory");
             refuse(fd, -EAGAIN);
             return 0;
         }
@@ -657,7 +676,8 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
         r = set_nonblock_cloexec(lfds[i]);
 
     struct acceptor a = {.srv = srv, .cfg = cfg, .nw = cfg->threads ? cfg->threads : 1,
-                         .own_uid = geteuid(), .spare_fd = -1};
+                         .own_uid = geteuid(), .spare_fd = -1,
+                         .refusal_said_ms = INT64_MIN / 2};
     a.per_uid = cfg->max_clients_per_uid ? cfg->max_clients_per_uid : cfg->max_clients / 4;
     if (a.per_uid == 0)
         a.per_uid = 1;
