@@ -5,10 +5,16 @@
  *     (integrated_flush: the mark travels in the FLUSH), median and p99;
  *   - hostile: 2 clients that send requests and never read the replies,
  *     2 slowloris (one byte every 50 ms), 2 connect/CTR/disconnect loops,
- *     2 that flood requests (64 pipelined IS_CLEAN, then their replies).
- * Usage: bench_hostile <dirtylogd> [seconds per condition [kinds mask [daemon options]]]
+ *     2 that flood requests (64 pipelined IS_CLEAN, then their replies),
+ *     all in a process of their own;
+ *   - the two conditions alternate in 5 rounds.
+ * Usage: bench_hostile <dirtylogd> [seconds per condition [kinds [daemon options]]]
+ *   kinds: a mask of enum kind (default 0xf, the 8 hostile clients; 0x10:
+ *   the control, 2 threads burning CPU without touching the daemon).
+ *   DL_BENCH_HOSTILE_NICE / DL_BENCH_DAEMON_NICE: nice values (Linux).
  * (docs/performance.md, "A client among hostile clients"). */
 #define _GNU_SOURCE /* syscall(SYS_gettid) */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +25,7 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon_fixture.h"
@@ -34,10 +41,13 @@ static struct daemon_fx fx;
 static double seconds = 2.0;
 static unsigned kinds = 0xf; /* which hostile kinds run (bit = enum kind) */
 static atomic_int stop;
-static atomic_long hostile_ops[4]; /* per kind: requests answered, refused+closed, ... */
+static atomic_long hostile_ops[5]; /* per kind: churn connections, flood replies */
 
-enum kind { NON_READER, SLOWLORIS, CHURN, FLOOD };
-static const char *const kind_name[] = {"non-reading", "slowloris", "churn", "flood"};
+/* Two clients of each kind; SPIN is a control, not a client: two threads
+ * that only burn CPU, to tell what CPU contention alone costs. */
+enum kind { NON_READER, SLOWLORIS, CHURN, FLOOD, SPIN, NKINDS };
+static const char *const kind_name[] = {"non-reading", "slowloris", "churn", "flood",
+                                        "spin (control)"};
 
 static double now_s(void)
 {
@@ -124,6 +134,20 @@ static int connect_ctr(const char *uuid, uint64_t luid)
     return fd;
 }
 
+/* Linux: nice is per thread; renice every thread of process pid. */
+static void set_process_nice(pid_t pid, int nice)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && setpriority(PRIO_PROCESS, (id_t)atol(e->d_name), nice) < 0)
+            perror("setpriority");
+    if (d)
+        closedir(d);
+}
+
 static int hostile_nice; /* DL_BENCH_HOSTILE_NICE: the hostile threads' nice value */
 
 static void *hostile(void *arg)
@@ -139,7 +163,10 @@ static void *hostile(void *arg)
     int fd = -1;
     uint8_t req[DLW_HEADER_SIZE + 8];
     size_t sent = 0;
-    while (!atomic_load(&stop)) {
+    while (k == SPIN && !atomic_load(&stop))
+        for (volatile int i = 0; i < 100000; i++) {
+        }
+    while (k != SPIN && !atomic_load(&stop)) {
         if (fd < 0 && (k == CHURN || (fd = connect_ctr(uuid, luid)) < 0)) {
             if (k != CHURN) {
                 pause_or_hangup(-1, 10);
@@ -181,6 +208,9 @@ static void *hostile(void *arg)
             }
             fd = -1;
             break;
+        case SPIN: /* (never here) */
+        case NKINDS:
+            break;
         case FLOOD: { /* 64 pipelined requests, then their replies */
             if (send_without_reading(fd, uuid, luid, FLOOD_BATCH) != FLOOD_BATCH) {
                 close(fd);
@@ -189,12 +219,14 @@ static void *hostile(void *arg)
             }
             struct dlw_header h;
             uint8_t rep[64];
-            for (int i = 0; i < FLOOD_BATCH && fd >= 0; i++)
+            for (int i = 0; i < FLOOD_BATCH && fd >= 0; i++) {
                 if (raw_recv(fd, &h, rep, sizeof rep) != 1) {
                     close(fd);
                     fd = -1;
+                    break;
                 }
-            atomic_fetch_add(&hostile_ops[k], FLOOD_BATCH);
+                atomic_fetch_add(&hostile_ops[k], 1);
+            }
             break;
         }
         }
@@ -204,10 +236,60 @@ static void *hostile(void *arg)
     return NULL;
 }
 
+/* The hostile clients run in a process of their own, as they would (another
+ * program): they do not share this process's descriptor table and kernel
+ * locks with the legitimate client. They run until stop_w is closed, then
+ * report their counts on result_r. */
+static pid_t start_hostile(int *stop_w, int *result_r)
+{
+    int sp[2], rp[2];
+    if (pipe(sp) < 0 || pipe(rp) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sp[1]);
+        close(rp[0]);
+        for (int k = 0; k < NKINDS; k++) /* (the parent's totals so far) */
+            atomic_store(&hostile_ops[k], 0);
+        pthread_t t[2 * NKINDS];
+        int nt = 0;
+        for (long i = 0; i < 2 * NKINDS; i++)
+            if (kinds & (1u << (i / 2)))
+                pthread_create(&t[nt++], NULL, hostile, (void *)i);
+        char c;
+        while (read(sp[0], &c, 1) != 0 && (errno == EINTR || errno == 0)) {
+        }
+        atomic_store(&stop, 1);
+        for (int i = 0; i < nt; i++)
+            pthread_join(t[i], NULL);
+        long counts[NKINDS];
+        for (int k = 0; k < NKINDS; k++)
+            counts[k] = atomic_load(&hostile_ops[k]);
+        _exit(write(rp[1], counts, sizeof counts) == (ssize_t)sizeof counts ? 0 : 1);
+    }
+    close(sp[0]);
+    close(rp[1]);
+    *stop_w = sp[1];
+    *result_r = rp[0];
+    return pid;
+}
+
+static void stop_hostile(pid_t pid, int stop_w, int result_r)
+{
+    close(stop_w);
+    long counts[NKINDS];
+    if (read(result_r, counts, sizeof counts) == (ssize_t)sizeof counts)
+        for (int k = 0; k < NKINDS; k++)
+            atomic_fetch_add(&hostile_ops[k], counts[k]);
+    close(result_r);
+    waitpid(pid, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s <dirtylogd> [seconds per phase]\n", argv[0]);
+        fprintf(stderr, "usage: %s <dirtylogd> [seconds per condition [kinds [daemon options]]]\n",
+                argv[0]);
         return 2;
     }
     if (argc > 2)
@@ -219,6 +301,9 @@ int main(int argc, char **argv)
     /* Further arguments are daemon options (e.g. -j 1). */
     if (daemon_start(&fx, argv[1], argc > 4 ? (const char *const *)argv + 4 : NULL) < 0)
         return 1;
+    /* DL_BENCH_DAEMON_NICE: the daemon's nice value (all its threads). */
+    if (getenv("DL_BENCH_DAEMON_NICE"))
+        set_process_nice(fx.pid, atoi(getenv("DL_BENCH_DAEMON_NICE")));
     char table[256];
     snprintf(table, sizeof table, "userspace 5 legit integrated_flush socket=%s core 8", fx.socket);
     dl_log *log = NULL;
@@ -242,21 +327,17 @@ int main(int argc, char **argv)
         cpu[0] += process_cpu_seconds(fx.pid) - c0;
         wall[0] += now_s() - w0;
 
-        atomic_store(&stop, 0);
-        pthread_t t[8];
-        int nt = 0;
-        for (long i = 0; i < 8; i++)
-            if (kinds & (1u << (i / 2)))
-                pthread_create(&t[nt++], NULL, hostile, (void *)i);
+        int stop_w = -1, result_r = -1;
+        pid_t hp = start_hostile(&stop_w, &result_r);
+        if (hp < 0)
+            return 1;
         pause_or_hangup(-1, 300); /* let the hostile clients reach their steady state */
         c0 = process_cpu_seconds(fx.pid);
         w0 = now_s();
         measure(log, seconds / ROUNDS, &rt[1], &mf[1]);
         cpu[1] += process_cpu_seconds(fx.pid) - c0;
         wall[1] += now_s() - w0;
-        atomic_store(&stop, 1);
-        for (int i = 0; i < nt; i++)
-            pthread_join(t[i], NULL);
+        stop_hostile(hp, stop_w, result_r);
     }
     struct stats rt0 = summarize(rt[0].v, rt[0].n), rt1 = summarize(rt[1].v, rt[1].n);
     struct stats mf0 = summarize(mf[0].v, mf[0].n), mf1 = summarize(mf[1].v, mf[1].n);
@@ -264,7 +345,7 @@ int main(int argc, char **argv)
 
     printf("legitimate client, %.1f s per condition in %d rounds (%ld / %ld is_clean, %ld / %ld mark+flush samples)\n",
            seconds, ROUNDS, rt0.n, rt1.n, mf0.n, mf1.n);
-    printf("                    alone: median     p99 | with 8 hostile: median     p99 | ratio median  p99\n");
+    printf("                    alone: median     p99 |  among them: median     p99 | ratio median  p99\n");
     printf("is_clean round trip      %8.1f %8.1f us |              %8.1f %8.1f us |     %5.2fx %5.2fx\n",
            rt0.median_us, rt0.p99_us, rt1.median_us, rt1.p99_us, rt1.median_us / rt0.median_us,
            rt1.p99_us / rt0.p99_us);
@@ -275,7 +356,7 @@ int main(int argc, char **argv)
            atomic_load(&hostile_ops[CHURN]), atomic_load(&hostile_ops[FLOOD]));
     printf("daemon CPU: %.2f cores alone, %.2f cores with the hostile clients (kinds:",
            cpu_alone, cpu_hostile);
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < NKINDS; k++)
         if (kinds & (1u << k))
             printf(" %s", kind_name[k]);
     printf(")\n");
