@@ -306,24 +306,39 @@ static void adopt_inbox(struct worker *w)
     pthread_mutex_unlock(&w->lock);
 }
 
+enum close_reason { IDLE, NOT_READING, SLOW_REQUEST };
+static const char *const close_reason_text[] = {
+    [IDLE] = "is idle",
+    [NOT_READING] = "does not read its replies",
+    [SLOW_REQUEST] = "sends its request too slowly",
+};
+
 /* When connection c must be closed, and why. */
-static int64_t conn_deadline(const struct worker *w, const struct wconn *c, const char **why)
+static int64_t conn_deadline(const struct worker *w, const struct wconn *c,
+                             enum close_reason *why)
 {
+    if (!out_pending(c) && !c->proto.hdr_len) {
+        *why = IDLE;
+        return c->last_active_ms + w->idle_ms;
+    }
     int64_t d = INT64_MAX;
-    *why = NULL;
-    if (out_pending(c) && c->out_since_ms + w->io_ms < d) {
+    if (out_pending(c)) {
         d = c->out_since_ms + w->io_ms;
-        *why = "does not read its replies";
+        *why = NOT_READING;
     }
     if (c->proto.hdr_len && c->msg_start_ms + w->io_ms < d) {
         d = c->msg_start_ms + w->io_ms;
-        *why = "sends its request too slowly";
-    }
-    if (!out_pending(c) && !c->proto.hdr_len) {
-        d = c->last_active_ms + w->idle_ms;
-        *why = "is idle";
+        *why = SLOW_REQUEST;
     }
     return d;
+}
+
+/* Has the peer sent something (or hung up) we have not read yet? */
+static int has_input(int fd)
+{
+    uint8_t b;
+    ssize_t k = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return k > 0;
 }
 
 /* Close the connections whose time is up and say what to poll for on the
@@ -334,11 +349,15 @@ static int sweep(struct worker *w, int64_t now)
     int64_t next = INT64_MAX;
     for (size_t i = 0; i < w->n;) {
         struct wconn *c = w->conns[i];
-        const char *why;
+        enum close_reason why;
         int64_t d = conn_deadline(w, c, &why);
+        if (d <= now && why == IDLE && has_input(c->fd)) {
+            c->last_active_ms = now; /* its request just came: not idle after all */
+            d = now + w->idle_ms;
+        }
         if (d <= now) {
-            SAY(w->srv, out_pending(c) || c->proto.hdr_len ? LOG_NOTICE : LOG_INFO,
-                "conn %" PRIu64 " (uid %ld) %s: closing", c->proto.id, (long)c->uid, why);
+            SAY(w->srv, why == IDLE ? LOG_INFO : LOG_NOTICE, "conn %" PRIu64 " (uid %ld) %s: closing",
+                c->proto.id, (long)c->uid, close_reason_text[why]);
             close_conn(w, i); /* moves the last one into i */
             continue;
         }
