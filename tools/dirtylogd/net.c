@@ -45,6 +45,10 @@
 /* Out of descriptors and no spare one to refuse with: do not poll the
  * listeners for this long (accept would fail at once, and again...). */
 #define ACCEPT_BACKOFF_MS 100
+/* The workers' deadlines (timeouts above) are checked on a tick the
+ * acceptor sends through their wake pipes, so a worker's poll() needs no
+ * timeout of its own (one costs every request a kernel timer). */
+#define TICK_MS 1000
 
 /* Queued replies of one connection: bytes buf[off, len) are still to send. */
 struct outq {
@@ -186,26 +190,15 @@ static size_t out_pending(const struct wconn *c)
     return c->out.len - c->out.off;
 }
 
-/* The send callback of dld_conn_input: send what the socket takes now and
- * queue the rest; fails (the connection is then closed) only past
- * OUT_LIMIT or when the peer is gone. */
+/* The send callback of dld_conn_input: queue the reply; the replies to
+ * everything one read brought are sent together afterwards (one send and
+ * one wake-up of the client, not one per request). Fails (the connection
+ * is then closed) only past OUT_LIMIT. */
 static int queue_reply(void *arg, const uint8_t *msg, size_t len)
 {
     struct wconn *c = arg;
     struct outq *q = &c->out;
     c->replies++;
-    if (out_pending(c) == 0) {
-        q->off = q->len = 0;
-        ssize_t k = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -EPIPE;
-        if (k > 0) {
-            msg += k;
-            len -= (size_t)k;
-        }
-        if (len == 0)
-            return 0;
-    }
     if (out_pending(c) + len > OUT_LIMIT)
         return -ENOBUFS;
     if (q->off) { /* keep the pending bytes at the start */
@@ -300,6 +293,7 @@ static void adopt_inbox(struct worker *w)
         c->proto.peer_uid = a->uid;
         c->proto.peer_pid = a->pid;
         c->last_active_ms = now;
+        w->pfds[1 + w->n] = (struct pollfd){.fd = c->fd, .events = POLLIN};
         w->conns[w->n++] = c;
     }
     w->ninbox = 0;
@@ -341,39 +335,31 @@ static int has_input(int fd)
     return k > 0;
 }
 
-/* Close the connections whose time is up and say what to poll for on the
- * others: requests only while few replies are queued. Returns the poll
- * timeout until the next deadline. */
-static int sweep(struct worker *w, int64_t now)
+/* Close the connections whose time is up (on each tick). */
+static void sweep(struct worker *w, int64_t now)
 {
-    int64_t next = INT64_MAX;
     for (size_t i = 0; i < w->n;) {
         struct wconn *c = w->conns[i];
         enum close_reason why;
         int64_t d = conn_deadline(w, c, &why);
         if (d <= now && why == IDLE && has_input(c->fd)) {
             c->last_active_ms = now; /* its request just came: not idle after all */
-            d = now + w->idle_ms;
-        }
-        if (d <= now) {
-            SAY(w->srv, why == IDLE ? LOG_INFO : LOG_NOTICE, "conn %" PRIu64 " (uid %ld) %s: closing",
-                c->proto.id, (long)c->uid, close_reason_text[why]);
-            close_conn(w, i); /* moves the last one into i */
             continue;
         }
-        if (d < next)
-            next = d;
-        short ev = 0;
-        if (out_pending(c) <= OUT_BOUND)
-            ev |= POLLIN;
-        if (out_pending(c))
-            ev |= POLLOUT;
-        w->pfds[1 + i] = (struct pollfd){.fd = c->fd, .events = ev};
-        i++;
+        if (d > now) {
+            i++;
+            continue;
+        }
+        SAY(w->srv, why == IDLE ? LOG_INFO : LOG_NOTICE, "conn %" PRIu64 " (uid %ld) %s: closing",
+            c->proto.id, (long)c->uid, close_reason_text[why]);
+        close_conn(w, i); /* moves the last one into i */
     }
-    if (next == INT64_MAX)
-        return -1;
-    return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+}
+
+/* What to poll a connection for: requests only while few replies wait. */
+static short conn_events(const struct wconn *c)
+{
+    return (short)((out_pending(c) <= OUT_BOUND ? POLLIN : 0) | (out_pending(c) ? POLLOUT : 0));
 }
 
 /* Serve one connection poll() reported. 1 to keep it, 0 to close it. */
@@ -398,20 +384,19 @@ static int serve(struct worker *w, struct wconn *c, short revents, int64_t now)
         c->msg_start_ms = now;
     if (!was_pending && out_pending(c))
         c->out_since_ms = now;
-    if (r < 0) {
-        (void)flush_replies(c, now); /* the error reply, if the socket takes it */
+    /* The replies (after a protocol error: its error reply, if the socket
+     * takes it; the connection is closed anyway). */
+    if (flush_replies(c, now) < 0)
         return 0;
-    }
-    return 1;
+    return r == 0;
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     while (!atomic_load(&w->stop)) {
-        int timeout = sweep(w, now_ms());
         w->pfds[0] = (struct pollfd){.fd = w->wake[0], .events = POLLIN};
-        int r = poll(w->pfds, 1 + w->n, timeout);
+        int r = poll(w->pfds, 1 + w->n, -1);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -422,17 +407,22 @@ static void *worker_main(void *arg)
             char drain[64];
             while (read(w->wake[0], drain, sizeof drain) > 0) {
             }
-            adopt_inbox(w);
+            adopt_inbox(w); /* new connections, or a tick */
+            sweep(w, now_ms());
             continue; /* the pollfd array changed */
         }
         int64_t now = now_ms();
         for (size_t i = 0; i < w->n;) {
-            short rev = w->pfds[1 + i].revents;
-            if (!rev || serve(w, w->conns[i], rev, now)) {
+            struct pollfd *p = &w->pfds[1 + i];
+            if (!p->revents) {
                 i++;
-                continue;
+            } else if (serve(w, w->conns[i], p->revents, now)) {
+                p->events = conn_events(w->conns[i]);
+                p->revents = 0;
+                i++;
+            } else {
+                close_conn(w, i); /* moves the last one into i: look at i again */
             }
-            close_conn(w, i); /* moves the last one into i: look at i again */
         }
     }
     return NULL;
@@ -733,14 +723,21 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
     }
 
     int64_t rest_until = 0; /* listeners not polled before this time */
+    int64_t next_tick = now_ms() + TICK_MS;
     while (r == 0) {
         struct pollfd p[MAX_LISTENERS + 1];
         int64_t now = now_ms();
+        if (now >= next_tick) {
+            for (unsigned i = 0; i < started; i++)
+                (void)!write(a.ws[i].wake[1], "", 1);
+            next_tick = now + TICK_MS;
+        }
         int resting = now < rest_until;
+        int64_t wake_at = resting && rest_until < next_tick ? rest_until : next_tick;
         p[0] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
         for (int i = 0; i < nl; i++)
             p[1 + i] = (struct pollfd){.fd = resting ? -1 : lfds[i], .events = POLLIN};
-        if (poll(p, 1 + (nfds_t)nl, resting ? (int)(rest_until - now) : -1) < 0) {
+        if (poll(p, 1 + (nfds_t)nl, (int)(wake_at - now)) < 0) {
             if (errno == EINTR)
                 continue;
             r = -errno;
