@@ -40,6 +40,7 @@
  * and closes the connection rather than growing without bound. */
 #define OUT_BOUND 65536
 #define OUT_LIMIT (OUT_BOUND + (READ_CHUNK / DLW_HEADER_SIZE + 1) * REPLY_MAX)
+#define OUT_KEEP 4096 /* queue memory a connection keeps between replies */
 #define DEFAULT_IDLE_TIMEOUT_S 600
 #define DEFAULT_IO_TIMEOUT_S 30
 /* Out of descriptors and no spare one to refuse with: do not poll the
@@ -236,10 +237,13 @@ static int flush_replies(struct wconn *c, int64_t now)
         q->off += (size_t)k;
         c->out_since_ms = c->last_active_ms = now;
     }
-    /* Drained: the queue is for clients that fell behind, rare enough not
-     * to keep its memory. */
-    free(q->buf);
-    *q = (struct outq){0};
+    /* Drained. Keep a small buffer (every reply passes through it), not
+     * the memory of a burst. */
+    q->off = q->len = 0;
+    if (q->cap > OUT_KEEP) {
+        free(q->buf);
+        *q = (struct outq){0};
+    }
     return 0;
 }
 
