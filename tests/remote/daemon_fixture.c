@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -61,6 +62,11 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
         int log = fx->stderr_path ? open(fx->stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
         if (log >= 0)
             dup2(log, 2);
+        struct rlimit rl = {.rlim_cur = fx->nofile, .rlim_max = fx->nofile};
+        if (fx->nofile && setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            perror("setrlimit");
+            _exit(127);
+        }
         execv(binary, (char *const *)argv);
         perror("execv dirtylogd");
         _exit(127);

@@ -13,6 +13,9 @@ struct daemon_fx {
     char state_dir[64]; /* --state-dir: kept across restarts, apart from dir */
     const char *stderr_path; /* if set, the daemon's stderr is appended there */
     pid_t pid;
+    /* RLIMIT_NOFILE of the daemon (soft and hard), set before exec; 0: the
+     * test's own. */
+    unsigned long nofile;
 };
 
 /* Make the directory (once) and start the daemon with extra arguments

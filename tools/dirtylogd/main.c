@@ -1,5 +1,5 @@
-/* dirtylogd: hosts dirty logs for `userspace` clients over a unix socket
- * (and optionally TCP). Options, logging, signals and the admin client; the
+/* dirtylogd: hosts dirty logs for `userspace` clients over a unix socket.
+ * Options, logging, signals and the admin client; the
  * work is in server.c (requests) and net.c (sockets and threads). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,8 +63,6 @@ static void usage(FILE *f)
 "  -s, --socket PATH       unix socket to listen on (default: $" DLW_SOCKET_ENV " or\n"
 "                          " DLW_DEFAULT_SOCKET "), created mode 0600\n"
 "  -g, --group NAME        make the socket mode 0660, owned by this group\n"
-"  -t, --tcp [ADDR:]PORT   also listen on TCP (off by default; ADDR defaults to\n"
-"                          127.0.0.1). TCP has no authentication: see docs.\n"
 "  -u, --allow-uid LIST    comma-separated users or uids allowed on the unix\n"
 "                          socket (default: the daemon's own uid and root)\n"
 "  -f, --foreground        stay in the foreground and log to stderr\n"
@@ -76,6 +74,12 @@ static void usage(FILE *f)
 "      --max-payload BYTES largest request payload (default and maximum %u)\n"
 "      --log-dir DIR       disk logs live beneath DIR (default " DLD_DEFAULT_LOG_DIR ")\n"
 "      --allow-device PATH also allow this block device as a disk log (repeatable)\n"
+"      --max-clients-per-uid N\n"
+"                          connections at once per uid (default max-clients/4;\n"
+"                          root and the daemon's own uid are exempt)\n"
+"      --idle-timeout SECS close connections idle this long (default 600)\n"
+"      --io-timeout SECS   close a connection whose request is not complete, or\n"
+"                          whose replies it does not read, this long (default 30)\n"
 "  -r, --release UUID[:LUID]\n"
 "      --max-logs-per-uid N     logs one uid may own (default %u)\n"
 "      --max-clients-per-log N  clients of one log (default %u)\n"
@@ -92,7 +96,7 @@ static void usage(FILE *f)
 "                          only the client whose tag -v printed) and exit\n"
 "  -h, --help              this text\n"
 "\n"
-"Sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used as well;\n"
+"Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
 "when some are passed, no socket is created unless --socket is given.\n"
 "SIGTERM or SIGINT: flush and postsuspend every log, then exit (0 on success).\n"
 "Protocol: docs/protocol.md. Running it for real: docs/dirtylogd.md.\n",
@@ -207,7 +211,10 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"socket", required_argument, NULL, 's'},
         {"group", required_argument, NULL, 'g'},
-        {"tcp", required_argument, NULL, 't'},
+        {"tcp", required_argument, NULL, 't'}, /* removed: refused with a reason */
+        {"max-clients-per-uid", required_argument, NULL, 20},
+        {"idle-timeout", required_argument, NULL, 21},
+        {"io-timeout", required_argument, NULL, 22},
         {"allow-uid", required_argument, NULL, 'u'},
         {"foreground", no_argument, NULL, 'f'},
         {"verbose", no_argument, NULL, 'v'},
@@ -249,7 +256,18 @@ int main(int argc, char **argv)
             cfg.group = optarg;
             break;
         case 't':
-            cfg.tcp = optarg;
+            fprintf(stderr, "dirtylogd: raw TCP was removed: it had no authentication; share logs "
+                            "across machines with the cluster mode (corosync)\n");
+            return 2;
+        case 20:
+        case 21:
+        case 22:
+            if (parse_uint(optarg, 1000000, &v) < 0) {
+                fprintf(stderr, "dirtylogd: bad number '%s'\n", optarg);
+                return 2;
+            }
+            *(c == 20 ? &cfg.max_clients_per_uid : c == 21 ? &cfg.idle_timeout : &cfg.io_timeout) =
+                (unsigned)v;
             break;
         case 'u':
             if (parse_allow(optarg, &allow, &nallow) < 0)
