@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk/claim.h"
 #include "tool.h"
 
 #define HEADER_AREA_BYTES 8192u /* both native slots; covers the dm header too */
@@ -49,12 +50,13 @@ static void describe(const char *path, uint64_t bytes, char *out, size_t len)
         snprintf(out, len, "data that are not a log");
 }
 
-/* Zero the header area of a block device so the library formats it. */
+/* Zero the header area of a block device so the library formats it. The
+ * device is claimed (O_EXCL) while we write. */
 static int blank_blockdev(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = dl__open_claimed(path, O_RDWR, 0, "log");
     if (fd < 0) {
-        tool_error("cannot open %s for writing: %s", path, strerror(errno));
+        tool_error("cannot open %s for writing: %s", path, dl_last_error());
         return EXIT_FAIL;
     }
     static const uint8_t zero[HEADER_AREA_BYTES];
@@ -105,6 +107,12 @@ int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_
         free(copy);
         if (e)
             return EXIT_FAIL;
+    }
+    /* A live log (a writer owns it) is never replaced or overwritten: its
+     * owner would go on writing its marks to the old file or over ours. */
+    if (exists && !S_ISDIR(st.st_mode) && dl__claim_probe(path) == 1) {
+        tool_error("log %s is in use by another process; nothing was written", path);
+        return EXIT_FAIL;
     }
     mode_t keep_mode = 0;
     if (exists && S_ISDIR(st.st_mode)) {
