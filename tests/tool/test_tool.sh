@@ -100,6 +100,10 @@ expect_in "$out" "all 100 regions clean and in sync" "check clean"
 ro 0 dump n.log
 [ -z "$out" ] && ok || fail "dump of a clean log printed: $out"
 
+# --max-bitmap lets a bitmap exactly at the cap through: 32768 regions = 4 KiB.
+run "$DL" create --nosync --max-bitmap 4K capped.log 65536 2
+[ "$rc" = 0 ] && ok || fail "create at the cap: $err"
+
 # Default create: everything out of sync (a new mirror must resync).
 run "$DL" create u.log 1M 64
 [ "$rc" = 0 ] && ok || fail "create u.log: $err"
@@ -385,6 +389,11 @@ bad "takes no value" dump --json=1 n.log
 bad "given twice" dump --json --json n.log
 bad "not a power of 2" inspect --region-size 3 d.log
 bad "no help for unknown command" help nope
+# The example: 2^57 regions; the bitmap cap refuses it at once.
+bad "more than the cap of 1073741824 bytes" create z.log 1152921504606846976 8
+bad "more than the cap of 4096 bytes" create --max-bitmap 4K z.log 1G 8
+bad "bad --max-bitmap: '0' is zero" create --max-bitmap 0 z.log 100 2
+bad "bad --max-bitmap" create --max-bitmap 1X z.log 100 2
 [ ! -e z.log ] && [ ! -e out.log ] && ok || fail "a refused command created a file"
 ls "$T" | grep -q dirtylog-tmp && fail "temporary file left behind" || ok
 [ "$nbad" -ge 10 ] && ok || fail "only $nbad bad inputs"

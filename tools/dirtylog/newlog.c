@@ -87,7 +87,7 @@ static int blockdev_is_blank(const char *path, int *blank)
 }
 
 int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_sectors,
-                uint32_t region_size, const char *format, const char *sync)
+                uint32_t region_size, const char *format, const char *sync, uint64_t max_bitmap)
 {
     memset(nl, 0, sizeof *nl);
     struct stat st;
@@ -175,8 +175,15 @@ int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_
     snprintf(rs, sizeof rs, "%" PRIu32, region_size);
     char fmt[32];
     snprintf(fmt, sizeof fmt, "format=%s", format);
-    const char *argv[4] = {where, rs, fmt, sync};
-    int r = dl_log_create("disk", target_sectors, sync ? 4 : 3, argv, &nl->log);
+    char cap[40];
+    snprintf(cap, sizeof cap, "max_bitmap=%" PRIu64, max_bitmap);
+    const char *argv[5] = {where, rs, fmt};
+    unsigned argc = 3;
+    if (sync)
+        argv[argc++] = sync;
+    if (max_bitmap)
+        argv[argc++] = cap;
+    int r = dl_log_create("disk", target_sectors, argc, argv, &nl->log);
     if (r < 0) {
         const char *why = dl_last_error();
         tool_error("cannot create %s: %s", path, *why ? why : strerror(-r));
