@@ -89,7 +89,9 @@ static int posix_size(struct dl_io *io, uint64_t *bytes, uint32_t *lbs)
     return -ENOTBLK;
 }
 
-static int posix_set_size(struct dl_io *io, uint64_t bytes)
+/* Before changing a device's length or allocation: 1 for a writable
+ * regular file, 0 for a block device, or -errno (-EROFS, -EFBIG). */
+static int writable_regular(struct dl_io *io, uint64_t bytes)
 {
     struct stat st;
     if (pio(io)->read_only)
@@ -97,9 +99,15 @@ static int posix_set_size(struct dl_io *io, uint64_t bytes)
     if (fstat(pio(io)->fd, &st) != 0)
         return -errno;
     if (!S_ISREG(st.st_mode))
-        return -ENOTSUP; /* a block device's size is fixed */
-    if (bytes > (uint64_t)INT64_MAX)
-        return -EFBIG;
+        return 0;
+    return bytes > (uint64_t)INT64_MAX ? -EFBIG : 1;
+}
+
+static int posix_set_size(struct dl_io *io, uint64_t bytes)
+{
+    int r = writable_regular(io, bytes);
+    if (r <= 0)
+        return r < 0 ? r : -ENOTSUP; /* a block device's size is fixed */
     while (ftruncate(pio(io)->fd, (off_t)bytes) != 0)
         if (errno != EINTR)
             return -errno;
@@ -108,15 +116,9 @@ static int posix_set_size(struct dl_io *io, uint64_t bytes)
 
 static int posix_reserve(struct dl_io *io, uint64_t bytes)
 {
-    struct stat st;
-    if (pio(io)->read_only)
-        return -EROFS;
-    if (fstat(pio(io)->fd, &st) != 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return 0; /* a block device has its blocks */
-    if (bytes > (uint64_t)INT64_MAX)
-        return -EFBIG;
+    int r = writable_regular(io, bytes);
+    if (r <= 0)
+        return r; /* 0: a block device has its blocks */
 #ifdef FALLOC_FL_KEEP_SIZE
     while (fallocate(pio(io)->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0) {
         if (errno == EINTR)

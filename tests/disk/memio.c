@@ -1,7 +1,9 @@
 /* In-memory dl_io for the tests (see memio.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "memio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,4 +232,17 @@ int memio_open_log(struct memio *m, uint64_t target_sectors, unsigned argc,
         *log = NULL;
     }
     return r;
+}
+
+int memio_open_words(struct memio *m, const char *args, uint64_t target_sectors, dl_log **log)
+{
+    const char *argv[16];
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", args);
+    unsigned argc = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " ", &save); t && argc < 16; t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
+    *log = NULL;
+    return memio_open_log(m, target_sectors, argc, argv, log);
 }

@@ -64,5 +64,7 @@ size_t memio_position(struct memio *m);
  * -errno (no log; dl_last_error() says why). */
 int memio_open_log(struct memio *m, uint64_t target_sectors, unsigned argc,
                    const char *const *argv, dl_log **log);
+/* The same with the arguments as one string of words ("x 1024 nosync"). */
+int memio_open_words(struct memio *m, const char *args, uint64_t target_sectors, dl_log **log);
 
 #endif

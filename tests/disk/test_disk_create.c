@@ -22,18 +22,6 @@
 
 TEST_MAIN_DEFINITIONS
 
-static int open_words(struct memio *m, const char *args, uint64_t target, dl_log **log)
-{
-    const char *argv[8];
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", args);
-    unsigned argc = 0;
-    for (char *t = strtok(copy, " "); t && argc < 8; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    *log = NULL;
-    return memio_open_log(m, target, argc, argv, log);
-}
-
 /* ---- the cap ------------------------------------------------------------- */
 
 static void test_cap(void)
@@ -42,7 +30,7 @@ static void test_cap(void)
     memio_init(&m, 4096, 0);
     dl_log *log;
     /* 65536 regions = 8192 bytes of native bitmap: at the cap, fine. */
-    CHECK_EQ(open_words(&m, "x 8 nosync max_bitmap=8192", 65536 * 8, &log), 0);
+    CHECK_EQ(memio_open_words(&m, "x 8 nosync max_bitmap=8192", 65536 * 8, &log), 0);
     if (log) {
         char buf[128];
         CHECK(dl_log_status(log, DL_STATUS_TABLE, buf, sizeof buf) > 0);
@@ -52,26 +40,26 @@ static void test_cap(void)
     /* One region more needs another 4 KiB block: refused, nothing written. */
     memio_destroy(&m);
     memio_init(&m, 4096, 0);
-    CHECK_EQ(open_words(&m, "x 8 nosync max_bitmap=8192", 65537 * 8, &log), -EFBIG);
+    CHECK_EQ(memio_open_words(&m, "x 8 nosync max_bitmap=8192", 65537 * 8, &log), -EFBIG);
     CHECK(log == NULL);
     CHECK(strstr(dl_last_error(), "12288 bytes") != NULL);
     CHECK(strstr(dl_last_error(), "cap of 8192 bytes") != NULL);
     CHECK_U64(m.writes, 0);
     CHECK_U64(m.ops, 0);
     /* dm counts whole 64-region words: 65600 regions = 8200 bytes. */
-    CHECK_EQ(open_words(&m, "x 8 format=dm max_bitmap=8199", 65600 * 8, &log), -EFBIG);
+    CHECK_EQ(memio_open_words(&m, "x 8 format=dm max_bitmap=8199", 65600 * 8, &log), -EFBIG);
     CHECK(strstr(dl_last_error(), "8200 bytes") != NULL);
     /* The default cap, 1 GiB: 2^33 + 1 regions are one too many. */
-    CHECK_EQ(open_words(&m, "x 8 nosync", ((1ull << 33) + 1) * 8, &log), -EFBIG);
+    CHECK_EQ(memio_open_words(&m, "x 8 nosync", ((1ull << 33) + 1) * 8, &log), -EFBIG);
     CHECK(strstr(dl_last_error(), "cap of 1073741824 bytes (the default)") != NULL);
     /* The example: 2^60 sectors in regions of 8. */
-    CHECK_EQ(open_words(&m, "x 8", 1152921504606846976ull, &log), -EFBIG);
+    CHECK_EQ(memio_open_words(&m, "x 8", 1152921504606846976ull, &log), -EFBIG);
     CHECK_U64(m.writes, 0);
     /* Bad values. */
-    CHECK_EQ(open_words(&m, "x 8 max_bitmap=0", 800, &log), -EINVAL);
-    CHECK_EQ(open_words(&m, "x 8 max_bitmap=12k", 800, &log), -EINVAL);
+    CHECK_EQ(memio_open_words(&m, "x 8 max_bitmap=0", 800, &log), -EINVAL);
+    CHECK_EQ(memio_open_words(&m, "x 8 max_bitmap=12k", 800, &log), -EINVAL);
     CHECK(strstr(dl_last_error(), "max_bitmap=12k") != NULL);
-    CHECK_EQ(open_words(&m, "x 8 max_bitmap=1 max_bitmap=2", 800, &log), -EINVAL);
+    CHECK_EQ(memio_open_words(&m, "x 8 max_bitmap=1 max_bitmap=2", 800, &log), -EINVAL);
     memio_destroy(&m);
 
     /* On a path: the refused log leaves no file. */
@@ -96,7 +84,7 @@ static void make_log(const char *args, uint64_t regions, int ops, uint8_t **img,
     memio_init(&m, 512, 0); /* blank: ends before any bitmap */
     memio_init_ops(&m, ops, ops);
     dl_log *log;
-    CHECK_EQ(open_words(&m, args, regions * 8, &log), 0);
+    CHECK_EQ(memio_open_words(&m, args, regions * 8, &log), 0);
     if (log) {
         CHECK_EQ(dl_log_flush(log), 0);
         dl_log_destroy(log);

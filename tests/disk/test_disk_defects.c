@@ -19,19 +19,6 @@
 
 TEST_MAIN_DEFINITIONS
 
-/* dl_log_create_disk_io + resume from "a b c" words; the result code. */
-static int open_words(struct memio *m, const char *args, uint64_t target, dl_log **log)
-{
-    const char *argv[8];
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", args);
-    unsigned argc = 0;
-    for (char *t = strtok(copy, " "); t && argc < 8; t = strtok(NULL, " "))
-        argv[argc++] = t;
-    *log = NULL;
-    return memio_open_log(m, target, argc, argv, log);
-}
-
 static void expect_status(dl_log *log, char letter)
 {
     char buf[256], want[64];
@@ -53,7 +40,7 @@ static void test_failed_grow(int dm, const char *flag, enum ops ops)
     memio_init_ops(&m, 1, ops == BOTH_OPS);
     dl_log *log;
     snprintf(t, sizeof t, "x 1024 nosync%s", fmt);
-    CHECK_EQ(open_words(&m, t, 100 * 1024, &log), 0);
+    CHECK_EQ(memio_open_words(&m, t, 100 * 1024, &log), 0);
     if (!log) {
         memio_destroy(&m);
         return;
@@ -71,7 +58,7 @@ static void test_failed_grow(int dm, const char *flag, enum ops ops)
     m.space_cap = dm ? 4096 : 16384;
     memio_reset_counters(&m);
     snprintf(t, sizeof t, "x 1024 grow%s%s", flag, fmt);
-    int r = open_words(&m, t, 100000 * 1024ull, &log);
+    int r = memio_open_words(&m, t, 100000 * 1024ull, &log);
     CHECK_EQ(r, -ENOSPC);
     CHECK(log == NULL);
     CHECK(strstr(dl_last_error(), dl_strerror(-ENOSPC)) != NULL);
@@ -84,14 +71,14 @@ static void test_failed_grow(int dm, const char *flag, enum ops ops)
     /* The log opens as before, region 7 still dirty; then the grow works. */
     m.space_cap = 0;
     snprintf(t, sizeof t, "x 1024%s", fmt);
-    CHECK_EQ(open_words(&m, t, 100 * 1024, &log), 0);
+    CHECK_EQ(memio_open_words(&m, t, 100 * 1024, &log), 0);
     if (log) {
         CHECK_EQ(dl_log_is_clean(log, 7), 0);
         CHECK_EQ(dl_log_is_clean(log, 8), 1);
         dl_log_destroy(log);
     }
     snprintf(t, sizeof t, "x 1024 grow%s", fmt);
-    CHECK_EQ(open_words(&m, t, 100000 * 1024ull, &log), 0);
+    CHECK_EQ(memio_open_words(&m, t, 100000 * 1024ull, &log), 0);
     if (log) {
         CHECK_EQ(dl_log_is_clean(log, 7), 0);
         CHECK_EQ(dl_log_is_clean(log, 8), 1);
@@ -109,8 +96,8 @@ static void test_truncated_memio(int dm)
     struct memio m;
     memio_init(&m, 4096, 0);
     dl_log *log;
-    CHECK_EQ(open_words(&m, dm ? "x 1024 nosync format=dm" : "x 1024 nosync", 100 * 1024, &log),
-             0);
+    const char *table = dm ? "x 1024 nosync format=dm" : "x 1024 nosync";
+    CHECK_EQ(memio_open_words(&m, table, 100 * 1024, &log), 0);
     if (!log) {
         memio_destroy(&m);
         return;
@@ -167,7 +154,7 @@ static void test_first_failure_message(int err, const char *cause)
     struct memio m;
     memio_init(&m, 4096, 0);
     dl_log *log;
-    CHECK_EQ(open_words(&m, "x 1024 nosync", 100 * 1024, &log), 0);
+    CHECK_EQ(memio_open_words(&m, "x 1024 nosync", 100 * 1024, &log), 0);
     if (!log) {
         memio_destroy(&m);
         return;

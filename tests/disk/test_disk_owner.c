@@ -102,17 +102,25 @@ static int on_disk_may_differ(const char *path, int dm, uint64_t r)
     return bit < 0 ? -1 : dm ? !bit : bit;
 }
 
+/* A fresh path `name` in dir; the table that creates it (nosync) and the
+ * one that reopens it (loads its marks); A, the first writer, opened. */
+static dl_log *first_writer(const char *name, int dm, char path[128], char table[256],
+                            char reopen[256])
+{
+    const char *fmt = dm ? " format=dm" : "";
+    snprintf(path, 128, "%s/%s%s.log", dir, name, dm ? "-dm" : "");
+    unlink(path);
+    snprintf(table, 256, "disk %d %s 1024 nosync%s", dm ? 4 : 3, path, fmt);
+    snprintf(reopen, 256, "disk %d %s 1024%s", dm ? 3 : 2, path, fmt);
+    dl_log *a = open_table(table, 100 * 1024);
+    CHECK(a != NULL);
+    return a;
+}
+
 static void test_one_owner(int dm)
 {
     char path[128], table[256], reopen[256];
-    const char *fmt = dm ? " format=dm" : "";
-    snprintf(path, sizeof path, "%s/owner%s.log", dir, dm ? "-dm" : "");
-    unlink(path);
-    snprintf(table, sizeof table, "disk %d %s 1024 nosync%s", dm ? 4 : 3, path, fmt);
-    snprintf(reopen, sizeof reopen, "disk %d %s 1024%s", dm ? 3 : 2, path, fmt);
-
-    dl_log *a = open_table(table, 100 * 1024);
-    CHECK(a != NULL);
+    dl_log *a = first_writer("owner", dm, path, table, reopen);
     if (!a)
         return;
     /* A's mark is acknowledged: the flush returned 0. */
@@ -154,13 +162,7 @@ static void test_one_owner(int dm)
 static void test_lost_mark(int dm)
 {
     char path[128], table[256], reopen[256];
-    const char *fmt = dm ? " format=dm" : "";
-    snprintf(path, sizeof path, "%s/lost%s.log", dir, dm ? "-dm" : "");
-    unlink(path);
-    snprintf(table, sizeof table, "disk %d %s 1024 nosync%s", dm ? 4 : 3, path, fmt);
-    snprintf(reopen, sizeof reopen, "disk %d %s 1024%s", dm ? 3 : 2, path, fmt);
-    dl_log *a = open_table(table, 100 * 1024);
-    CHECK(a != NULL);
+    dl_log *a = first_writer("lost", dm, path, table, reopen);
     if (!a)
         return;
     dl_log *b = NULL;
