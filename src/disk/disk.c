@@ -415,8 +415,9 @@ static int check_bitmap_cap(dl_log *log, struct disk_log *lc)
     return -EFBIG;
 }
 
-/* Open the device: a given io, an existing path, or a new file created
- * atomically (formatted under a temporary name, then linked). */
+/* Open the device: a given io, an existing path (claimed: one writer per
+ * device), or a new file created atomically (formatted while it has no
+ * name, then linked; see dl__io_posix_create). */
 static int open_device(dl_log *log, struct disk_log *lc, struct dl_io *given)
 {
     if (given) {
