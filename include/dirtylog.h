@@ -233,6 +233,17 @@ struct dl_io {
     void (*close)(struct dl_io *io);
     /* The implementation's own state. */
     void *priv;
+    /* ---- optional (NULL, or past struct_size: absent) ---- */
+    /* Set the device's length (a regular file: ftruncate); bytes past the
+     * old end read as zero. 0 or -errno (-ENOTSUP where the length is fixed).
+     * Lets the log make a new all-zero bitmap without writing it, and take
+     * back the length a failed grow added. */
+    int (*set_size)(struct dl_io *io, uint64_t bytes);
+    /* Allocate backing storage for bytes [0, bytes) without changing the
+     * length (fallocate FALLOC_FL_KEEP_SIZE), so that later writes there
+     * cannot fail for lack of space. 0, -EOPNOTSUPP where it cannot be done,
+     * -ENOSPC, or -errno. */
+    int (*reserve)(struct dl_io *io, uint64_t bytes);
 };
 
 /* Open `path` with the default POSIX implementation, read-write (or

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 /* Type "disk": the log persisted on a file or block device.
  *   disk <path> <region_size> [sync|nosync] [block_on_error] [format=dm|format=native] [grow]
+ *        [max_bitmap=<bytes>]
  *
  * Memory: four sparse bitmaps over regions (dirty, out_of_sync, recovering,
  * and ondisk = what the device says, 1 = "may differ") plus one over the
@@ -23,6 +24,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,15 @@
 #include "disk/disk_hooks.h"
 #include "disk/io_posix.h"
 
-#define MAX_OPTIONS 6
+#define MAX_OPTIONS 7
+/* The largest bitmap a log may have unless its table says max_bitmap=:
+ * 1 GiB, i.e. 2^33 regions. A typo in a target or region size must not
+ * make the log write until the disk is full. */
+#define DEFAULT_MAX_BITMAP (1ull << 30)
+
+/* Is the optional operation `op` of io there (inside struct_size, set)? */
+#define IO_HAS(io, op) \
+    ((io)->struct_size >= offsetof(struct dl_io, op) + sizeof((io)->op) && (io)->op != NULL)
 #define CHUNK_UNITS_NATIVE 64 /* 256 KiB per read/write when loading or filling */
 #define CHUNK_UNITS_DM 512
 
@@ -46,6 +56,7 @@ struct disk_log {
     uint32_t region_size;
     uint64_t region_count;
     int sync_mode, block_on_error, format, grow;
+    uint64_t max_bitmap;         /* bytes; the table's max_bitmap= or the default */
     unsigned noptions;
     char *options[MAX_OPTIONS]; /* the option words as given, echoed by status */
 
@@ -59,12 +70,14 @@ struct disk_log {
     uint64_t bitmap_offset;
     uint32_t unit_bytes;
     uint64_t nunits;
+    uint64_t min_device_bytes; /* the device ends no earlier (the bitmap's end) */
     int invert; /* dm: on-disk 1 = clean */
 
     struct bitmap *dirty, *ondisk, *changed;
     struct sync_state sync; /* out_of_sync, recovering, the exact sync count */
     atomic_int failed; /* 0, 'D' (device) or 'F' (flush) */
     int fail_err;
+    char fail_what[160]; /* what failed first, e.g. "writing the bitmap" */
 
     /* group commit */
     pthread_mutex_t gc_lock;
@@ -89,39 +102,55 @@ static uint64_t unit_of(const struct disk_log *lc, uint64_t region)
 
 /* ---- failure ------------------------------------------------------------ */
 
+/* The log fails (sticky). Failures happen only in a flush round or the
+ * first resume, which never run at the same time, so the first failure's
+ * cause is written once, before the letter is published. */
 static int fail(dl_log *log, struct disk_log *lc, int letter, int err, const char *what)
 {
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&lc->failed, &expected, letter))
+    if (atomic_load(&lc->failed) == 0) {
         lc->fail_err = err < 0 ? err : -EIO;
+        snprintf(lc->fail_what, sizeof lc->fail_what, "%s", what);
+        atomic_store(&lc->failed, letter);
+    }
     dl_log_errorf(log, "disk log %s failed: %s: %s (the log now treats every region as dirty)",
                   lc->path, what, dl_strerror(err));
     return lc->fail_err;
 }
 
+/* The error of a call that found the log failed: the first failure's cause. */
 static int failed_error(dl_log *log, struct disk_log *lc)
 {
-    dl_log_errorf(log, "disk log %s has failed (%c) earlier: %s; every region reads dirty",
-                  lc->path, atomic_load(&lc->failed), dl_strerror(lc->fail_err));
+    dl_log_errorf(log, "disk log %s has failed (%c) earlier: %s: %s; every region reads dirty",
+                  lc->path, atomic_load(&lc->failed), lc->fail_what, dl_strerror(lc->fail_err));
+    return lc->fail_err;
+}
+
+/* The error of a flush whose own round failed: the cause itself. */
+static int failed_now(dl_log *log, struct disk_log *lc)
+{
+    dl_log_errorf(log, "flush of disk log %s failed: %s: %s (the log now treats every region "
+                       "as dirty)", lc->path, lc->fail_what, dl_strerror(lc->fail_err));
     return lc->fail_err;
 }
 
 /* ---- encoding units ------------------------------------------------------ */
 
-/* Words of "may differ" bits -> on-disk bytes of one or more units. */
-static void encode_words(const struct disk_log *lc, uint64_t first_word, size_t nwords,
-                         const uint64_t *w, uint8_t *out)
+/* The bits of word `word` that belong to the first `limit` regions. */
+static uint64_t valid_bits(uint64_t word, uint64_t limit)
+{
+    uint64_t base = word * 64;
+    return base >= limit ? 0 : limit - base >= 64 ? ~0ull : (1ull << (limit - base)) - 1;
+}
+
+/* Words of "may differ" bits -> on-disk bytes of one or more units, for a
+ * log of `limit` regions: bits at or past it are written 0 in both formats
+ * (dm: 1 = clean). */
+static void encode_words(const struct disk_log *lc, uint64_t limit, uint64_t first_word,
+                         size_t nwords, const uint64_t *w, uint8_t *out)
 {
     for (size_t i = 0; i < nwords; i++) {
-        uint64_t v = w[i], word = first_word + i;
-        if (lc->invert) {
-            /* dm: 1 = clean; bits at or past region_count are written 0. */
-            uint64_t base = word * 64;
-            uint64_t valid = base >= lc->region_count ? 0
-                             : lc->region_count - base >= 64 ? ~0ull
-                                                             : (1ull << (lc->region_count - base)) - 1;
-            v = ~v & valid;
-        }
+        uint64_t valid = valid_bits(first_word + i, limit);
+        uint64_t v = lc->invert ? ~w[i] & valid : w[i] & valid;
         for (int b = 0; b < 8; b++)
             out[i * 8 + b] = (uint8_t)(v >> (8 * b));
     }
@@ -133,13 +162,12 @@ static void decode_words(const struct disk_log *lc, uint64_t first_word, size_t 
                          const uint8_t *in, uint64_t limit, uint64_t *w)
 {
     for (size_t i = 0; i < nwords; i++) {
-        uint64_t v = 0, base = (first_word + i) * 64;
+        uint64_t v = 0;
         for (int b = 7; b >= 0; b--)
             v = (v << 8) | in[i * 8 + b];
         if (lc->invert)
             v = ~v;
-        uint64_t valid = base >= limit ? 0 : limit - base >= 64 ? ~0ull : (1ull << (limit - base)) - 1;
-        w[i] = v & valid;
+        w[i] = v & valid_bits(first_word + i, limit);
     }
 }
 
@@ -148,31 +176,86 @@ static uint64_t unit_offset(const struct disk_log *lc, uint64_t unit)
     return lc->bitmap_offset + unit * lc->unit_bytes;
 }
 
-/* Write a fill (every region "may differ" or none) to the whole bitmap. */
-static int write_fill(struct disk_log *lc, int value)
+/* Write a fill (every region "may differ" or none) to the first `nunits`
+ * units of the bitmap of a log of `limit` regions. */
+static int write_fill(struct disk_log *lc, int value, uint64_t nunits, uint64_t limit)
 {
     uint64_t chunk = lc->invert ? CHUNK_UNITS_DM : CHUNK_UNITS_NATIVE;
     size_t wpu = words_per_unit(lc);
-    if (chunk > lc->nunits)
-        chunk = lc->nunits ? lc->nunits : 1;
+    if (chunk > nunits)
+        chunk = nunits ? nunits : 1;
     uint64_t *w = malloc(chunk * wpu * 8);
     uint8_t *buf = malloc(chunk * lc->unit_bytes);
     int r = w && buf ? 0 : -ENOMEM;
-    for (uint64_t u = 0; r == 0 && u < lc->nunits; u += chunk) {
-        uint64_t n = lc->nunits - u < chunk ? lc->nunits - u : chunk;
-        uint64_t fw = u * wpu;
-        for (uint64_t i = 0; i < n * wpu; i++) {
-            uint64_t base = (fw + i) * 64;
-            w[i] = !value || base >= lc->region_count ? 0
-                   : lc->region_count - base >= 64    ? ~0ull
-                                                      : (1ull << (lc->region_count - base)) - 1;
-        }
-        encode_words(lc, fw, n * wpu, w, buf);
+    for (uint64_t u = 0; r == 0 && u < nunits; u += chunk) {
+        uint64_t n = nunits - u < chunk ? nunits - u : chunk;
+        for (uint64_t i = 0; i < n * wpu; i++)
+            w[i] = value ? ~0ull : 0;
+        encode_words(lc, limit, u * wpu, n * wpu, w, buf);
         r = dl__disk_write_full(lc->io, buf, n * lc->unit_bytes, unit_offset(lc, u));
     }
     free(w);
     free(buf);
     return r;
+}
+
+/* Write units [first, last) from the ondisk bitmap, as a log of `limit`
+ * regions holds them, a chunk of units per write. */
+static int write_units(struct disk_log *lc, uint64_t first, uint64_t last, uint64_t limit)
+{
+    uint64_t chunk = lc->invert ? CHUNK_UNITS_DM : CHUNK_UNITS_NATIVE;
+    size_t wpu = words_per_unit(lc);
+    if (chunk > last - first)
+        chunk = last > first ? last - first : 1;
+    uint64_t *w = malloc(chunk * wpu * 8);
+    uint8_t *buf = malloc(chunk * lc->unit_bytes);
+    int r = w && buf ? 0 : -ENOMEM;
+    for (uint64_t u = first; r == 0 && u < last; u += chunk) {
+        uint64_t n = last - u < chunk ? last - u : chunk;
+        dl__bitmap_read_words(lc->ondisk, u * wpu, n * wpu, w);
+        encode_words(lc, limit, u * wpu, n * wpu, w, buf);
+        r = dl__disk_write_full(lc->io, buf, n * lc->unit_bytes, unit_offset(lc, u));
+    }
+    free(w);
+    free(buf);
+    return r;
+}
+
+/* The log's whole length on the device for `regions` regions. */
+static uint64_t layout_bytes(const struct disk_log *lc, uint64_t regions)
+{
+    return lc->format == DISK_FORMAT_NATIVE
+               ? dl__native_layout_bytes(regions)
+               : dl__dm_layout_bytes(regions, lc->hdr.logical_block_size);
+}
+
+/* Make room for a log of `bytes` on a device now `have` bytes long, before
+ * anything is written: allocate the blocks (reserve) and extend the length
+ * (set_size) where the io can, so that a full disk fails here with nothing
+ * written rather than halfway through, and a later flush cannot meet
+ * ENOSPC. *extended says whether the length changed (for an undo). A device
+ * whose length is fixed (set_size says -ENOTSUP) and too short: -ENOSPC. An
+ * io without these operations grows as it is written. 0 or -errno. */
+static int make_room(struct disk_log *lc, uint64_t have, uint64_t bytes, int *extended)
+{
+    struct dl_io *io = lc->io;
+    *extended = 0;
+    if (have >= bytes)
+        return 0;
+    if (IO_HAS(io, reserve)) {
+        int r = io->reserve(io, bytes);
+        if (r < 0 && r != -EOPNOTSUPP)
+            return r;
+    }
+    if (IO_HAS(io, set_size)) {
+        int r = io->set_size(io, bytes);
+        if (r == -ENOTSUP || r == -EOPNOTSUPP)
+            return -ENOSPC; /* e.g. a block device: too small */
+        if (r < 0)
+            return r;
+        *extended = 1;
+    }
+    return 0;
 }
 
 /* ---- formatting and headers ---------------------------------------------- */
@@ -186,8 +269,12 @@ static int write_header(struct disk_log *lc)
     return dl__disk_write_full(lc->io, lc->hdr.dm_sector0, DLM_SECTOR, 0);
 }
 
-/* Format a new log: bitmap (the fill the table's flag asks for), sync, then
- * the header, sync. A crash before the header leaves an unformatted device. */
+/* Format a new log: room for it (make_room), the bitmap (the fill the
+ * table's flag asks for), sync, then the header, sync. A crash before the
+ * header leaves an unformatted device. A bitmap whose bytes are all zero
+ * (native nosync, dm sync) on a device that ended before it is not
+ * written: extending the device made it read as zeros, so the work is
+ * proportional to what must be written. A failure takes back the length. */
 static int format_new(struct disk_log *lc)
 {
     if (lc->format == DISK_FORMAT_NATIVE) {
@@ -197,8 +284,18 @@ static int format_new(struct disk_log *lc)
         lc->hdr.dm.version = DLM_VERSION;
         lc->hdr.dm.nr_regions = lc->region_count;
     }
-    int r = write_fill(lc, lc->sync_mode != DL_SYNC_NONE);
-    if (r == 0 && lc->format == DISK_FORMAT_DM) {
+    int fill = lc->sync_mode != DL_SYNC_NONE;
+    int zero_bytes = lc->invert ? fill : !fill;
+    uint64_t have;
+    uint32_t lbs;
+    int extended = 0;
+    int r = lc->io->size(lc->io, &have, &lbs);
+    if (r == 0)
+        r = make_room(lc, have, layout_bytes(lc, lc->region_count), &extended);
+    int write_bitmap = !(zero_bytes && extended && have <= lc->bitmap_offset);
+    if (r == 0 && write_bitmap)
+        r = write_fill(lc, fill, lc->nunits, lc->region_count);
+    if (r == 0 && write_bitmap && lc->format == DISK_FORMAT_DM) {
         /* Pad the area to the logical block size, as the kernel sizes it. */
         uint64_t end = unit_offset(lc, lc->nunits);
         uint64_t area = dl__dm_layout_bytes(lc->region_count, lc->hdr.logical_block_size);
@@ -212,6 +309,8 @@ static int format_new(struct disk_log *lc)
         r = write_header(lc);
     if (r == 0)
         r = lc->io->sync(lc->io);
+    if (r < 0 && extended)
+        lc->io->set_size(lc->io, have);
     return r;
 }
 
@@ -258,6 +357,15 @@ static int parse_options(dl_log *log, struct disk_log *lc, unsigned argc, char *
                 return -EINVAL;
             }
             *flag = 1;
+        } else if (strncmp(a, "max_bitmap=", 11) == 0) {
+            if (lc->max_bitmap) {
+                dl_log_errorf(log, "'%s' conflicts with an earlier max_bitmap=", a);
+                return -EINVAL;
+            }
+            if (dl__parse_u64(a + 11, &lc->max_bitmap) != 0 || lc->max_bitmap == 0) {
+                dl_log_errorf(log, "'%s': max_bitmap takes a number of bytes (1 to 2^64-1)", a);
+                return -EINVAL;
+            }
         } else if (strcmp(a, "format=dm") == 0 || strcmp(a, "format=native") == 0) {
             if (have_format++) {
                 dl_log_errorf(log, "'%s' conflicts with an earlier format=", a);
@@ -266,7 +374,7 @@ static int parse_options(dl_log *log, struct disk_log *lc, unsigned argc, char *
             lc->format = a[7] == 'd' ? DISK_FORMAT_DM : DISK_FORMAT_NATIVE;
         } else {
             dl_log_errorf(log, "unknown argument '%s' (expected sync, nosync, block_on_error, "
-                               "format=dm, format=native or grow)", a);
+                               "format=dm, format=native, grow or max_bitmap=<bytes>)", a);
             return -EINVAL;
         }
         if (!(lc->options[lc->noptions++] = strdup(a)))
@@ -281,17 +389,35 @@ static void set_geometry(struct disk_log *lc)
         lc->bitmap_offset = DLN_BITMAP_OFFSET;
         lc->unit_bytes = DLN_BLOCK_BYTES;
         lc->nunits = dl__native_bitmap_bytes(lc->region_count) / DLN_BLOCK_BYTES;
+        lc->min_device_bytes = DLN_BITMAP_OFFSET + dl__native_bitmap_bytes(lc->region_count);
         lc->invert = 0;
     } else {
         lc->bitmap_offset = DLM_BITMAP_OFFSET;
         lc->unit_bytes = DLM_SECTOR;
         lc->nunits = (dl__dm_bitmap_bytes(lc->region_count) + DLM_SECTOR - 1) / DLM_SECTOR;
+        lc->min_device_bytes = DLM_BITMAP_OFFSET + dl__dm_bitmap_bytes(lc->region_count);
         lc->invert = 1;
     }
 }
 
-/* Open the device: a given io, an existing path, or a new file created
- * atomically (formatted under a temporary name, then linked). */
+/* The bitmap's size against the cap (max_bitmap=, default 1 GiB). */
+static int check_bitmap_cap(dl_log *log, struct disk_log *lc)
+{
+    uint64_t cap = lc->max_bitmap ? lc->max_bitmap : DEFAULT_MAX_BITMAP;
+    uint64_t bytes = lc->format == DISK_FORMAT_NATIVE ? dl__native_bitmap_bytes(lc->region_count)
+                                                      : dl__dm_bitmap_bytes(lc->region_count);
+    if (bytes <= cap)
+        return 0;
+    dl_log_errorf(log, "log %s: %" PRIu64 " regions need a bitmap of %" PRIu64 " bytes, more than "
+                       "the cap of %" PRIu64 " bytes%s (a larger region_size makes it smaller; "
+                       "max_bitmap=<bytes> raises the cap)",
+                  lc->path, lc->region_count, bytes, cap, lc->max_bitmap ? "" : " (the default)");
+    return -EFBIG;
+}
+
+/* Open the device: a given io, an existing path (claimed: one writer per
+ * device), or a new file created atomically (formatted while it has no
+ * name, then linked; see dl__io_posix_create). */
 static int open_device(dl_log *log, struct disk_log *lc, struct dl_io *given)
 {
     if (given) {
@@ -376,7 +502,8 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     pending_io = NULL;
     if (argc < 2 || argc > 2 + MAX_OPTIONS) {
         dl_log_errorf(log, "disk takes 2 to %d arguments (<log_device> <region_size> "
-                           "[sync|nosync] [block_on_error] [format=dm] [grow]), got %u",
+                           "[sync|nosync] [block_on_error] [format=dm] [grow] "
+                           "[max_bitmap=<bytes>]), got %u",
                       2 + MAX_OPTIONS, argc);
         return -EINVAL;
     }
@@ -399,7 +526,9 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     }
     lc->region_count = dl_region_count(target, lc->region_size);
     set_geometry(lc);
-    r = open_device(log, lc, given);
+    r = check_bitmap_cap(log, lc);
+    if (r == 0)
+        r = open_device(log, lc, given);
     if (r == 0)
         r = check_device(log, lc);
     if (r == 0 &&
@@ -451,8 +580,9 @@ static void disk_dtr(dl_log *log)
 int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc, const char *const *argv,
                           struct dl_io *io, dl_log **log)
 {
-    if (!io || !io->pread || !io->pwrite || !io->sync || !io->size ||
-        io->struct_size < sizeof(struct dl_io)) {
+    /* The operations up to priv are required; later ones are optional. */
+    if (!io || io->struct_size < offsetof(struct dl_io, priv) + sizeof(void *) || !io->pread ||
+        !io->pwrite || !io->sync || !io->size) {
         if (log)
             *log = NULL;
         dl_log_errorf(NULL, "dl_log_create_disk_io: io is NULL or lacks an operation");
@@ -555,20 +685,94 @@ static uint64_t units_for(const struct disk_log *lc, uint64_t regions)
     return regions == 0 ? 0 : unit_of(lc, regions - 1) + 1;
 }
 
+/* Grow the device to region_count; ondisk holds every bit it must get.
+ * Nothing the old log says changes before the new header lands, and a
+ * failure before it (a full disk) is undone, so the resume fails with the
+ * log as it was:
+ *   1. make room (reserve, extend): a full disk fails here, nothing written;
+ *   2. write the units wholly past the old log area (past its end: the old
+ *      log does not see them), sync;
+ *   3. write the units of the old log area that change: the one holding
+ *      the first new regions, or all of them when `rewrite_old` (a sync or
+ *      nosync table rewrites the whole bitmap), sync;
+ *   4. the header, sync.
+ * A failure in 2 or 3 puts back the old area's units (as a log of the old
+ * size: bits past it 0) and the length; one at or after 4 fails the log. */
+static int grow_device(dl_log *log, struct disk_log *lc, int rewrite_old)
+{
+    uint64_t have, old_end = layout_bytes(lc, lc->stored_regions);
+    uint64_t first = rewrite_old ? 0 : unit_of(lc, lc->stored_regions);
+    uint64_t last = units_for(lc, lc->region_count), past_old = first;
+    while (past_old < last && unit_offset(lc, past_old) < old_end)
+        past_old++;
+    uint32_t lbs;
+    int extended = 0;
+    int r = lc->io->size(lc->io, &have, &lbs);
+    if (r == 0)
+        r = make_room(lc, have, layout_bytes(lc, lc->region_count), &extended);
+    if (r < 0) {
+        dl_log_errorf(log, "cannot grow log %s from %" PRIu64 " to %" PRIu64 " regions: no room "
+                           "for its %" PRIu64 " bytes: %s; the log is unchanged",
+                      lc->path, lc->stored_regions, lc->region_count,
+                      layout_bytes(lc, lc->region_count), dl_strerror(r));
+        return r;
+    }
+    const char *what = "writing the new regions";
+    int touched_old = 0;
+    r = write_units(lc, past_old, last, lc->region_count);
+    if (r == 0)
+        r = lc->io->sync(lc->io);
+    if (r == 0) {
+        what = "rewriting the old bitmap";
+        touched_old = 1;
+        r = write_units(lc, first, past_old, lc->region_count);
+    }
+    if (r == 0)
+        r = lc->io->sync(lc->io);
+    if (r < 0) {
+        int err = r;
+        r = touched_old ? write_units(lc, first, past_old, lc->stored_regions) : 0;
+        if (r == 0 && extended)
+            r = lc->io->set_size(lc->io, have);
+        if (r == 0)
+            r = lc->io->sync(lc->io);
+        if (r < 0)
+            return fail(log, lc, 'D', r, "undoing a failed grow");
+        dl_log_errorf(log, "cannot grow log %s from %" PRIu64 " to %" PRIu64 " regions: %s: %s; "
+                           "the log is unchanged",
+                      lc->path, lc->stored_regions, lc->region_count, what, dl_strerror(err));
+        return err;
+    }
+    /* The header last: until it lands, the log still says the old size. */
+    if (lc->format == DISK_FORMAT_NATIVE) {
+        lc->hdr.native.region_count = lc->region_count;
+        lc->hdr.native.generation++;
+    } else {
+        lc->hdr.dm.nr_regions = lc->region_count;
+    }
+    r = write_header(lc);
+    if (r == 0)
+        r = lc->io->sync(lc->io);
+    if (r < 0)
+        return fail(log, lc, 'D', r, "growing the log");
+    lc->stored_regions = lc->region_count;
+    return 0;
+}
+
 /* The first resume: apply the table's flag to what the device holds. */
 static int load(dl_log *log, struct disk_log *lc)
 {
     dl__bitmap_fill(lc->changed, 0);
     dl__bitmap_fill(lc->dirty, 0);
-    int r = 0;
+    int r = 0, growing = lc->stored_regions < lc->region_count;
     if (lc->fresh || lc->sync_mode != DL_SYNC_DEFAULT) {
         /* A new log, or sync/nosync: every region out of sync, or none.
          * Nothing is dirty (no write can be in flight on a new log). */
         int fill = lc->sync_mode != DL_SYNC_NONE;
         dl__bitmap_fill(lc->sync.out_of_sync, fill);
         dl__bitmap_fill(lc->ondisk, fill);
-        if (!lc->fresh) {
-            r = write_fill(lc, fill);
+        if (!lc->fresh && !growing) { /* a grow (below) writes it all */
+            r = write_fill(lc, fill, lc->nunits, lc->region_count);
             if (r == 0)
                 r = lc->io->sync(lc->io);
             if (r < 0)
@@ -581,7 +785,7 @@ static int load(dl_log *log, struct disk_log *lc)
         if (r < 0)
             return r;
     }
-    if (lc->stored_regions < lc->region_count) {
+    if (growing) {
         /* grow: the new regions are dirty and out of sync. */
         if (set_bits_range(lc->ondisk, lc->stored_regions, lc->region_count) < 0 ||
             set_bits_range(lc->sync.out_of_sync, lc->stored_regions, lc->region_count) < 0 ||
@@ -592,35 +796,9 @@ static int load(dl_log *log, struct disk_log *lc)
             dl__bitmap_fill(lc->sync.out_of_sync, 0);
             dl__bitmap_fill(lc->ondisk, 0);
         }
-        uint64_t first = unit_of(lc, lc->stored_regions), last = units_for(lc, lc->region_count);
-        size_t wpu = words_per_unit(lc);
-        uint64_t *w = malloc(wpu * 8);
-        uint8_t *buf = malloc(lc->unit_bytes);
-        r = w && buf ? 0 : -ENOMEM;
-        for (uint64_t u = first; r == 0 && u < last; u++) {
-            dl__bitmap_read_words(lc->ondisk, u * wpu, wpu, w);
-            encode_words(lc, u * wpu, wpu, w, buf);
-            r = dl__disk_write_full(lc->io, buf, lc->unit_bytes, unit_offset(lc, u));
-        }
-        free(w);
-        free(buf);
-        if (r == 0)
-            r = lc->io->sync(lc->io);
-        if (r == 0) {
-            /* The header last: until it lands, the log still says the old size. */
-            if (lc->format == DISK_FORMAT_NATIVE) {
-                lc->hdr.native.region_count = lc->region_count;
-                lc->hdr.native.generation++;
-            } else {
-                lc->hdr.dm.nr_regions = lc->region_count;
-            }
-            r = write_header(lc);
-        }
-        if (r == 0)
-            r = lc->io->sync(lc->io);
+        r = grow_device(log, lc, !lc->fresh && lc->sync_mode != DL_SYNC_DEFAULT);
         if (r < 0)
-            return fail(log, lc, 'D', r, "growing the log");
-        lc->stored_regions = lc->region_count;
+            return r;
     }
     if (lc->format == DISK_FORMAT_DM && lc->hdr.dm.version == 1) {
         lc->hdr.dm.version = DLM_VERSION; /* promote, as the kernel does */
@@ -729,13 +907,25 @@ static int write_round(struct disk_log *lc, const struct round *rd)
             j++;
         /* units i..j-1 are adjacent: one write */
         for (size_t k = i; k < j; k++)
-            encode_words(lc, rd->units[k] * wpu, wpu, rd->words + k * wpu,
+            encode_words(lc, lc->region_count, rd->units[k] * wpu, wpu, rd->words + k * wpu,
                          buf + (k - i) * lc->unit_bytes);
         r = dl__disk_write_full(lc->io, buf, (j - i) * lc->unit_bytes, unit_offset(lc, rd->units[i]));
         i = j;
     }
     free(buf);
     return r;
+}
+
+/* Before a round writes: is the device still as long as the log? Someone
+ * truncating the file under the open log would otherwise make every later
+ * write land in a file that no longer holds the log (one fstat). */
+static int check_device_size(struct disk_log *lc, uint64_t *have)
+{
+    uint32_t lbs;
+    int r = lc->io->size(lc->io, have, &lbs);
+    if (r < 0)
+        return r;
+    return *have < lc->min_device_bytes ? -EIO : 0;
 }
 
 static int flush_round(dl_log *log, struct disk_log *lc)
@@ -764,7 +954,17 @@ static int flush_round(dl_log *log, struct disk_log *lc)
         r = fail(log, lc, 'F', r, "out of memory while flushing");
     } else if (rd.n > 0) {
         /* The data devices must be stable before any bit turns clean. */
-        if (cleaned && (r = dl_log_call_flush_callback(log)) < 0)
+        uint64_t have = 0;
+        int size_err = check_device_size(lc, &have);
+        if (size_err == -EIO) {
+            char what[160];
+            snprintf(what, sizeof what, "the log device was truncated under the open log (%" PRIu64
+                     " bytes left, the log needs %" PRIu64 ")", have, lc->min_device_bytes);
+            r = fail(log, lc, 'D', -EIO, what);
+        } else if (size_err < 0) {
+            r = fail(log, lc, 'D', size_err, "getting the size of the log device");
+        }
+        if (r == 0 && cleaned && (r = dl_log_call_flush_callback(log)) < 0)
             r = fail(log, lc, 'F', r, "the data-device flush callback failed");
         if (r == 0 && (r = write_round(lc, &rd)) < 0)
             r = fail(log, lc, 'D', r, "writing the bitmap");
@@ -820,6 +1020,7 @@ static int disk_flush(dl_log *log)
 {
     struct disk_log *lc = dl__context(log);
     pthread_mutex_lock(&lc->gc_lock);
+    int failed_before = atomic_load(&lc->failed) != 0;
     lc->arrivals++;
     pthread_cond_signal(&lc->gather_cond);
     /* A leader still gathering has not started its round: this flush is
@@ -848,7 +1049,10 @@ static int disk_flush(dl_log *log)
     }
     int failed = atomic_load(&lc->failed) != 0;
     pthread_mutex_unlock(&lc->gc_lock);
-    return failed ? failed_error(log, lc) : 0;
+    if (!failed)
+        return 0;
+    /* The flush whose round failed says why; later ones that it failed. */
+    return failed_before ? failed_error(log, lc) : failed_now(log, lc);
 }
 
 unsigned dl__disk_flush_waiters(dl_log *log)

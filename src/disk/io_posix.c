@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,50 @@ static int posix_size(struct dl_io *io, uint64_t *bytes, uint32_t *lbs)
     return -ENOTBLK;
 }
 
+/* Before changing a device's length or allocation: 1 for a writable
+ * regular file, 0 for a block device, or -errno (-EROFS, -EFBIG). */
+static int writable_regular(struct dl_io *io, uint64_t bytes)
+{
+    struct stat st;
+    if (pio(io)->read_only)
+        return -EROFS;
+    if (fstat(pio(io)->fd, &st) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    return bytes > (uint64_t)INT64_MAX ? -EFBIG : 1;
+}
+
+static int posix_set_size(struct dl_io *io, uint64_t bytes)
+{
+    int r = writable_regular(io, bytes);
+    if (r <= 0)
+        return r < 0 ? r : -ENOTSUP; /* a block device's size is fixed */
+    while (ftruncate(pio(io)->fd, (off_t)bytes) != 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+static int posix_reserve(struct dl_io *io, uint64_t bytes)
+{
+    int r = writable_regular(io, bytes);
+    if (r <= 0)
+        return r; /* 0: a block device has its blocks */
+#ifdef FALLOC_FL_KEEP_SIZE
+    while (fallocate(pio(io)->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0) {
+        if (errno == EINTR)
+            continue;
+        /* A file system without fallocate: the writes allocate (and a
+         * flush that meets a full disk fails the log, loudly). */
+        return errno == EOPNOTSUPP || errno == ENOSYS ? -EOPNOTSUPP : -errno;
+    }
+    return 0;
+#else
+    return -EOPNOTSUPP;
+#endif
+}
+
 static void posix_close(struct dl_io *io)
 {
     close(pio(io)->fd);
@@ -105,6 +150,8 @@ int dl__io_posix_from_fd(int fd, int read_only, struct dl_io **out)
     p->io.sync = posix_sync;
     p->io.size = posix_size;
     p->io.close = posix_close;
+    p->io.set_size = posix_set_size;
+    p->io.reserve = posix_reserve;
     p->io.priv = p;
     p->fd = fd;
     p->read_only = read_only;
@@ -159,41 +206,77 @@ static int sync_parent(const char *path)
     return r;
 }
 
-int dl__io_posix_create(const char *path, int (*init)(struct dl_io *io, void *arg), void *arg,
-                        struct dl_io **out)
+/* A new file without a name in the directory of `path` (O_TMPFILE), so
+ * that a creation killed halfway leaves nothing behind. -EOPNOTSUPP where
+ * the system or the file system has none. */
+static int open_anonymous(const char *path)
 {
-    static _Atomic unsigned counter;
-    size_t n = strlen(path) + 64;
-    char *tmp = malloc(n);
-    if (!tmp)
+#ifdef O_TMPFILE
+    char *copy = strdup(path);
+    if (!copy)
         return -ENOMEM;
-    snprintf(tmp, n, "%s.new-%ld-%u", path, (long)getpid(), counter++);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        dl__set_error("cannot create log file %s: %s", tmp, strerror(e));
-        free(tmp);
-        return -e;
+    int fd = open(dirname(copy), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    int e = errno;
+    free(copy);
+    if (fd >= 0)
+        return fd;
+    /* EISDIR: a kernel that predates O_TMPFILE sees O_DIRECTORY | O_RDWR. */
+    return e == EOPNOTSUPP || e == EISDIR || e == EINVAL ? -EOPNOTSUPP : -e;
+#else
+    (void)path;
+    return -EOPNOTSUPP;
+#endif
+}
+
+/* Name the anonymous file fd `path`, never replacing a file: linkat through
+ * /proc/self/fd, else AT_EMPTY_PATH (which needs CAP_DAC_READ_SEARCH). */
+static int link_anonymous(int fd, const char *path)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    int e = errno;
+#ifdef AT_EMPTY_PATH
+    if (e != EEXIST) {
+        if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno == EEXIST)
+            e = EEXIST;
     }
+#endif
+    return -e;
+}
+
+/* Claim the new file fd, format it with init, and give it the name path:
+ * from tmp (a temporary name, then removed) or, if tmp is NULL, from no
+ * name at all. 0 and *out; -EEXIST; -ENOLINK if an anonymous file could
+ * not be named (the caller retries with a temporary name); -errno. The
+ * descriptor is consumed either way. */
+static int format_and_link(int fd, const char *path, const char *tmp,
+                           int (*init)(struct dl_io *io, void *arg), void *arg, struct dl_io **out)
+{
     /* Claimed before it has its name, so nobody can open it in between. */
     struct dl_io *io = NULL;
-    int r = dl__claim_fd(fd, "log", tmp);
+    int r = dl__claim_fd(fd, "log", tmp ? tmp : path);
     if (r == 0)
         r = dl__io_posix_from_fd(fd, 0, &io);
     if (r < 0) {
         close(fd);
-        unlink(tmp);
-        free(tmp);
+        if (tmp)
+            unlink(tmp);
         return r;
     }
     r = init(io, arg);
-    if (r == 0 && link(tmp, path) != 0) {
-        r = -errno;
-        if (r != -EEXIST)
+    if (r == 0) {
+        r = tmp ? (link(tmp, path) == 0 ? 0 : -errno) : link_anonymous(fd, path);
+        if (r < 0 && r != -EEXIST && !tmp)
+            r = -ENOLINK;
+        else if (r < 0 && r != -EEXIST)
             dl__set_error("cannot create log file %s: %s", path, strerror(-r));
     }
-    unlink(tmp);
-    free(tmp);
+    if (tmp)
+        unlink(tmp);
     if (r == 0)
         r = sync_parent(path);
     if (r < 0) {
@@ -202,4 +285,35 @@ int dl__io_posix_create(const char *path, int (*init)(struct dl_io *io, void *ar
     }
     *out = io;
     return 0;
+}
+
+int dl__io_posix_create(const char *path, int (*init)(struct dl_io *io, void *arg), void *arg,
+                        struct dl_io **out)
+{
+    int fd = open_anonymous(path);
+    if (fd >= 0) {
+        int r = format_and_link(fd, path, NULL, init, arg, out);
+        if (r != -ENOLINK)
+            return r;
+    } else if (fd != -EOPNOTSUPP) {
+        dl__set_error("cannot create log file %s: %s", path, strerror(-fd));
+        return fd;
+    }
+    /* No anonymous files here: a temporary name, which a kill leaves. */
+    static _Atomic unsigned counter;
+    size_t n = strlen(path) + 64;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return -ENOMEM;
+    snprintf(tmp, n, "%s.new-%ld-%u", path, (long)getpid(), counter++);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        dl__set_error("cannot create log file %s: %s", tmp, strerror(e));
+        free(tmp);
+        return -e;
+    }
+    int r = format_and_link(fd, path, tmp, init, arg, out);
+    free(tmp);
+    return r;
 }

@@ -8,8 +8,10 @@
 int dl__io_posix_from_fd(int fd, int read_only, struct dl_io **io);
 
 /* Create `path` atomically: `init` formats a fresh file through the io
- * (writes and syncs it) under a temporary name, which is then linked to
- * `path` (never replacing an existing file) and the directory synced. 0 and
+ * (writes and syncs it) while it has no name (O_TMPFILE in path's
+ * directory; where that is missing, under a temporary name), then it is
+ * linked to `path` (never replacing an existing file) and the directory
+ * synced. A creation killed halfway leaves nothing (with O_TMPFILE). 0 and
  * *io (open on the new file), -EEXIST if `path` appeared meanwhile, or
  * -errno with a message. */
 int dl__io_posix_create(const char *path, int (*init)(struct dl_io *io, void *arg), void *arg,

@@ -1,7 +1,9 @@
 /* In-memory dl_io for the tests (see memio.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "memio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,16 @@ static int fate(struct memio *m)
     if (m->short_at >= 0 && n == m->short_at)
         return 1;
     return 0;
+}
+
+/* Make room for `bytes`, zero-filled past the current size. */
+static void grow_buffer(struct memio *m, uint64_t bytes)
+{
+    if (bytes > m->cap) {
+        m->buf = realloc(m->buf, bytes);
+        memset(m->buf + m->cap, 0, bytes - m->cap);
+        m->cap = bytes;
+    }
 }
 
 static int64_t mem_pread(struct dl_io *io, void *buf, size_t len, uint64_t off)
@@ -66,17 +78,14 @@ static int64_t mem_pwrite(struct dl_io *io, const void *buf, size_t len, uint64_
     int64_t r;
     if (f < 0) {
         r = f;
-    } else if (m->fixed_size && off + len > m->size) {
+    } else if ((m->fixed_size && off + len > m->size) ||
+               (m->space_cap && off + len > m->space_cap)) {
         r = -ENOSPC;
     } else {
         if (f == 1 && len > 1)
             len /= 2;
-        if (off + len > m->cap) {
-            uint64_t cap = (off + len) * 2;
-            m->buf = realloc(m->buf, cap);
-            memset(m->buf + m->cap, 0, cap - m->cap);
-            m->cap = cap;
-        }
+        if (off + len > m->cap)
+            grow_buffer(m, (off + len) * 2);
         memcpy(m->buf + off, buf, len);
         if (off + len > m->size)
             m->size = off + len;
@@ -114,6 +123,34 @@ static int mem_size(struct dl_io *io, uint64_t *bytes, uint32_t *lbs)
     return 0;
 }
 
+static int mem_set_size(struct dl_io *io, uint64_t bytes)
+{
+    struct memio *m = M(io);
+    pthread_mutex_lock(&m->lock);
+    m->set_sizes++;
+    int r = 0;
+    if (m->fixed_size) {
+        r = -ENOTSUP;
+    } else {
+        grow_buffer(m, bytes);
+        if (bytes < m->size) /* what a later extension reads must be zero */
+            memset(m->buf + bytes, 0, m->size - bytes);
+        m->size = bytes;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+static int mem_reserve(struct dl_io *io, uint64_t bytes)
+{
+    struct memio *m = M(io);
+    pthread_mutex_lock(&m->lock);
+    m->reserves++;
+    int r = m->space_cap && bytes > m->space_cap ? -ENOSPC : 0;
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
 static void mem_close(struct dl_io *io)
 {
     M(io)->closed++;
@@ -129,6 +166,8 @@ void memio_init(struct memio *m, uint64_t size, int fixed)
     m->io.sync = mem_sync;
     m->io.size = mem_size;
     m->io.close = mem_close;
+    m->io.set_size = mem_set_size;
+    m->io.reserve = mem_reserve;
     m->io.priv = m;
     m->lbs = 512;
     m->fail_at = m->short_at = -1;
@@ -137,6 +176,12 @@ void memio_init(struct memio *m, uint64_t size, int fixed)
     m->cap = size ? size : 4096;
     m->buf = calloc(1, m->cap);
     m->size = size;
+}
+
+void memio_init_ops(struct memio *m, int set_size, int reserve)
+{
+    m->io.set_size = set_size ? mem_set_size : NULL;
+    m->io.reserve = reserve ? mem_reserve : NULL;
 }
 
 void memio_clear_records(struct memio *m)
@@ -187,4 +232,17 @@ int memio_open_log(struct memio *m, uint64_t target_sectors, unsigned argc,
         *log = NULL;
     }
     return r;
+}
+
+int memio_open_words(struct memio *m, const char *args, uint64_t target_sectors, dl_log **log)
+{
+    const char *argv[16];
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", args);
+    unsigned argc = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, " ", &save); t && argc < 16; t = strtok_r(NULL, " ", &save))
+        argv[argc++] = t;
+    *log = NULL;
+    return memio_open_log(m, target_sectors, argc, argv, log);
 }

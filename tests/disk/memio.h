@@ -1,5 +1,7 @@
 /* A dl_io in memory for the tests: counts operations, records writes and
- * syncs, and injects faults (an errno or a short write at a chosen I/O). */
+ * syncs, and injects faults (an errno or a short write at a chosen I/O, or
+ * a full disk: space_cap). set_size and reserve behave as ftruncate and
+ * fallocate(KEEP_SIZE) on a file (memio_init_ops can take them away). */
 #ifndef DL_TEST_MEMIO_H
 #define DL_TEST_MEMIO_H
 
@@ -32,6 +34,11 @@ struct memio {
     long fail_at, short_at;
     int fail_errno, fail_all_after; /* fail_all_after: every later I/O fails too */
     int read_errno; /* every read fails with -read_errno if non-zero */
+    /* A full disk: a write ending past space_cap bytes fails with -ENOSPC
+     * (nothing written), as does reserve past it (0: no cap). Extending
+     * the length with set_size needs no space (a sparse file). */
+    uint64_t space_cap;
+    unsigned long set_sizes, reserves; /* calls of each */
     /* recording (for the crash simulation) */
     int record;
     struct memio_rec *recs;
@@ -44,6 +51,8 @@ struct memio {
 
 /* A fresh empty device (size 0) or one of `size` zero bytes that cannot grow. */
 void memio_init(struct memio *m, uint64_t size, int fixed);
+/* Which optional operations the io offers (both, after memio_init). */
+void memio_init_ops(struct memio *m, int set_size, int reserve);
 void memio_destroy(struct memio *m);
 /* Replace the contents. */
 void memio_load(struct memio *m, const uint8_t *data, uint64_t size);
@@ -55,5 +64,7 @@ size_t memio_position(struct memio *m);
  * -errno (no log; dl_last_error() says why). */
 int memio_open_log(struct memio *m, uint64_t target_sectors, unsigned argc,
                    const char *const *argv, dl_log **log);
+/* The same with the arguments as one string of words ("x 1024 nosync"). */
+int memio_open_words(struct memio *m, const char *args, uint64_t target_sectors, dl_log **log);
 
 #endif

@@ -31,14 +31,8 @@ static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) 
 
 static dl_log *open_io(struct memio *m, const char *args, uint64_t target)
 {
-    const char *argv[8];
-    char copy[256];
-    snprintf(copy, sizeof copy, "%s", args);
-    unsigned argc = 0;
-    for (char *t = strtok(copy, " "); t && argc < 8; t = strtok(NULL, " "))
-        argv[argc++] = t;
     dl_log *log = NULL;
-    if (memio_open_log(m, target, argc, argv, &log) != 0) {
+    if (memio_open_words(m, args, target, &log) != 0) {
         fprintf(stderr, "opening '%s' failed: %s\n", args, dl_last_error());
         test_failures++;
     }

@@ -1,18 +1,24 @@
 /* Test helper for test_tool.sh: open a disk log through the library from a
  * table line, mark the given regions, flush, close.
- *   mark_regions "<disk table>" <target_sectors> [region...]
+ *   mark_regions [--hold] "<disk table>" <target_sectors> [region...]
  * e.g. mark_regions "disk 3 /tmp/x.log 2 format=dm" 200 0 1 17
- * With no region it only opens, resumes and flushes (e.g. to grow a log). */
+ * With no region it only opens, resumes and flushes (e.g. to grow a log).
+ * With --hold it then prints "held" and keeps the log open (its owner, as a
+ * live engine) until its standard input reaches end of file. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dirtylog.h"
 
 int main(int argc, char **argv)
 {
+    int hold = argc > 1 && strcmp(argv[1], "--hold") == 0;
+    argc -= hold;
+    argv += hold;
     if (argc < 3) {
-        fprintf(stderr, "usage: mark_regions <table> <target_sectors> [region...]\n");
+        fprintf(stderr, "usage: mark_regions [--hold] <table> <target_sectors> [region...]\n");
         return 2;
     }
     dl_log *log;
@@ -28,6 +34,12 @@ int main(int argc, char **argv)
         r = dl_log_flush(log);
     if (r < 0)
         fprintf(stderr, "mark_regions: %s (%s)\n", dl_strerror(r), dl_last_error());
+    if (r == 0 && hold) {
+        printf("held\n");
+        fflush(stdout);
+        while (getchar() != EOF)
+            ;
+    }
     dl_log_destroy(log);
     return r < 0;
 }

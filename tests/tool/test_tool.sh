@@ -100,6 +100,10 @@ expect_in "$out" "all 100 regions clean and in sync" "check clean"
 ro 0 dump n.log
 [ -z "$out" ] && ok || fail "dump of a clean log printed: $out"
 
+# --max-bitmap lets a bitmap exactly at the cap through: 32768 regions = 4 KiB.
+run "$DL" create --nosync --max-bitmap 4K capped.log 65536 2
+[ "$rc" = 0 ] && ok || fail "create at the cap: $err"
+
 # Default create: everything out of sync (a new mirror must resync).
 run "$DL" create u.log 1M 64
 [ "$rc" = 0 ] && ok || fail "create u.log: $err"
@@ -301,6 +305,44 @@ done
 after=$(hash_all)
 [ "$after" = "$before" ] && ok || fail "a read-only command changed: $(diff <(echo "$before") <(echo "$after"))"
 
+# ---- a live log: read-only commands work while a writer owns it -------------
+# mark_regions --hold keeps the log open (as an engine would) until its stdin
+# closes; "held" on its stdout says it owns the log.
+for fmt in native dm; do
+    f=live-$fmt.log
+    run "$DL" create --nosync --format $fmt $f 200 2
+    [ "$rc" = 0 ] && ok || fail "create $f: $err"
+    extra=""
+    [ $fmt = dm ] && extra=" format=dm"
+    table="disk $([ $fmt = dm ] && echo 3 || echo 2) $T/$f 2$extra"
+    coproc HOLDER { "$MARK" --hold "$table" 200 4 5 6; }
+    line=""
+    read -r -t 30 -u "${HOLDER[0]}" line
+    [ "$line" = held ] && ok || fail "holder of $f did not start: [$line]"
+    ro 0 dump $f
+    [ "$out" = "4-6" ] && ok || fail "dump of live $f: $out"
+    ro 1 check $f
+    ro 0 inspect $f
+    ro 0 dump --json $f
+    # A second writer (the library, or create --force) is refused; nothing changes.
+    before=$(hash_all)
+    run "$MARK" "$table" 200 9
+    [ "$rc" = 1 ] && ok || fail "second writer of live $f: exit $rc"
+    expect_in "$err" "log $T/$f is in use by another process" "second writer of $f"
+    run "$DL" create --force --nosync $f 200 2
+    [ "$rc" = 2 ] && ok || fail "create --force over live $f: exit $rc"
+    expect_in "$err" "is in use by another process" "create --force over live $f"
+    run "$DL" convert --force --region-size 2 n.log $f --to $fmt
+    [ "$rc" = 2 ] && ok || fail "convert --force over live $f: exit $rc"
+    expect_in "$err" "is in use by another process" "convert --force over live $f"
+    [ "$(hash_all)" = "$before" ] && ok || fail "a refused writer changed a file"
+    exec {HOLDER[1]}>&-
+    wait "$HOLDER_PID"
+    [ $? = 0 ] && ok || fail "holder of $f failed"
+    ro 0 dump $f
+    [ "$out" = "4-6" ] && ok || fail "dump of $f after its owner left: $out"
+done
+
 # ---- bad inputs: exit 2 and a message naming the problem --------------------
 mkdir adir
 bad() { # bad <needle> <args...>
@@ -347,6 +389,11 @@ bad "takes no value" dump --json=1 n.log
 bad "given twice" dump --json --json n.log
 bad "not a power of 2" inspect --region-size 3 d.log
 bad "no help for unknown command" help nope
+# The issue's example: 2^57 regions; the bitmap cap refuses it at once.
+bad "more than the cap of 1073741824 bytes" create z.log 1152921504606846976 8
+bad "more than the cap of 4096 bytes" create --max-bitmap 4K z.log 1G 8
+bad "bad --max-bitmap: '0' is zero" create --max-bitmap 0 z.log 100 2
+bad "bad --max-bitmap" create --max-bitmap 1X z.log 100 2
 [ ! -e z.log ] && [ ! -e out.log ] && ok || fail "a refused command created a file"
 ls "$T" | grep -q dirtylog-tmp && fail "temporary file left behind" || ok
 [ "$nbad" -ge 10 ] && ok || fail "only $nbad bad inputs"

@@ -100,6 +100,25 @@ int parse_sectors(const char *s, uint64_t *sectors, char *why, size_t whylen)
     return -1;
 }
 
+int parse_bytes(const char *s, uint64_t *bytes, char *why, size_t whylen)
+{
+    if (s[0] && strspn(s, "0123456789") == strlen(s)) {
+        if (dl__parse_u64(s, bytes) == 0)
+            return 0;
+        snprintf(why, whylen, "'%s' is too large", s);
+        return -1;
+    }
+    uint64_t sectors;
+    if (parse_sectors(s, &sectors, why, whylen) != 0)
+        return -1;
+    if (sectors > UINT64_MAX / DL_SECTOR_SIZE) {
+        snprintf(why, whylen, "'%s' is too large", s);
+        return -1;
+    }
+    *bytes = sectors * DL_SECTOR_SIZE;
+    return 0;
+}
+
 void human_bytes(uint64_t bytes, char *buf, size_t len)
 {
     static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};

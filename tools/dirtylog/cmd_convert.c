@@ -81,7 +81,7 @@ int cmd_convert(int argc, char **argv)
     struct disk_scan_result in_res, out_res;
     struct fingerprint in_fp = {0xcbf29ce484222325ull, NULL, 0};
     struct newlog nl;
-    if (newlog_open(&nl, outpath, pa.values[1] != NULL, target, rs, to, "nosync") != 0)
+    if (newlog_open(&nl, outpath, pa.values[1] != NULL, target, rs, to, "nosync", 0) != 0)
         goto out;
     in_fp.mark_into = nl.log;
     if (logread_scan(&lr, visit, &in_fp, &in_res) != 0 || in_fp.err) {

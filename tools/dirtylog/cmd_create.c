@@ -8,11 +8,11 @@
 int cmd_create(int argc, char **argv)
 {
     static const struct opt_spec specs[] = {
-        {"format", 1}, {"sync", 0}, {"nosync", 0}, {"force", 0},
+        {"format", 1}, {"sync", 0}, {"nosync", 0}, {"force", 0}, {"max-bitmap", 1},
     };
     struct parsed_args pa;
     int status;
-    if (parse_command("create", argc, argv, specs, 4, 3, "missing arguments: need <path> <target_size> " "<region_size>", &pa, &status))
+    if (parse_command("create", argc, argv, specs, 5, 3, "missing arguments: need <path> <target_size> " "<region_size>", &pa, &status))
         return status;
     const char *format = pa.values[0] ? pa.values[0] : "native";
     if (strcmp(format, "native") != 0 && strcmp(format, "dm") != 0)
@@ -38,9 +38,15 @@ int cmd_create(int argc, char **argv)
                                 "(%" PRIu64 " sectors)", rs, target);
     if (path[0] == '\0')
         return tool_usage_error("the path is empty");
+    uint64_t max_bitmap = 0;
+    if (pa.values[4] && parse_bytes(pa.values[4], &max_bitmap, why, sizeof why) != 0)
+        return tool_usage_error("bad --max-bitmap: %s", why);
+    if (pa.values[4] && max_bitmap == 0)
+        return tool_usage_error("bad --max-bitmap: '%s' is zero", pa.values[4]);
 
     struct newlog nl;
-    if (newlog_open(&nl, path, pa.values[3] != NULL, target, (uint32_t)rs, format, sync) != 0)
+    if (newlog_open(&nl, path, pa.values[3] != NULL, target, (uint32_t)rs, format, sync,
+                    max_bitmap) != 0)
         return EXIT_FAIL;
     uint64_t count = dl_log_get_region_count(nl.log), in_sync = 0;
     dl_log_get_sync_count(nl.log, &in_sync);

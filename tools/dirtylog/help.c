@@ -9,21 +9,25 @@ static const struct {
     const char *name, *synopsis, *text;
 } sections[] = {
     {"create",
-     "dirtylog create [--format native|dm] [--sync|--nosync] [--force] <path> <target_size> "
-     "<region_size>",
+     "dirtylog create [--format native|dm] [--sync|--nosync] [--force] [--max-bitmap <bytes>] "
+     "<path> <target_size> <region_size>",
      "    Make a new log for a target of <target_size> cut into regions of\n"
      "    <region_size>. Sizes are sectors (512 bytes) unless they carry a unit:\n"
      "    s (sectors) or K, M, G, T, P (KiB ... PiB); the region size must be a\n"
      "    power of two of at least 2 sectors. The log is formatted by the\n"
      "    library's disk type, built under a temporary name next to <path> and\n"
-     "    then published, so no half-made log is ever left at <path>.\n"
+     "    then published, so no half-made log is ever left at <path>. Its room is\n"
+     "    allocated first (a full disk fails at once) and an all-zero bitmap is\n"
+     "    not written. A bitmap larger than 1 GiB (2^33 regions) is refused.\n"
      "      --format F   native (default: checksummed, two superblock copies) or dm\n"
      "                   (byte-compatible with the Linux dm disk log, version 2)\n"
      "      --sync       every region out of sync (the default for a new log:\n"
      "                   the copies must be resynchronised)\n"
      "      --nosync     every region clean and in sync (the copies are known equal)\n"
      "      --force      overwrite an existing non-empty file or a block device\n"
-     "                   holding a log or data (an empty file needs no --force)\n"},
+     "                   holding a log or data (an empty file needs no --force)\n"
+     "      --max-bitmap B  the largest bitmap allowed, in bytes (units K, M, G,\n"
+     "                   T, P accepted; default 1G); more is refused\n"},
     {"inspect", "dirtylog inspect [--region-size <size>] <path>",
      "    Print the header (format, version, magic, uuid, generation, feature\n"
      "    flags), the region size and count, the target size covered, and how many\n"

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "disk/claim.h"
 #include "tool.h"
 
 #define HEADER_AREA_BYTES 8192u /* both native slots; covers the dm header too */
@@ -49,12 +50,13 @@ static void describe(const char *path, uint64_t bytes, char *out, size_t len)
         snprintf(out, len, "data that are not a log");
 }
 
-/* Zero the header area of a block device so the library formats it. */
+/* Zero the header area of a block device so the library formats it. The
+ * device is claimed (O_EXCL) while we write. */
 static int blank_blockdev(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = dl__open_claimed(path, O_RDWR, 0, "log");
     if (fd < 0) {
-        tool_error("cannot open %s for writing: %s", path, strerror(errno));
+        tool_error("cannot open %s for writing: %s", path, dl_last_error());
         return EXIT_FAIL;
     }
     static const uint8_t zero[HEADER_AREA_BYTES];
@@ -85,7 +87,7 @@ static int blockdev_is_blank(const char *path, int *blank)
 }
 
 int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_sectors,
-                uint32_t region_size, const char *format, const char *sync)
+                uint32_t region_size, const char *format, const char *sync, uint64_t max_bitmap)
 {
     memset(nl, 0, sizeof *nl);
     struct stat st;
@@ -105,6 +107,12 @@ int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_
         free(copy);
         if (e)
             return EXIT_FAIL;
+    }
+    /* A live log (a writer owns it) is never replaced or overwritten: its
+     * owner would go on writing its marks to the old file or over ours. */
+    if (exists && !S_ISDIR(st.st_mode) && dl__claim_probe(path) == 1) {
+        tool_error("log %s is in use by another process; nothing was written", path);
+        return EXIT_FAIL;
     }
     mode_t keep_mode = 0;
     if (exists && S_ISDIR(st.st_mode)) {
@@ -167,8 +175,15 @@ int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_
     snprintf(rs, sizeof rs, "%" PRIu32, region_size);
     char fmt[32];
     snprintf(fmt, sizeof fmt, "format=%s", format);
-    const char *argv[4] = {where, rs, fmt, sync};
-    int r = dl_log_create("disk", target_sectors, sync ? 4 : 3, argv, &nl->log);
+    char cap[40];
+    snprintf(cap, sizeof cap, "max_bitmap=%" PRIu64, max_bitmap);
+    const char *argv[5] = {where, rs, fmt};
+    unsigned argc = 3;
+    if (sync)
+        argv[argc++] = sync;
+    if (max_bitmap)
+        argv[argc++] = cap;
+    int r = dl_log_create("disk", target_sectors, argc, argv, &nl->log);
     if (r < 0) {
         const char *why = dl_last_error();
         tool_error("cannot create %s: %s", path, *why ? why : strerror(-r));

@@ -56,6 +56,9 @@ int parse_command(const char *cmd, int argc, char **argv, const struct opt_spec 
  * (binary bytes; KiB, KB, k accepted too) converted to sectors, which must
  * be whole. 0, or -1 with a reason in why. */
 int parse_sectors(const char *s, uint64_t *sectors, char *why, size_t whylen);
+/* A byte count: a plain number is bytes; with a unit as for parse_sectors
+ * (s, K, M, G, T, P). 0, or -1 with a reason in why. */
+int parse_bytes(const char *s, uint64_t *bytes, char *why, size_t whylen);
 /* "512 KiB", "1 GiB", "1.5 TiB"... for a byte count. */
 void human_bytes(uint64_t bytes, char *buf, size_t len);
 
@@ -90,9 +93,10 @@ struct newlog {
  * under a temporary name next to it and published by newlog_commit; a block
  * device is formatted in place. Refuses an existing non-empty file, or a
  * block device holding a log or data, unless force. The log is resumed.
- * format "native"|"dm", sync NULL|"sync"|"nosync". 0 or EXIT_FAIL. */
+ * format "native"|"dm", sync NULL|"sync"|"nosync"; max_bitmap the cap on
+ * the bitmap's bytes (0: the library's default, 1 GiB). 0 or EXIT_FAIL. */
 int newlog_open(struct newlog *nl, const char *path, int force, uint64_t target_sectors,
-                uint32_t region_size, const char *format, const char *sync);
+                uint32_t region_size, const char *format, const char *sync, uint64_t max_bitmap);
 /* Flush, close and publish the log. 0 or EXIT_FAIL (nothing published). */
 int newlog_commit(struct newlog *nl);
 /* Close and remove the temporary file. */
