@@ -4,12 +4,10 @@
 # 4 GiB (a 5 GiB request gave 1 GiB legs).
 # usage: test_large_mirror.sh <dlmirror>
 set -uo pipefail
-here=$(dirname "$0")
-# shellcheck source=../common/emulator.sh
-. "$here/../common/emulator.sh"
+. "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
 d=$(mktemp -d "${TMPDIR:-/tmp}/dl-large-mirror-XXXXXX")
 trap 'rm -rf "$d"' EXIT
-DLM=$(emulated "$d" "$1")
+DLM=$(emulated "$1")
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 

@@ -28,6 +28,27 @@ int daemon_connect(const struct daemon_fx *fx)
     return fd;
 }
 
+void daemon_exec(const char *binary, const char *const *argv)
+{
+    const char *emulator = getenv("DL_TEST_EMULATOR");
+    if (!emulator || !*emulator) {
+        execv(binary, (char *const *)argv);
+        return;
+    }
+    /* emulator words, the binary, then argv[1...] */
+    static char words[512];
+    const char *full[64];
+    unsigned n = 0;
+    snprintf(words, sizeof words, "%s", emulator);
+    for (char *w = strtok(words, " "); w && n < 32; w = strtok(NULL, " "))
+        full[n++] = w;
+    full[n++] = binary;
+    for (unsigned i = 1; argv[i] && n < 63; i++)
+        full[n++] = argv[i];
+    full[n] = NULL;
+    execvp(full[0], (char *const *)full);
+}
+
 int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra)
 {
     if (!fx->dir[0]) {
@@ -49,7 +70,7 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
     if (fx->pid < 0)
         return -1;
     if (fx->pid == 0) {
-        execv(binary, (char *const *)argv);
+        daemon_exec(binary, argv);
         perror("execv dirtylogd");
         _exit(127);
     }

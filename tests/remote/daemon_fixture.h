@@ -23,6 +23,11 @@ int daemon_stop(struct daemon_fx *fx);
 void daemon_kill9(struct daemon_fx *fx);
 /* Remove the directory and what the tests left in it. */
 void daemon_cleanup(struct daemon_fx *fx);
+/* execv(binary, argv), through $DL_TEST_EMULATOR when it is set (words
+ * separated by spaces, e.g. "qemu-s390x -L /usr/s390x-linux-gnu": .ci/cross
+ * runs the tests of a cross build so). For a forked child; returns only if
+ * the exec failed. */
+void daemon_exec(const char *binary, const char *const *argv);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);
 /* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */

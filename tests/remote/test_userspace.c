@@ -192,7 +192,8 @@ static void test_detached(void)
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        execl(fx.binary, fx.binary, "--socket", fx.socket, "--release", "detach", (char *)NULL);
+        daemon_exec(fx.binary, (const char *const[]){fx.binary, "--socket", fx.socket, "--release",
+                                                      "detach", NULL});
         _exit(127);
     }
     int st = -1;
