@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the test scripts. Under cross-architecture emulation
 # (DL_TEST_EMULATOR, e.g. "qemu-s390x -L /usr/s390x-linux-gnu", set by
 # .ci/cross) the project's own programs must run through the emulator.

@@ -4,6 +4,7 @@
 # 4 GiB (a 5 GiB request gave 1 GiB legs).
 # usage: test_large_mirror.sh <dlmirror>
 set -uo pipefail
+# shellcheck disable=SC1091
 . "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
 d=$(mktemp -d "${TMPDIR:-/tmp}/dl-large-mirror-XXXXXX")
 trap 'rm -rf "$d"' EXIT

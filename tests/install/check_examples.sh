@@ -3,6 +3,7 @@
 # usage: check_examples.sh <dl_basic> <dl_custom_type>
 set -euo pipefail
 status=0
+# shellcheck disable=SC1091
 . "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
 
 # expect <output> <fixed line>...: each line must appear exactly.

@@ -10,6 +10,7 @@
 # Exit 77 (a ctest skip) when pkg-config is not installed.
 set -euo pipefail
 mode=$1 build=$2 src=$3 cmake=$4 generator=$5 cc=$6 cflags=$7
+# shellcheck disable=SC1091
 . "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
 
 if [ "$mode" = pkg-config ] && ! command -v pkg-config >/dev/null; then
