@@ -33,8 +33,6 @@ int dld_reply_fail(struct dld_reply *rp, int err, const char *fmt, ...)
     return err;
 }
 
-#define fail dld_reply_fail
-
 /* One request on its way through a handler. For a session request the
  * dispatcher has pinned and locked L and found s; a handler that drops the
  * lock early (FLUSH) says so in `locked`. */

@@ -19,9 +19,6 @@
 
 #define DLD_CREATE_WAIT_S 10 /* a CTR waits this long for a log another CTR creates */
 
-/* The name parse_ctr and its neighbours use for dld_reply_fail. */
-#define fail dld_reply_fail
-
 /* ---- the log table ---------------------------------------------------- */
 
 static unsigned bucket_of(const char *uuid)
@@ -261,7 +258,6 @@ static int ctr_find_or_reserve(struct dld_server *srv, const struct dld_peer *pe
     *out = L;
     return 0;
 }
-
 
 int dld__open_log(struct dld_server *srv, const struct dld_peer *peer, const char *uuid,
                   char **ctr, struct dld_log **out, struct dld_reply *rp)

@@ -15,6 +15,9 @@
             (srv)->logf((level), __VA_ARGS__);    \
     } while (0)
 
+/* The request layer's short name for dld_reply_fail (request.h). */
+#define fail dld_reply_fail
+
 #define DLD_CTR_MAX DLD_STATE_MAX_CTR /* largest constructor string */
 
 /* What marks cost the daemon (charged per log and per owner uid, checked

@@ -16,8 +16,6 @@
 #include "server_internal.h"
 #include "state.h"
 
-#define fail dld_reply_fail
-
 struct dld_session *dld__find_session(struct dld_log *L, uint64_t luid)
 {
     for (struct dld_session *s = L->sessions; s; s = s->next)
