@@ -141,9 +141,9 @@ DL_EXPORT const char *dl_last_error(void);
 /* ---- Registry of log types -------------------------------------------- */
 
 /* Built-in types ("core", and later "disk", "userspace") are registered
- * automatically. The struct is copied; `name` must stay valid until the type
- * is unregistered. -EEXIST for a duplicate name, -EINVAL for a malformed type
- * (missing required op, bad name, struct_size too small, newer api_version). */
+ * automatically. The struct and its name are copied. -EEXIST for a duplicate
+ * name, -EINVAL for a malformed type (missing required op, bad name,
+ * struct_size below DL_LOG_TYPE_SIZE_V1, newer api_version). */
 DL_EXPORT int dl_register_type(const struct dl_log_type *type);
 /* -ENOENT if not registered, -EBUSY while logs of that type exist. */
 DL_EXPORT int dl_unregister_type(const char *name);
