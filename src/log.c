@@ -1,5 +1,7 @@
-/* dl_log_*: create/destroy and one wrapper per op. Wrappers check regions,
- * normalise results and take the per-log lock only for SERIALIZE_ALL types. */
+/* dl_log_*: create/destroy and one wrapper per op. Wrappers check the handle
+ * and regions, normalise results and take the per-log lock only for
+ * SERIALIZE_ALL types. The NULL rule (dirtylog.h): int results -EINVAL,
+ * sizes 0, pointers NULL, setters and destroy ignore it. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -111,18 +113,32 @@ int dl_log_set_flush_callback(dl_log *log, dl_flush_fn fn, void *arg)
 
 int dl_log_call_flush_callback(dl_log *log)
 {
+    if (!log)
+        return -EINVAL;
     if (!log->flush_fn)
         return 0;
     int r = log->flush_fn(log->flush_arg);
     return r > 0 ? -EIO : r;
 }
 
-void dl_log_set_context(dl_log *log, void *context) { log->context = context; }
-void *dl_log_get_context(dl_log *log) { return log->context; }
-const struct dl_log_type *dl_log_get_type(dl_log *log) { return log->ops; }
-uint32_t dl_log_get_region_size(dl_log *log) { return log->region_size; }
-uint64_t dl_log_get_region_count(dl_log *log) { return log->region_count; }
-uint64_t dl_log_get_target_sectors(dl_log *log) { return log->target_sectors; }
+void dl_log_set_context(dl_log *log, void *context)
+{
+    if (log)
+        log->context = context;
+}
+
+void *dl_log_get_context(dl_log *log) { return log ? log->context : NULL; }
+const struct dl_log_type *dl_log_get_type(dl_log *log) { return log ? log->ops : NULL; }
+uint32_t dl_log_get_region_size(dl_log *log) { return log ? log->region_size : 0; }
+uint64_t dl_log_get_region_count(dl_log *log) { return log ? log->region_count : 0; }
+uint64_t dl_log_get_target_sectors(dl_log *log) { return log ? log->target_sectors : 0; }
+
+/* The NULL rule for every wrapper that returns an int. */
+#define CHECK_LOG(log)             \
+    do {                           \
+        if (DL_UNLIKELY(!(log)))   \
+            return -EINVAL;        \
+    } while (0)
 
 /* Call an op under the log's lock if (and only if) its type asked for it. */
 #define CALL(log, expr)                           \
@@ -143,9 +159,11 @@ static int out_of_range(dl_log *log, uint64_t region)
     return -ERANGE;
 }
 
+/* The handle, then the region (a NULL log has no region count). */
 #define CHECK_REGION(log, region)                                  \
     do {                                                           \
-        if (DL_UNLIKELY((region) >= (log)->region_count)) \
+        CHECK_LOG(log);                                            \
+        if (DL_UNLIKELY((region) >= (log)->region_count))          \
             return out_of_range(log, region);                      \
     } while (0)
 
@@ -159,10 +177,29 @@ static int call_optional(dl_log *log, int (*op)(dl_log *))
     CALL(log, op(log));
 }
 
-int dl_log_presuspend(dl_log *log) { return call_optional(log, log->ops->presuspend); }
-int dl_log_postsuspend(dl_log *log) { return call_optional(log, log->ops->postsuspend); }
-int dl_log_resume(dl_log *log) { return call_optional(log, log->ops->resume); }
-int dl_log_flush(dl_log *log) { CALL(log, log->ops->flush(log)); }
+int dl_log_presuspend(dl_log *log)
+{
+    CHECK_LOG(log);
+    return call_optional(log, log->ops->presuspend);
+}
+
+int dl_log_postsuspend(dl_log *log)
+{
+    CHECK_LOG(log);
+    return call_optional(log, log->ops->postsuspend);
+}
+
+int dl_log_resume(dl_log *log)
+{
+    CHECK_LOG(log);
+    return call_optional(log, log->ops->resume);
+}
+
+int dl_log_flush(dl_log *log)
+{
+    CHECK_LOG(log);
+    CALL(log, log->ops->flush(log));
+}
 
 int dl_log_is_clean(dl_log *log, uint64_t region)
 {
@@ -206,6 +243,7 @@ static int resync_work(dl_log *log, uint64_t *region)
 
 int dl_log_get_resync_work(dl_log *log, uint64_t *region)
 {
+    CHECK_LOG(log);
     if (!region)
         return -EINVAL;
     CALL(log, resync_work(log, region));
@@ -219,6 +257,7 @@ int dl_log_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 
 int dl_log_get_sync_count(dl_log *log, uint64_t *count)
 {
+    CHECK_LOG(log);
     if (!count)
         return -EINVAL;
     CALL(log, log->ops->get_sync_count(log, count));
@@ -236,6 +275,11 @@ static int status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 
 int dl_log_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
+    if (!log) { /* before buf: a NULL log is not a short buffer */
+        if (buf && len)
+            buf[0] = '\0';
+        return -EINVAL;
+    }
     if (!buf || len == 0)
         return -ENOSPC;
     if (type != DL_STATUS_INFO && type != DL_STATUS_TABLE) {

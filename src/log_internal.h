@@ -35,9 +35,15 @@ static inline void *dl__context(dl_log *log)
 const struct dl_log_type *dl__registry_acquire(const char *name, struct dl_registry_entry **entry);
 void dl__registry_release(struct dl_registry_entry *entry);
 
-/* Error messages (errors.c): set/clear this thread's last message. */
+/* Error messages (errors.c): set/clear this thread's last message. The one
+ * internal way to record a message: library code calls dl__set_error();
+ * dl_log_errorf() is the same door for types built outside the library. */
 void dl__set_error(const char *fmt, ...) DL_PRINTF(1, 2);
 void dl__clear_error(void);
+
+/* table.c: split s in place on white space (isspace) into at most `max`
+ * words: 0 and *n, or -E2BIG if there are more (nothing to report yet). */
+int dl__split_words(char *s, char **words, unsigned max, unsigned *n);
 
 /* parse.c: an unsigned decimal with no sign, space or junk that fits uint64:
  * 0, -EINVAL (not a number) or -ERANGE (too large). *out is set only on 0. */

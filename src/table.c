@@ -12,26 +12,27 @@
 int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
                          uint32_t *region_size)
 {
+    (void)log; /* messages belong to the calling thread, not the log */
     uint64_t v;
     int r = dl__parse_u64(arg, &v);
     if (r == -ERANGE || (r == 0 && v > 0x80000000u)) {
-        dl_log_errorf(log, "region_size %s is too large (the largest is 2147483648 sectors)", arg);
+        dl__set_error("region_size %s is too large (the largest is 2147483648 sectors)", arg);
         return -EINVAL;
     }
     if (r < 0) {
-        dl_log_errorf(log, "region_size '%s' is not an unsigned decimal number", arg);
+        dl__set_error("region_size '%s' is not an unsigned decimal number", arg);
         return -EINVAL;
     }
     if (v < 2) {
-        dl_log_errorf(log, "region_size %" PRIu64 " is too small (at least 2 sectors)", v);
+        dl__set_error("region_size %" PRIu64 " is too small (at least 2 sectors)", v);
         return -EINVAL;
     }
     if (v & (v - 1)) {
-        dl_log_errorf(log, "region_size %" PRIu64 " is not a power of 2", v);
+        dl__set_error("region_size %" PRIu64 " is not a power of 2", v);
         return -EINVAL;
     }
     if (v > target_sectors) {
-        dl_log_errorf(log, "region_size %" PRIu64 " is larger than the target (%" PRIu64 " sectors)",
+        dl__set_error("region_size %" PRIu64 " is larger than the target (%" PRIu64 " sectors)",
                       v, target_sectors);
         return -EINVAL;
     }
@@ -66,6 +67,24 @@ int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int 
     return 0;
 }
 
+int dl__split_words(char *s, char **words, unsigned max, unsigned *n)
+{
+    unsigned k = 0;
+    for (char *p = s;;) {
+        while (isspace((unsigned char)*p))
+            *p++ = '\0';
+        if (!*p)
+            break;
+        if (k == max)
+            return -E2BIG;
+        words[k++] = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+    }
+    *n = k;
+    return 0;
+}
+
 /* Split a table line on white space into a fresh buffer. */
 int dl_log_create_table(const char *table, uint64_t target_sectors, dl_log **out)
 {
@@ -82,20 +101,10 @@ int dl_log_create_table(const char *table, uint64_t target_sectors, dl_log **out
         return -ENOMEM;
     char *words[DL_MAX_ARGS + 2];
     unsigned n = 0;
-    int r = 0;
-    for (char *p = copy;;) {
-        while (isspace((unsigned char)*p))
-            *p++ = '\0';
-        if (!*p)
-            break;
-        if (n == DL_MAX_ARGS + 2) {
-            dl__set_error("table line has more than %d arguments", DL_MAX_ARGS);
-            r = -E2BIG;
-            goto out;
-        }
-        words[n++] = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
+    int r = dl__split_words(copy, words, DL_MAX_ARGS + 2, &n);
+    if (r < 0) {
+        dl__set_error("table line has more than %d arguments", DL_MAX_ARGS);
+        goto out;
     }
     if (n < 2) {
         dl__set_error(n ? "table line '%s' has no argument count" : "table line '%s' is empty",

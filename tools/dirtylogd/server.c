@@ -134,17 +134,8 @@ static int parse_ctr(char *s, uint64_t *target, char **type, unsigned *argc, cha
 {
     char *words[DL_MAX_ARGS + 2];
     unsigned n = 0;
-    for (char *p = s;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n')
-            *p++ = '\0';
-        if (!*p)
-            break;
-        if (n == DL_MAX_ARGS + 2)
-            return fail(rp, -E2BIG, "constructor has more than %d arguments", DL_MAX_ARGS);
-        words[n++] = p;
-        while (*p && *p != ' ' && *p != '\t' && *p != '\n')
-            p++;
-    }
+    if (dl__split_words(s, words, DL_MAX_ARGS + 2, &n) < 0)
+        return fail(rp, -E2BIG, "constructor has more than %d arguments", DL_MAX_ARGS);
     if (n < 2)
         return fail(rp, -EINVAL, "constructor must be '<target_sectors> <log type> <args...>'");
     int e = dl__parse_u64(words[0], target);
