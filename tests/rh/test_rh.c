@@ -11,7 +11,7 @@
 
 #include "common/check.h"
 #include "counting_log.h"
-#include "rh/rh_internal.h"
+#include "rh/rh_hooks.h"
 
 TEST_MAIN_DEFINITIONS
 
@@ -611,9 +611,10 @@ static void test_recovery_blocks_writers(void)
     struct rec_ctx x = {.f = &f};
     pthread_mutex_init(&x.m, NULL);
     pthread_cond_init(&x.c, NULL);
-    f.rh->test_arg = &x;
-    f.rh->test_on_recovery_wait = rec_on_recovery_wait;
-    f.rh->test_on_drain_wait = rec_on_drain_wait;
+    const struct dl_rh_test_hooks hooks = {.on_recovery_wait = rec_on_recovery_wait,
+                                           .on_drain_wait = rec_on_drain_wait,
+                                           .arg = &x};
+    dl__rh_set_test_hooks(f.rh, &hooks);
 
     /* Region 3 out of sync (a failed write), and a write B in flight on it. */
     CHECK_EQ(dl_rh_begin_write(f.rh, 3 * RB, 1, 0), 0);
