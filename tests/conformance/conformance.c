@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 
 static const struct conf_fixture *fx;
 static char last_table[1024];

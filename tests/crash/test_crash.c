@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "crash_images.h"
 #include "memio.h"
 
