@@ -1,7 +1,5 @@
 /* The crash-image generator of crash_images.h. */
 #define _POSIX_C_SOURCE 200809L
-#include "crash_images.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "crash_images.h"
 
 unsigned crash_rnd(unsigned *s)
 {
