@@ -1,5 +1,5 @@
-/* Internals of the write-intent layer (region hash). Shared by the files of
- * src/rh/ and by tests/rh/ (which reach the test hooks).
+/* Internals of the write-intent layer (region hash), shared by the files of
+ * src/rh/ only (tests reach the layer through rh_hooks.h).
  *
  * Per touched region one entry: an atomic state word and a mark ticket.
  *
