@@ -60,6 +60,7 @@
  * never freed while concurrent operations are allowed, so a loaded pointer
  * stays valid for the whole call. */
 #include "bitmap/bitmap.h"
+#include "bitmap/bitmap_hooks.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -108,10 +109,12 @@ struct bitmap {
     uint64_t nbits;
     unsigned level; /* of the root, >= 1 */
     unsigned rfan;  /* root children */
+    bool count_leaf_visits; /* bitmap_hooks.h (tests only) */
     /* Written rarely (materialisation, pruning), kept off the hot lines. */
     alignas(64) _Atomic size_t mem;
     _Atomic uint64_t prune_started;
     _Atomic uint64_t prune_finished;
+    _Atomic uint64_t leaf_visits; /* when count_leaf_visits */
     alignas(64) _Atomic uint64_t rsum[ROOT_MAX_FAN / 64];
     _Atomic(void *) rchild[]; /* rfan entries */
 };
@@ -412,8 +415,11 @@ int dl__bitmap_clear(struct bitmap *bm, uint64_t bit)
 
 /* ---- find_next_set ------------------------------------------------------ */
 
-static bool leaf_find_set(struct leaf *lf, uint64_t base, uint64_t from, uint64_t *found)
+static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
+                          uint64_t *found)
 {
+    if (UNLIKELY(bm->count_leaf_visits))
+        atomic_fetch_add_explicit(&bm->leaf_visits, 1, memory_order_relaxed);
     uint64_t m = ~0ULL << (from % 64);
     for (unsigned i = (unsigned)((from - base) / 64); i < LEAF_WORDS; i++, m = ~0ULL) {
         uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_acquire) & m;
@@ -502,7 +508,7 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
             }
             if (c) {
                 struct inode *cn = c;
-                if (l == 1 ? leaf_find_set(c, cb, cf, found)
+                if (l == 1 ? leaf_find_set(bm, c, cb, cf, found)
                            : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found))
                     return true;
             }
@@ -522,6 +528,17 @@ int dl__bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *
     if (from >= bm->nbits)
         return 0;
     return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found);
+}
+
+void dl__bitmap_count_leaf_visits(struct bitmap *bm)
+{
+    atomic_store_explicit(&bm->leaf_visits, 0, memory_order_relaxed);
+    bm->count_leaf_visits = true;
+}
+
+uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm)
+{
+    return atomic_load_explicit(&bm->leaf_visits, memory_order_relaxed);
 }
 
 /* ---- find_next_clear ---------------------------------------------------- */
@@ -665,6 +682,8 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     bm->nbits = nbits;
     bm->level = l;
     bm->rfan = fan;
+    bm->count_leaf_visits = false;
+    atomic_init(&bm->leaf_visits, 0);
     atomic_init(&bm->mem, size);
     atomic_init(&bm->prune_started, 0);
     atomic_init(&bm->prune_finished, 0);

@@ -1,6 +1,7 @@
 /* The write-intent layer's lifetime, queries and counters. The write path is
- * in rh_write.c, group commit in rh_commit.c, lazy clearing in rh_clear.c,
- * recovery in rh_recovery.c, the sparse region table in rh_table.c. */
+ * in rh_write.c, group commit and dl_rh_flush in rh_commit.c, the lazy clear
+ * pass in rh_clear.c, recovery in rh_recovery.c, the sparse region table in
+ * rh_table.c. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
