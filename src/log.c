@@ -5,13 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
 #include "log_internal.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define DL_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define DL_UNLIKELY(x) (x)
-#endif
 
 uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
 {

@@ -60,6 +60,7 @@
  * never freed while concurrent operations are allowed, so a loaded pointer
  * stays valid for the whole call. */
 #include "bitmap/bitmap.h"
+#include "bits.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -89,10 +90,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define COLD __attribute__((noinline, cold))
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define COLD
-#define UNLIKELY(x) (x)
 #endif
 
 struct leaf {
@@ -149,8 +148,7 @@ static inline uint64_t valid_mask(const struct bitmap *bm, uint64_t b)
 {
     if (b >= bm->nbits)
         return 0;
-    uint64_t left = bm->nbits - b;
-    return left >= 64 ? ~0ULL : (1ULL << left) - 1;
+    return dl__low_bits(bm->nbits - b);
 }
 
 /* ---- node creation ------------------------------------------------------ */
@@ -248,7 +246,7 @@ static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
  * 1. The load is seq_cst (see the top of the file). */
 static inline void ensure_summary(_Atomic uint64_t *sw, uint64_t m)
 {
-    if (UNLIKELY(!(atomic_load(sw) & m)))
+    if (DL_UNLIKELY(!(atomic_load(sw) & m)))
         atomic_fetch_or(sw, m);
 }
 
@@ -313,12 +311,12 @@ HOT int test_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 {
     void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
-        if (UNLIKELY(!is_node(c)))
+        if (DL_UNLIKELY(!is_node(c)))
             return c == ONES;
         c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
                                  memory_order_acquire);
     }
-    if (UNLIKELY(!is_node(c)))
+    if (DL_UNLIKELY(!is_node(c)))
         return c == ONES;
     uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS],
                                       memory_order_acquire);
@@ -357,7 +355,7 @@ HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
     sm[L] = 1ULL << (i % 64);
     void *c = atomic_load_explicit(&bm->rchild[i], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
-        if (UNLIKELY(!is_node(c)))
+        if (DL_UNLIKELY(!is_node(c)))
             return set_slow(bm, bit);
         struct inode *n = c;
         i = (bit >> cshift(l)) % FAN;
@@ -365,7 +363,7 @@ HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
         sm[l] = 1ULL << (i % 64);
         c = atomic_load_explicit(&n->child[i], memory_order_acquire);
     }
-    if (UNLIKELY(!is_node(c)))
+    if (DL_UNLIKELY(!is_node(c)))
         return set_slow(bm, bit);
     int old = leaf_set(c, bit);
     for (unsigned l = 1; l <= L; l++) /* bottom-up */
@@ -393,12 +391,12 @@ HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 {
     void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
-        if (UNLIKELY(!is_node(c)))
+        if (DL_UNLIKELY(!is_node(c)))
             return c == NULL ? 0 : clear_slow(bm, bit);
         c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
                                  memory_order_acquire);
     }
-    if (UNLIKELY(!is_node(c)))
+    if (DL_UNLIKELY(!is_node(c)))
         return c == NULL ? 0 : clear_slow(bm, bit);
     return leaf_clear(c, bit);
 }
@@ -641,7 +639,7 @@ int dl__bitmap_fill(struct bitmap *bm, int value)
     for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++) {
         uint64_t s = 0;
         if (value && k * 64 < bm->rfan)
-            s = bm->rfan - k * 64 >= 64 ? ~0ULL : (1ULL << (bm->rfan - k * 64)) - 1;
+            s = dl__low_bits(bm->rfan - k * 64);
         atomic_store_explicit(&bm->rsum[k], s, memory_order_relaxed);
     }
     return 0;
