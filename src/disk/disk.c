@@ -22,14 +22,12 @@
 
 #include "disk/disk_internal.h"
 #include "log_internal.h"
+#include "versioned.h"
 
 /* The largest bitmap a log may have unless its table says max_bitmap=:
  * 1 GiB, i.e. 2^33 regions. A typo in a target or region size must not
  * make the log write until the disk is full. */
 #define DEFAULT_MAX_BITMAP (1ull << 30)
-
-/* An io handed over by dl_log_create_disk_io() for the ctr on this thread. */
-static _Thread_local struct dl_io *pending_io;
 
 /* ---- failure ------------------------------------------------------------ */
 
@@ -148,8 +146,8 @@ static int check_bitmap_cap(dl_log *log, struct disk_log *lc)
 
 static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 {
-    struct dl_io *given = pending_io;
-    pending_io = NULL;
+    /* dl_log_create_disk_io's io, or NULL when created by name. */
+    struct dl_io *given = dl__create_arg(log);
     if (argc < 2 || argc > 2 + MAX_OPTIONS) {
         dl_log_errorf(log, "disk takes 2 to %d arguments (<log_device> <region_size> "
                            "[sync|nosync] [block_on_error] [format=dm] [grow] "
@@ -227,21 +225,24 @@ static void disk_dtr(dl_log *log)
     disk_free(lc);
 }
 
+extern const struct dl_log_type dl__disk_type;
+
 int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc, const char *const *argv,
                           struct dl_io *io, dl_log **log)
 {
-    /* The operations up to priv are required; later ones are optional. */
-    if (!io || io->struct_size < offsetof(struct dl_io, priv) + sizeof(void *) || !io->pread ||
-        !io->pwrite || !io->sync || !io->size) {
+    /* The operations up to priv (DL_IO_V1_SIZE) are required; later ones
+     * are optional. */
+    struct dl_io ops;
+    if (!io || dl__import_versioned(&ops, sizeof ops, io, DL_IO_V1_SIZE) < 0 || !ops.pread ||
+        !ops.pwrite || !ops.sync || !ops.size) {
         if (log)
             *log = NULL;
-        dl_log_errorf(NULL, "dl_log_create_disk_io: io is NULL or lacks an operation");
+        dl_log_errorf(NULL, "dl_log_create_disk_io: io is NULL, its struct_size is not at least "
+                            "DL_IO_V1_SIZE, or it lacks a required operation");
         return -EINVAL;
     }
-    pending_io = io;
-    int r = dl_log_create("disk", target_sectors, argc, argv, log);
-    pending_io = NULL; /* the ctr took it, or never ran */
-    return r;
+    /* The built-in type itself, whatever the registry holds under "disk". */
+    return dl__log_create_with(&dl__disk_type, target_sectors, argc, argv, io, log);
 }
 
 static int disk_postsuspend(dl_log *log)

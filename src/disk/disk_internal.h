@@ -20,9 +20,6 @@
 
 #define MAX_OPTIONS 7
 
-/* Is the optional operation `op` of io there (inside struct_size, set)? */
-#define IO_HAS(io, op) \
-    ((io)->struct_size >= offsetof(struct dl_io, op) + sizeof((io)->op) && (io)->op != NULL)
 #define CHUNK_UNITS_NATIVE 64 /* 256 KiB per read/write when loading or filling */
 #define CHUNK_UNITS_DM 512
 
@@ -35,7 +32,9 @@ struct disk_log {
     unsigned noptions;
     char *options[MAX_OPTIONS]; /* the option words as given, echoed by status */
 
-    struct dl_io *io;
+    struct dl_io *io;     /* the device; its ops take this pointer */
+    struct dl_io io_ops;  /* io's operations imported full-size (versioned.h):
+                           * an optional op it does not have is NULL */
     struct disk_header_info hdr; /* as read (or written) */
     uint64_t stored_regions;     /* region count the device holds before a grow */
     int fresh;                   /* formatted by this ctr: memory starts from the fill */

@@ -12,6 +12,7 @@
 #include "disk/disk_internal.h"
 #include "disk/io_posix.h"
 #include "log_internal.h"
+#include "versioned.h"
 
 /* The log's whole length on the device for `regions` regions. */
 static uint64_t layout_bytes(const struct disk_log *lc, uint64_t regions)
@@ -19,6 +20,15 @@ static uint64_t layout_bytes(const struct disk_log *lc, uint64_t regions)
     return lc->format == DISK_FORMAT_NATIVE
                ? dl__native_layout_bytes(regions)
                : dl__dm_layout_bytes(regions, lc->hdr.logical_block_size);
+}
+
+/* The log's device is `io`: keep its operations full-size (a struct from
+ * an older header lacks the optional ones). dl_log_create_disk_io and
+ * io_posix have checked it, so this cannot fail on their ios. */
+static int use_io(struct disk_log *lc, struct dl_io *io)
+{
+    lc->io = io;
+    return dl__import_versioned(&lc->io_ops, sizeof lc->io_ops, io, DL_IO_V1_SIZE);
 }
 
 /* Make room for a log of `bytes` on a device now `have` bytes long, before
@@ -34,13 +44,13 @@ static int make_room(struct disk_log *lc, uint64_t have, uint64_t bytes, int *ex
     *extended = 0;
     if (have >= bytes)
         return 0;
-    if (IO_HAS(io, reserve)) {
-        int r = io->reserve(io, bytes);
+    if (lc->io_ops.reserve) {
+        int r = lc->io_ops.reserve(io, bytes);
         if (r < 0 && r != -EOPNOTSUPP)
             return r;
     }
-    if (IO_HAS(io, set_size)) {
-        int r = io->set_size(io, bytes);
+    if (lc->io_ops.set_size) {
+        int r = lc->io_ops.set_size(io, bytes);
         if (r == -ENOTSUP || r == -EOPNOTSUPP)
             return -ENOSPC; /* e.g. a block device: too small */
         if (r < 0)
@@ -102,15 +112,16 @@ static int format_new(struct disk_log *lc)
     if (r == 0)
         r = lc->io->sync(lc->io);
     if (r < 0 && extended)
-        lc->io->set_size(lc->io, have);
+        lc->io_ops.set_size(lc->io, have);
     return r;
 }
 
 static int format_cb(struct dl_io *io, void *arg)
 {
     struct disk_log *lc = arg;
-    lc->io = io;
-    int r = format_new(lc);
+    int r = use_io(lc, io);
+    if (r == 0)
+        r = format_new(lc);
     lc->io = NULL;
     if (r < 0)
         dl_log_errorf(NULL, "cannot format new log %s: %s", lc->path, dl_strerror(r));
@@ -122,10 +133,8 @@ static int format_cb(struct dl_io *io, void *arg)
  * name, then linked; see dl__io_posix_create). */
 int dl__disk_open_device(dl_log *log, struct disk_log *lc, struct dl_io *given)
 {
-    if (given) {
-        lc->io = given;
-        return 0;
-    }
+    if (given)
+        return use_io(lc, given);
     struct stat st;
     if (stat(lc->path, &st) != 0) {
         if (errno != ENOENT) {
@@ -137,7 +146,7 @@ int dl__disk_open_device(dl_log *log, struct disk_log *lc, struct dl_io *given)
         int r = dl__io_posix_create(lc->path, format_cb, lc, &lc->io);
         if (r == 0) {
             lc->fresh = 1;
-            return 0;
+            return use_io(lc, lc->io);
         }
         if (r != -EEXIST)
             return r; /* message set */
@@ -145,7 +154,8 @@ int dl__disk_open_device(dl_log *log, struct disk_log *lc, struct dl_io *given)
         dl_log_errorf(log, "log device %s is a directory", lc->path);
         return -EISDIR;
     }
-    return dl_io_open_posix(lc->path, 0, 0, &lc->io);
+    int r = dl_io_open_posix(lc->path, 0, 0, &lc->io);
+    return r < 0 ? r : use_io(lc, lc->io);
 }
 
 /* Check what the device holds against the table; format it if blank. */
@@ -337,7 +347,7 @@ static int grow_device(dl_log *log, struct disk_log *lc, int rewrite_old)
         int err = r;
         r = touched_old ? dl__disk_write_units(lc, first, past_old, lc->stored_regions) : 0;
         if (r == 0 && extended)
-            r = lc->io->set_size(lc->io, have);
+            r = lc->io_ops.set_size(lc->io, have);
         if (r == 0)
             r = lc->io->sync(lc->io);
         if (r < 0)
