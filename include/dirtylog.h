@@ -201,9 +201,11 @@ enum dl_sync_mode { DL_SYNC_DEFAULT = 0, DL_SYNC_FORCE = 1, DL_SYNC_NONE = 2 };
 
 /* Parse the optional trailing words every built-in type accepts: at most one
  * of sync|nosync, and block_on_error (echoed by status). Any other word is
- * -EINVAL with a message. */
+ * -EINVAL with a message, unless `rest` is given: then the words it does not
+ * know are handed back in order in rest[0..*nrest) (room for argc words)
+ * for the type's own options. */
 DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode,
-                             int *block_on_error);
+                             int *block_on_error, char **rest, unsigned *nrest);
 
 
 /* ==== Disk logs: the I/O interface and disk-specific calls ==============

@@ -70,22 +70,21 @@ static void disk_free(struct disk_log *lc)
 
 static int parse_options(dl_log *log, struct disk_log *lc, unsigned argc, char **argv)
 {
+    /* sync|nosync and block_on_error are every type's; the rest are ours. */
+    char *rest[MAX_OPTIONS];
+    unsigned nrest;
+    int r = dl_parse_flags(log, argc, argv, &lc->sync_mode, &lc->block_on_error, rest, &nrest);
+    if (r < 0)
+        return r;
     int have_format = 0;
-    for (unsigned i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "sync") == 0 || strcmp(a, "nosync") == 0) {
-            if (lc->sync_mode != DL_SYNC_DEFAULT) {
-                dl_log_errorf(log, "'%s' conflicts with an earlier sync/nosync", a);
-                return -EINVAL;
-            }
-            lc->sync_mode = a[0] == 's' ? DL_SYNC_FORCE : DL_SYNC_NONE;
-        } else if (strcmp(a, "block_on_error") == 0 || strcmp(a, "grow") == 0) {
-            int *flag = a[0] == 'b' ? &lc->block_on_error : &lc->grow;
-            if (*flag) {
+    for (unsigned i = 0; i < nrest; i++) {
+        const char *a = rest[i];
+        if (strcmp(a, "grow") == 0) {
+            if (lc->grow) {
                 dl_log_errorf(log, "'%s' given twice", a);
                 return -EINVAL;
             }
-            *flag = 1;
+            lc->grow = 1;
         } else if (strncmp(a, "max_bitmap=", 11) == 0) {
             if (lc->max_bitmap) {
                 dl_log_errorf(log, "'%s' conflicts with an earlier max_bitmap=", a);
@@ -106,9 +105,10 @@ static int parse_options(dl_log *log, struct disk_log *lc, unsigned argc, char *
                                "format=dm, format=native, grow or max_bitmap=<bytes>)", a);
             return -EINVAL;
         }
-        if (!(lc->options[lc->noptions++] = strdup(a)))
-            return -ENOMEM;
     }
+    for (unsigned i = 0; i < argc; i++) /* echoed by status as given */
+        if (!(lc->options[lc->noptions++] = strdup(argv[i])))
+            return -ENOMEM;
     return 0;
 }
 
