@@ -217,9 +217,11 @@ enum dl_sync_mode { DL_SYNC_DEFAULT = 0, DL_SYNC_FORCE = 1, DL_SYNC_NONE = 2 };
 
 /* Parse the optional trailing words every built-in type accepts: at most one
  * of sync|nosync, and block_on_error (echoed by status). Any other word is
- * -EINVAL with a message. */
+ * -EINVAL with a message, unless `rest` is given: then the words it does not
+ * know are handed back in order in rest[0..*nrest) (room for argc words)
+ * for the type's own options. */
 DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode,
-                             int *block_on_error);
+                             int *block_on_error, char **rest, unsigned *nrest);
 
 
 /* ==== Disk logs: the I/O interface and disk-specific calls ==============
@@ -231,8 +233,9 @@ DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_
  * dl_log_create_disk_io(). Offsets and sizes are in bytes.
  */
 struct dl_io {
-    /* sizeof(struct dl_io) as the implementation was compiled; fields past
-     * it are treated as absent. Append new fields at the end only. */
+    /* sizeof(struct dl_io) as the implementation was compiled (DL_IO_INIT
+     * sets it), at least DL_IO_V1_SIZE; fields past it are treated as
+     * absent. Append new fields at the end only. */
     uint32_t struct_size;
     /* Read up to len bytes at offset: bytes read (0 at end of device, fewer
      * than len allowed), or -errno. */
@@ -261,6 +264,13 @@ struct dl_io {
      * -ENOSPC, or -errno. */
     int (*reserve)(struct dl_io *io, uint64_t bytes);
 };
+
+/* The size of struct dl_io as first published (struct_size up to and
+ * including priv): the smallest struct_size the library accepts. */
+#define DL_IO_V1_SIZE (offsetof(struct dl_io, priv) + sizeof(void *))
+
+/* Initialise an io: struct dl_io io = {DL_IO_INIT, .pread = ..., ...}. */
+#define DL_IO_INIT .struct_size = sizeof(struct dl_io)
 
 /* Open `path` with the default POSIX implementation, read-write (or
  * read-only with read_only != 0: writes then fail with -EROFS). A regular

@@ -7,13 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
 #include "log_internal.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define DL_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define DL_UNLIKELY(x) (x)
-#endif
 
 uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
 {
@@ -22,8 +17,9 @@ uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
     return target_sectors / region_size + (target_sectors % region_size != 0);
 }
 
-int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
-                  const char *const *argv, dl_log **out)
+/* The checks every creation makes before a type is involved. */
+static int check_create_args(const char *type_name, uint64_t target_sectors, unsigned argc,
+                             const char *const *argv, dl_log **out)
 {
     dl__clear_error();
     if (!out)
@@ -46,29 +42,40 @@ int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
         dl__set_error("target length is 0 sectors");
         return -EINVAL;
     }
+    return 0;
+}
+
+/* Run `ops`' ctr on a new log. `entry` pins a registered type (NULL for a
+ * built-in type used directly); it is released on failure. */
+static int construct(const struct dl_log_type *ops, struct dl_registry_entry *entry,
+                     uint64_t target_sectors, unsigned argc, const char *const *argv,
+                     void *create_arg, dl_log **out)
+{
     dl_log *log = calloc(1, sizeof *log);
-    if (!log)
+    if (!log) {
+        if (entry)
+            dl__registry_release(entry);
         return -ENOMEM;
-    log->ops = dl__registry_acquire(type_name, &log->entry);
-    if (!log->ops) {
-        dl__set_error("unknown log type '%s'", type_name);
-        free(log);
-        return -ENOENT;
     }
+    log->ops = ops;
+    log->entry = entry;
+    log->create_arg = create_arg;
     log->target_sectors = target_sectors;
     log->serialize = log->ops->thread_model == DL_THREAD_MODEL_SERIALIZE_ALL;
     if (log->serialize && pthread_mutex_init(&log->lock, NULL) != 0) {
-        dl__registry_release(log->entry);
+        if (entry)
+            dl__registry_release(entry);
         free(log);
         return -ENOMEM;
     }
     /* Types take char ** like the kernel's ctr; they must not write to it. */
     int r = log->ops->ctr(log, target_sectors, argc, (char **)argv);
+    log->create_arg = NULL; /* the ctr's alone */
     if (r == 0) {
         uint32_t rs = log->ops->get_region_size(log);
         if (rs == 0) {
             log->ops->dtr(log);
-            dl__set_error("log type %s reported region size 0", type_name);
+            dl__set_error("log type %s reported region size 0", ops->name);
             r = -EINVAL;
         } else {
             log->region_size = rs;
@@ -78,17 +85,42 @@ int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
         if (r > 0)
             r = -EINVAL;
         if (dl_last_error()[0] == '\0')
-            dl__set_error("%s: constructor failed: %s", type_name, dl_strerror(r));
+            dl__set_error("%s: constructor failed: %s", ops->name, dl_strerror(r));
     }
     if (r < 0) {
         if (log->serialize)
             pthread_mutex_destroy(&log->lock);
-        dl__registry_release(log->entry);
+        if (entry)
+            dl__registry_release(entry);
         free(log);
         return r;
     }
     *out = log;
     return 0;
+}
+
+int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
+                  const char *const *argv, dl_log **out)
+{
+    int r = check_create_args(type_name, target_sectors, argc, argv, out);
+    if (r < 0)
+        return r;
+    struct dl_registry_entry *entry;
+    const struct dl_log_type *ops = dl__registry_acquire(type_name, &entry);
+    if (!ops) {
+        dl__set_error("unknown log type '%s'", type_name);
+        return -ENOENT;
+    }
+    return construct(ops, entry, target_sectors, argc, argv, NULL, out);
+}
+
+int dl__log_create_with(const struct dl_log_type *type, uint64_t target_sectors, unsigned argc,
+                        const char *const *argv, void *create_arg, dl_log **out)
+{
+    int r = check_create_args(type->name, target_sectors, argc, argv, out);
+    if (r < 0)
+        return r;
+    return construct(type, NULL, target_sectors, argc, argv, create_arg, out);
 }
 
 void dl_log_destroy(dl_log *log)
@@ -98,7 +130,8 @@ void dl_log_destroy(dl_log *log)
     log->ops->dtr(log);
     if (log->serialize)
         pthread_mutex_destroy(&log->lock);
-    dl__registry_release(log->entry);
+    if (log->entry)
+        dl__registry_release(log->entry);
     free(log);
 }
 

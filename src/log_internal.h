@@ -21,6 +21,7 @@ struct dl_log {
     pthread_mutex_t lock;
     dl_flush_fn flush_fn;
     void *flush_arg;
+    void *create_arg; /* dl__log_create_with's argument, during the ctr only */
 };
 
 /* The context of a log, for the built-in types' hot paths: a field read
@@ -29,6 +30,20 @@ struct dl_log {
 static inline void *dl__context(dl_log *log)
 {
     return log->context;
+}
+
+/* Create a log of the built-in `type` itself (no registry lookup by name:
+ * unregistering or replacing a type of that name does not change which ctr
+ * runs), handing `create_arg` to its ctr (dl__create_arg). As dl_log_create
+ * otherwise. */
+int dl__log_create_with(const struct dl_log_type *type, uint64_t target_sectors, unsigned argc,
+                        const char *const *argv, void *create_arg, dl_log **out);
+
+/* In a ctr: the argument dl__log_create_with was given (NULL when the log
+ * is created by name). */
+static inline void *dl__create_arg(dl_log *log)
+{
+    return log->create_arg;
 }
 
 /* Registry (registry.c): look a type up and pin it while a log uses it. */

@@ -40,9 +40,13 @@ int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
     return 0;
 }
 
-int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int *block_on_error)
+int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int *block_on_error,
+                   char **rest, unsigned *nrest)
 {
     int mode = DL_SYNC_DEFAULT, boe = 0;
+    unsigned n = 0;
+    if (rest && !nrest)
+        return -EINVAL;
     for (unsigned i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "sync") == 0 || strcmp(a, "nosync") == 0) {
@@ -53,10 +57,12 @@ int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int 
             mode = a[0] == 's' ? DL_SYNC_FORCE : DL_SYNC_NONE;
         } else if (strcmp(a, "block_on_error") == 0) {
             if (boe) {
-                dl_log_errorf(log, "block_on_error given twice");
+                dl_log_errorf(log, "'%s' given twice", a);
                 return -EINVAL;
             }
             boe = 1;
+        } else if (rest) {
+            rest[n++] = argv[i];
         } else {
             dl_log_errorf(log, "unknown argument '%s' (expected sync, nosync or block_on_error)", a);
             return -EINVAL;
@@ -64,6 +70,8 @@ int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int 
     }
     *sync_mode = mode;
     *block_on_error = boe;
+    if (nrest)
+        *nrest = n;
     return 0;
 }
 
