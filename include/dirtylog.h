@@ -220,7 +220,7 @@ enum dl_sync_mode { DL_SYNC_DEFAULT = 0, DL_SYNC_FORCE = 1, DL_SYNC_NONE = 2 };
  * -EINVAL with a message, unless `rest` is given: then the words it does not
  * know are handed back in order in rest[0..*nrest) (room for argc words)
  * for the type's own options. */
-DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode,
+DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, enum dl_sync_mode *sync_mode,
                              int *block_on_error, char **rest, unsigned *nrest);
 
 

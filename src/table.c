@@ -40,7 +40,7 @@ int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
     return 0;
 }
 
-int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int *block_on_error,
+int dl_parse_flags(dl_log *log, unsigned argc, char **argv, enum dl_sync_mode *sync_mode, int *block_on_error,
                    char **rest, unsigned *nrest)
 {
     int mode = DL_SYNC_DEFAULT, boe = 0;

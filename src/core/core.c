@@ -17,7 +17,7 @@
 struct core_log {
     uint32_t region_size;
     uint64_t region_count;
-    int sync_mode;
+    enum dl_sync_mode sync_mode;
     int block_on_error;
     struct bitmap *dirty; /* 1 = marked (writes may be in flight) */
     struct sync_state sync;

@@ -27,7 +27,8 @@ struct disk_log {
     char *path;
     uint32_t region_size;
     uint64_t region_count;
-    int sync_mode, block_on_error, format, grow;
+    enum dl_sync_mode sync_mode;
+    int block_on_error, format, grow;
     uint64_t max_bitmap;         /* bytes; the table's max_bitmap= or the default */
     unsigned noptions;
     char *options[MAX_OPTIONS]; /* the option words as given, echoed by status */

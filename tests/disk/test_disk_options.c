@@ -17,7 +17,8 @@ static void test_parse_flags_rest(void)
     char *argv[] = {"grow", "nosync", "format=dm", "block_on_error", "max_bitmap=9"};
     char *rest[5] = {0};
     unsigned nrest = 99;
-    int mode = -1, boe = -1;
+    enum dl_sync_mode mode = DL_SYNC_FORCE;
+    int boe = -1;
     CHECK_EQ(dl_parse_flags(NULL, 5, argv, &mode, &boe, rest, &nrest), 0);
     CHECK_EQ(mode, DL_SYNC_NONE);
     CHECK_EQ(boe, 1);
