@@ -237,8 +237,8 @@ int dl_log_create_disk_io(uint64_t target_sectors, unsigned argc, const char *co
         !ops.pwrite || !ops.sync || !ops.size) {
         if (log)
             *log = NULL;
-        dl_log_errorf(NULL, "dl_log_create_disk_io: io is NULL, its struct_size is not at least "
-                            "DL_IO_V1_SIZE, or it lacks a required operation");
+        dl__set_error("dl_log_create_disk_io: io is NULL, its struct_size is not at least "
+                      "DL_IO_V1_SIZE, or it lacks a required operation");
         return -EINVAL;
     }
     /* The built-in type itself, whatever the registry holds under "disk". */

@@ -124,7 +124,7 @@ static int format_cb(struct dl_io *io, void *arg)
         r = format_new(lc);
     lc->io = NULL;
     if (r < 0)
-        dl_log_errorf(NULL, "cannot format new log %s: %s", lc->path, dl_strerror(r));
+        dl__set_error("cannot format new log %s: %s", lc->path, dl_strerror(r));
     return r;
 }
 
