@@ -9,6 +9,13 @@
  *
  * Errors are negative errno values (see dl_strerror()). A failing call leaves
  * the log unchanged. Region numbers and counts are uint64_t everywhere.
+ *
+ * NULL handles (dl_log *, dl_rh *), one rule for every public function: a
+ * call that returns an int answers -EINVAL (predicates included), one that
+ * returns a count or size answers 0, one that returns a pointer answers NULL,
+ * and the destroy calls and dl_log_set_context() ignore NULL. Nothing is ever
+ * dereferenced. (dl_log_errorf() and the dl_parse_* helpers take a NULL log:
+ * there it only names whose message it is.)
  */
 #ifndef DIRTYLOG_H
 #define DIRTYLOG_H
@@ -69,7 +76,8 @@ typedef int (*dl_flush_fn)(void *arg);
  * A log type: a versioned vtable. `struct_size` is sizeof(struct
  * dl_log_type) as the type was compiled; fields past it are treated as
  * absent, so a type built against an older header keeps working. Append new
- * fields at the end only.
+ * fields at the end only. The smallest struct_size accepted is
+ * DL_LOG_TYPE_SIZE_V1 (every field up to and including `status`).
  *
  * Required: name, ctr, dtr, get_region_size, is_clean, in_sync, flush,
  * mark_region, clear_region, get_resync_work, set_region_sync,
@@ -113,6 +121,10 @@ struct dl_log_type {
 
 #define DL_LOG_TYPE_API_VERSION 1
 
+/* The minimum struct_size of a struct dl_log_type (its first version). */
+#define DL_LOG_TYPE_SIZE_V1 \
+    (offsetof(struct dl_log_type, status) + sizeof(((struct dl_log_type *)0)->status))
+
 /* Initialise a type struct: DL_LOG_TYPE_INIT("mine") then set the ops. */
 #define DL_LOG_TYPE_INIT(type_name) \
     .struct_size = sizeof(struct dl_log_type), \
@@ -129,13 +141,16 @@ DL_EXPORT const char *dl_last_error(void);
 /* ---- Registry of log types -------------------------------------------- */
 
 /* Built-in types ("core", and later "disk", "userspace") are registered
- * automatically. The struct is copied; `name` must stay valid until the type
- * is unregistered. -EEXIST for a duplicate name, -EINVAL for a malformed type
- * (missing required op, bad name, struct_size too small, newer api_version). */
+ * automatically. The struct and its name are copied. -EEXIST for a duplicate
+ * name, -EINVAL for a malformed type (missing required op, bad name,
+ * struct_size below DL_LOG_TYPE_SIZE_V1, newer api_version). */
 DL_EXPORT int dl_register_type(const struct dl_log_type *type);
 /* -ENOENT if not registered, -EBUSY while logs of that type exist. */
 DL_EXPORT int dl_unregister_type(const char *name);
-/* The registered type of that name, or NULL. */
+/* The registered type of that name (the registry's copy), or NULL. The
+ * pointer stays valid and its contents unchanged for the life of the process,
+ * even if the type is unregistered meanwhile (from any thread): the registry
+ * never frees a type's copy (re-registering an identical type reuses it). */
 DL_EXPORT const struct dl_log_type *dl_find_type(const char *name);
 
 /* ---- Creating and destroying logs -------------------------------------- */
@@ -172,11 +187,12 @@ DL_EXPORT int dl_log_clear_region(dl_log *log, uint64_t region);
 DL_EXPORT int dl_log_get_resync_work(dl_log *log, uint64_t *region);
 DL_EXPORT int dl_log_set_region_sync(dl_log *log, uint64_t region, int in_sync);
 DL_EXPORT int dl_log_get_sync_count(dl_log *log, uint64_t *count);
-/* Length of the string written to buf (NUL-terminated), or -EINVAL for a bad
- * status type, -ENOSPC if len is too small (buf then holds ""). */
+/* Length of the string written to buf (NUL-terminated), or -EINVAL for a
+ * NULL log or a bad status type, -ENOSPC if buf is NULL or len is too small
+ * (buf then holds ""). */
 DL_EXPORT int dl_log_status(dl_log *log, enum dl_status_type type, char *buf, size_t len);
 DL_EXPORT int dl_log_is_remote_recovering(dl_log *log, uint64_t region);
-/* The log's type. */
+/* The log's type (valid while the log exists, and after: see dl_find_type()). */
 DL_EXPORT const struct dl_log_type *dl_log_get_type(dl_log *log);
 
 /* ---- For implementers of log types ------------------------------------- */
@@ -186,7 +202,7 @@ DL_EXPORT void dl_log_set_context(dl_log *log, void *context);
 DL_EXPORT void *dl_log_get_context(dl_log *log);
 /* Record the human message of a failure (shown by dl_last_error()). */
 DL_EXPORT void dl_log_errorf(dl_log *log, const char *fmt, ...) DL_PRINTF(2, 3);
-/* Run the engine's flush callback: 0 if none is installed. */
+/* Run the engine's flush callback: 0 if none is installed (-EINVAL: no log). */
 DL_EXPORT int dl_log_call_flush_callback(dl_log *log);
 /* ceil(target_sectors / region_size); 0 if region_size is 0. */
 DL_EXPORT uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size);
@@ -201,9 +217,11 @@ enum dl_sync_mode { DL_SYNC_DEFAULT = 0, DL_SYNC_FORCE = 1, DL_SYNC_NONE = 2 };
 
 /* Parse the optional trailing words every built-in type accepts: at most one
  * of sync|nosync, and block_on_error (echoed by status). Any other word is
- * -EINVAL with a message. */
-DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode,
-                             int *block_on_error);
+ * -EINVAL with a message, unless `rest` is given: then the words it does not
+ * know are handed back in order in rest[0..*nrest) (room for argc words)
+ * for the type's own options. */
+DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, enum dl_sync_mode *sync_mode,
+                             int *block_on_error, char **rest, unsigned *nrest);
 
 
 /* ==== Disk logs: the I/O interface and disk-specific calls ==============
@@ -215,8 +233,9 @@ DL_EXPORT int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_
  * dl_log_create_disk_io(). Offsets and sizes are in bytes.
  */
 struct dl_io {
-    /* sizeof(struct dl_io) as the implementation was compiled; fields past
-     * it are treated as absent. Append new fields at the end only. */
+    /* sizeof(struct dl_io) as the implementation was compiled (DL_IO_INIT
+     * sets it), at least DL_IO_V1_SIZE; fields past it are treated as
+     * absent. Append new fields at the end only. */
     uint32_t struct_size;
     /* Read up to len bytes at offset: bytes read (0 at end of device, fewer
      * than len allowed), or -errno. */
@@ -245,6 +264,13 @@ struct dl_io {
      * -ENOSPC, or -errno. */
     int (*reserve)(struct dl_io *io, uint64_t bytes);
 };
+
+/* The size of struct dl_io as first published (struct_size up to and
+ * including priv): the smallest struct_size the library accepts. */
+#define DL_IO_V1_SIZE (offsetof(struct dl_io, priv) + sizeof(void *))
+
+/* Initialise an io: struct dl_io io = {DL_IO_INIT, .pread = ..., ...}. */
+#define DL_IO_INIT .struct_size = sizeof(struct dl_io)
 
 /* Open `path` with the default POSIX implementation, read-write (or
  * read-only with read_only != 0: writes then fail with -EROFS). A regular
@@ -299,6 +325,9 @@ typedef struct dl_rh dl_rh;
 #define DL_RH_EAGER_CLEAR 0x2u      /* no hot set: clear a region at the first
                                        dl_rh_flush() after it went idle */
 
+/* The smallest struct_size accepted is DL_RH_OPTIONS_SIZE_V1 (struct_size and
+ * flags); every later field reads as 0 (its default) when the caller's
+ * struct_size does not reach it. */
 struct dl_rh_options {
     uint32_t struct_size; /* sizeof(struct dl_rh_options) */
     uint32_t flags;       /* DL_RH_* above */
@@ -313,6 +342,9 @@ struct dl_rh_options {
     uint32_t clear_threshold;
 };
 
+#define DL_RH_OPTIONS_SIZE_V1 \
+    (offsetof(struct dl_rh_options, flags) + sizeof(((struct dl_rh_options *)0)->flags))
+
 /* dl_rh_begin_write() flags */
 #define DL_RH_NOWAIT 0x1u /* -EBUSY instead of waiting for a recovering region */
 
@@ -324,8 +356,11 @@ enum dl_rh_state {
     DL_RH_RECOVERING = 3, /* handed out for resync: new writes wait */
 };
 
+/* Filled up to the caller's struct_size, at least DL_RH_STATS_SIZE_V1 (every
+ * counter below: the first version); counters added later are left alone in
+ * an older caller's smaller struct. */
 struct dl_rh_stats {
-    uint32_t struct_size;     /* in: sizeof(struct dl_rh_stats) */
+    uint32_t struct_size;     /* in: sizeof(struct dl_rh_stats), left as is */
     uint32_t reserved;
     uint64_t dirty_regions;   /* marked by this layer and not cleared */
     uint64_t touched_regions; /* regions with an entry in the table */
@@ -339,8 +374,12 @@ struct dl_rh_stats {
     uint64_t clear_passes;    /* dl_rh_flush() passes (periods) */
 };
 
+#define DL_RH_STATS_SIZE_V1 \
+    (offsetof(struct dl_rh_stats, clear_passes) + sizeof(((struct dl_rh_stats *)0)->clear_passes))
+
 /* Create the layer over `log` (which must outlive it). opts may be NULL for
- * defaults; a struct with a smaller struct_size (older caller) is fine. The
+ * defaults; a struct with a smaller struct_size (older caller, at least
+ * DL_RH_OPTIONS_SIZE_V1) is fine. The
  * layer never calls dl_log_postsuspend/resume: the engine does. */
 DL_EXPORT int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out);
 /* Free the layer. Touches nothing in the log: call dl_rh_clear_idle() first
@@ -395,7 +434,8 @@ DL_EXPORT int dl_rh_region_state(dl_rh *rh, uint64_t region);
  * read may be served by any copy; 0 otherwise; -ERANGE. Lock-free for
  * touched regions; asks the log for untouched ones. */
 DL_EXPORT int dl_rh_range_in_sync(dl_rh *rh, uint64_t offset, uint64_t length);
-/* Counters; st->struct_size says how much the caller can take. */
+/* Counters; st->struct_size says how much the caller can take (at least
+ * DL_RH_STATS_SIZE_V1, else -EINVAL). */
 DL_EXPORT int dl_rh_get_stats(dl_rh *rh, struct dl_rh_stats *st);
 
 #ifdef __cplusplus

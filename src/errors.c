@@ -68,6 +68,7 @@ static void vset_error(const char *fmt, va_list ap)
     vsnprintf(last_error, sizeof last_error, fmt, ap);
 }
 
+/* The one way the library records a message (log_internal.h). */
 void dl__set_error(const char *fmt, ...)
 {
     va_list ap;
@@ -76,6 +77,7 @@ void dl__set_error(const char *fmt, ...)
     va_end(ap);
 }
 
+/* The same for types built outside the library (they cannot see dl__ names). */
 void dl_log_errorf(dl_log *log, const char *fmt, ...)
 {
     (void)log; /* the message belongs to the calling thread's last call */

@@ -1,17 +1,14 @@
-/* dl_log_*: create/destroy and one wrapper per op. Wrappers check regions,
- * normalise results and take the per-log lock only for SERIALIZE_ALL types. */
+/* dl_log_*: create/destroy and one wrapper per op. Wrappers check the handle
+ * and regions, normalise results and take the per-log lock only for
+ * SERIALIZE_ALL types. The NULL rule (dirtylog.h): int results -EINVAL,
+ * sizes 0, pointers NULL, setters and destroy ignore it. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bits.h"
 #include "log_internal.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define DL_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#else
-#define DL_UNLIKELY(x) (x)
-#endif
 
 uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
 {
@@ -20,8 +17,9 @@ uint64_t dl_region_count(uint64_t target_sectors, uint32_t region_size)
     return target_sectors / region_size + (target_sectors % region_size != 0);
 }
 
-int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
-                  const char *const *argv, dl_log **out)
+/* The checks every creation makes before a type is involved. */
+static int check_create_args(const char *type_name, uint64_t target_sectors, unsigned argc,
+                             const char *const *argv, dl_log **out)
 {
     dl__clear_error();
     if (!out)
@@ -44,29 +42,40 @@ int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
         dl__set_error("target length is 0 sectors");
         return -EINVAL;
     }
+    return 0;
+}
+
+/* Run `ops`' ctr on a new log. `entry` pins a registered type (NULL for a
+ * built-in type used directly); it is released on failure. */
+static int construct(const struct dl_log_type *ops, struct dl_registry_entry *entry,
+                     uint64_t target_sectors, unsigned argc, const char *const *argv,
+                     void *create_arg, dl_log **out)
+{
     dl_log *log = calloc(1, sizeof *log);
-    if (!log)
+    if (!log) {
+        if (entry)
+            dl__registry_release(entry);
         return -ENOMEM;
-    log->ops = dl__registry_acquire(type_name, &log->entry);
-    if (!log->ops) {
-        dl__set_error("unknown log type '%s'", type_name);
-        free(log);
-        return -ENOENT;
     }
+    log->ops = ops;
+    log->entry = entry;
+    log->create_arg = create_arg;
     log->target_sectors = target_sectors;
     log->serialize = log->ops->thread_model == DL_THREAD_MODEL_SERIALIZE_ALL;
     if (log->serialize && pthread_mutex_init(&log->lock, NULL) != 0) {
-        dl__registry_release(log->entry);
+        if (entry)
+            dl__registry_release(entry);
         free(log);
         return -ENOMEM;
     }
     /* Types take char ** like the kernel's ctr; they must not write to it. */
     int r = log->ops->ctr(log, target_sectors, argc, (char **)argv);
+    log->create_arg = NULL; /* the ctr's alone */
     if (r == 0) {
         uint32_t rs = log->ops->get_region_size(log);
         if (rs == 0) {
             log->ops->dtr(log);
-            dl__set_error("log type %s reported region size 0", type_name);
+            dl__set_error("log type %s reported region size 0", ops->name);
             r = -EINVAL;
         } else {
             log->region_size = rs;
@@ -76,17 +85,42 @@ int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
         if (r > 0)
             r = -EINVAL;
         if (dl_last_error()[0] == '\0')
-            dl__set_error("%s: constructor failed: %s", type_name, dl_strerror(r));
+            dl__set_error("%s: constructor failed: %s", ops->name, dl_strerror(r));
     }
     if (r < 0) {
         if (log->serialize)
             pthread_mutex_destroy(&log->lock);
-        dl__registry_release(log->entry);
+        if (entry)
+            dl__registry_release(entry);
         free(log);
         return r;
     }
     *out = log;
     return 0;
+}
+
+int dl_log_create(const char *type_name, uint64_t target_sectors, unsigned argc,
+                  const char *const *argv, dl_log **out)
+{
+    int r = check_create_args(type_name, target_sectors, argc, argv, out);
+    if (r < 0)
+        return r;
+    struct dl_registry_entry *entry;
+    const struct dl_log_type *ops = dl__registry_acquire(type_name, &entry);
+    if (!ops) {
+        dl__set_error("unknown log type '%s'", type_name);
+        return -ENOENT;
+    }
+    return construct(ops, entry, target_sectors, argc, argv, NULL, out);
+}
+
+int dl__log_create_with(const struct dl_log_type *type, uint64_t target_sectors, unsigned argc,
+                        const char *const *argv, void *create_arg, dl_log **out)
+{
+    int r = check_create_args(type->name, target_sectors, argc, argv, out);
+    if (r < 0)
+        return r;
+    return construct(type, NULL, target_sectors, argc, argv, create_arg, out);
 }
 
 void dl_log_destroy(dl_log *log)
@@ -96,7 +130,8 @@ void dl_log_destroy(dl_log *log)
     log->ops->dtr(log);
     if (log->serialize)
         pthread_mutex_destroy(&log->lock);
-    dl__registry_release(log->entry);
+    if (log->entry)
+        dl__registry_release(log->entry);
     free(log);
 }
 
@@ -111,18 +146,32 @@ int dl_log_set_flush_callback(dl_log *log, dl_flush_fn fn, void *arg)
 
 int dl_log_call_flush_callback(dl_log *log)
 {
+    if (!log)
+        return -EINVAL;
     if (!log->flush_fn)
         return 0;
     int r = log->flush_fn(log->flush_arg);
     return r > 0 ? -EIO : r;
 }
 
-void dl_log_set_context(dl_log *log, void *context) { log->context = context; }
-void *dl_log_get_context(dl_log *log) { return log->context; }
-const struct dl_log_type *dl_log_get_type(dl_log *log) { return log->ops; }
-uint32_t dl_log_get_region_size(dl_log *log) { return log->region_size; }
-uint64_t dl_log_get_region_count(dl_log *log) { return log->region_count; }
-uint64_t dl_log_get_target_sectors(dl_log *log) { return log->target_sectors; }
+void dl_log_set_context(dl_log *log, void *context)
+{
+    if (log)
+        log->context = context;
+}
+
+void *dl_log_get_context(dl_log *log) { return log ? log->context : NULL; }
+const struct dl_log_type *dl_log_get_type(dl_log *log) { return log ? log->ops : NULL; }
+uint32_t dl_log_get_region_size(dl_log *log) { return log ? log->region_size : 0; }
+uint64_t dl_log_get_region_count(dl_log *log) { return log ? log->region_count : 0; }
+uint64_t dl_log_get_target_sectors(dl_log *log) { return log ? log->target_sectors : 0; }
+
+/* The NULL rule for every wrapper that returns an int. */
+#define CHECK_LOG(log)             \
+    do {                           \
+        if (DL_UNLIKELY(!(log)))   \
+            return -EINVAL;        \
+    } while (0)
 
 /* Call an op under the log's lock if (and only if) its type asked for it. */
 #define CALL(log, expr)                           \
@@ -143,9 +192,11 @@ static int out_of_range(dl_log *log, uint64_t region)
     return -ERANGE;
 }
 
+/* The handle, then the region (a NULL log has no region count). */
 #define CHECK_REGION(log, region)                                  \
     do {                                                           \
-        if (DL_UNLIKELY((region) >= (log)->region_count)) \
+        CHECK_LOG(log);                                            \
+        if (DL_UNLIKELY((region) >= (log)->region_count))          \
             return out_of_range(log, region);                      \
     } while (0)
 
@@ -159,10 +210,29 @@ static int call_optional(dl_log *log, int (*op)(dl_log *))
     CALL(log, op(log));
 }
 
-int dl_log_presuspend(dl_log *log) { return call_optional(log, log->ops->presuspend); }
-int dl_log_postsuspend(dl_log *log) { return call_optional(log, log->ops->postsuspend); }
-int dl_log_resume(dl_log *log) { return call_optional(log, log->ops->resume); }
-int dl_log_flush(dl_log *log) { CALL(log, log->ops->flush(log)); }
+int dl_log_presuspend(dl_log *log)
+{
+    CHECK_LOG(log);
+    return call_optional(log, log->ops->presuspend);
+}
+
+int dl_log_postsuspend(dl_log *log)
+{
+    CHECK_LOG(log);
+    return call_optional(log, log->ops->postsuspend);
+}
+
+int dl_log_resume(dl_log *log)
+{
+    CHECK_LOG(log);
+    return call_optional(log, log->ops->resume);
+}
+
+int dl_log_flush(dl_log *log)
+{
+    CHECK_LOG(log);
+    CALL(log, log->ops->flush(log));
+}
 
 int dl_log_is_clean(dl_log *log, uint64_t region)
 {
@@ -206,6 +276,7 @@ static int resync_work(dl_log *log, uint64_t *region)
 
 int dl_log_get_resync_work(dl_log *log, uint64_t *region)
 {
+    CHECK_LOG(log);
     if (!region)
         return -EINVAL;
     CALL(log, resync_work(log, region));
@@ -219,6 +290,7 @@ int dl_log_set_region_sync(dl_log *log, uint64_t region, int in_sync)
 
 int dl_log_get_sync_count(dl_log *log, uint64_t *count)
 {
+    CHECK_LOG(log);
     if (!count)
         return -EINVAL;
     CALL(log, log->ops->get_sync_count(log, count));
@@ -236,6 +308,11 @@ static int status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 
 int dl_log_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
+    if (!log) { /* before buf: a NULL log is not a short buffer */
+        if (buf && len)
+            buf[0] = '\0';
+        return -EINVAL;
+    }
     if (!buf || len == 0)
         return -ENOSPC;
     if (type != DL_STATUS_INFO && type != DL_STATUS_TABLE) {

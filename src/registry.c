@@ -1,5 +1,11 @@
 /* The registry of log types: a short list under a mutex. Lookups happen at
- * create time only, never on an op's path. */
+ * create time only, never on an op's path.
+ *
+ * An entry is never freed: dl_find_type() hands out a pointer to its type
+ * copy with no way to give it back, so an unregistered entry moves to the
+ * `retired` list, where that pointer stays readable and unchanged. A later
+ * registration of an identical type takes its retired entry back, so a
+ * register/unregister cycle of the same type does not grow memory. */
 #define _POSIX_C_SOURCE 200809L /* strnlen */
 #include <errno.h>
 #include <stddef.h>
@@ -7,6 +13,7 @@
 #include <string.h>
 
 #include "log_internal.h"
+#include "versioned.h"
 
 struct dl_registry_entry {
     struct dl_registry_entry *next;
@@ -18,6 +25,7 @@ struct dl_registry_entry {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t builtins_once = PTHREAD_ONCE_INIT;
 static struct dl_registry_entry *registry;
+static struct dl_registry_entry *retired; /* unregistered: kept, never freed */
 
 static struct dl_registry_entry *find_locked(const char *name)
 {
@@ -27,16 +35,13 @@ static struct dl_registry_entry *find_locked(const char *name)
     return NULL;
 }
 
-/* A field is present when the type's struct_size covers it. */
-#define HAS_FIELD(t, f) ((t)->struct_size >= offsetof(struct dl_log_type, f) + sizeof((t)->f))
-
 static int validate(const struct dl_log_type *t)
 {
     if (!t) {
         dl__set_error("log type is NULL");
         return -EINVAL;
     }
-    if (!HAS_FIELD(t, status) || t->struct_size > 1u << 16) {
+    if (t->struct_size < DL_LOG_TYPE_SIZE_V1 || t->struct_size > DL__STRUCT_SIZE_MAX) {
         dl__set_error("log type struct_size %u is not a struct dl_log_type", t->struct_size);
         return -EINVAL;
     }
@@ -75,6 +80,24 @@ static int validate(const struct dl_log_type *t)
     return 0;
 }
 
+/* Take back a retired entry byte-identical to `copy` (so a pointer handed
+ * out for it reads the same again), or NULL. (A caller whose struct padding
+ * differs between calls only misses the reuse.) */
+static struct dl_registry_entry *unretire_locked(const struct dl_log_type *copy, const char *name)
+{
+    for (struct dl_registry_entry **pp = &retired; *pp; pp = &(*pp)->next) {
+        struct dl_registry_entry *e = *pp;
+        struct dl_log_type same; /* memcpy, not =: padding bytes compare too */
+        memcpy(&same, copy, sizeof same);
+        same.name = e->name;
+        if (strcmp(e->name, name) == 0 && memcmp(&e->type, &same, sizeof same) == 0) {
+            *pp = e->next;
+            return e;
+        }
+    }
+    return NULL;
+}
+
 static int register_locked(const struct dl_log_type *t)
 {
     int r = validate(t);
@@ -84,14 +107,18 @@ static int register_locked(const struct dl_log_type *t)
         dl__set_error("log type %s is already registered", t->name);
         return -EEXIST;
     }
-    struct dl_registry_entry *e = calloc(1, sizeof *e);
-    if (!e)
-        return -ENOMEM;
-    size_t n = t->struct_size < sizeof e->type ? t->struct_size : sizeof e->type;
-    memcpy(&e->type, t, n); /* fields the type does not know stay zero */
-    e->type.struct_size = sizeof e->type;
-    strcpy(e->name, t->name);
-    e->type.name = e->name;
+    struct dl_log_type copy; /* fields the type does not know are zero */
+    if (dl__import_versioned(&copy, sizeof copy, t, DL_LOG_TYPE_SIZE_V1) < 0)
+        return -EINVAL; /* validate() said why */
+    struct dl_registry_entry *e = unretire_locked(&copy, t->name);
+    if (!e) {
+        e = calloc(1, sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        memcpy(&e->type, &copy, sizeof copy);
+        strcpy(e->name, t->name);
+        e->type.name = e->name;
+    }
     e->next = registry;
     registry = e;
     return 0;
@@ -133,7 +160,8 @@ int dl_unregister_type(const char *name)
     } else {
         struct dl_registry_entry *e = *pp;
         *pp = e->next;
-        free(e);
+        e->next = retired; /* dl_find_type() may have handed out &e->type */
+        retired = e;
     }
     pthread_mutex_unlock(&registry_lock);
     return r;

@@ -12,26 +12,27 @@
 int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
                          uint32_t *region_size)
 {
+    (void)log; /* messages belong to the calling thread, not the log */
     uint64_t v;
     int r = dl__parse_u64(arg, &v);
     if (r == -ERANGE || (r == 0 && v > 0x80000000u)) {
-        dl_log_errorf(log, "region_size %s is too large (the largest is 2147483648 sectors)", arg);
+        dl__set_error("region_size %s is too large (the largest is 2147483648 sectors)", arg);
         return -EINVAL;
     }
     if (r < 0) {
-        dl_log_errorf(log, "region_size '%s' is not an unsigned decimal number", arg);
+        dl__set_error("region_size '%s' is not an unsigned decimal number", arg);
         return -EINVAL;
     }
     if (v < 2) {
-        dl_log_errorf(log, "region_size %" PRIu64 " is too small (at least 2 sectors)", v);
+        dl__set_error("region_size %" PRIu64 " is too small (at least 2 sectors)", v);
         return -EINVAL;
     }
     if (v & (v - 1)) {
-        dl_log_errorf(log, "region_size %" PRIu64 " is not a power of 2", v);
+        dl__set_error("region_size %" PRIu64 " is not a power of 2", v);
         return -EINVAL;
     }
     if (v > target_sectors) {
-        dl_log_errorf(log, "region_size %" PRIu64 " is larger than the target (%" PRIu64 " sectors)",
+        dl__set_error("region_size %" PRIu64 " is larger than the target (%" PRIu64 " sectors)",
                       v, target_sectors);
         return -EINVAL;
     }
@@ -39,9 +40,13 @@ int dl_parse_region_size(dl_log *log, const char *arg, uint64_t target_sectors,
     return 0;
 }
 
-int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int *block_on_error)
+int dl_parse_flags(dl_log *log, unsigned argc, char **argv, enum dl_sync_mode *sync_mode, int *block_on_error,
+                   char **rest, unsigned *nrest)
 {
     int mode = DL_SYNC_DEFAULT, boe = 0;
+    unsigned n = 0;
+    if (rest && !nrest)
+        return -EINVAL;
     for (unsigned i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "sync") == 0 || strcmp(a, "nosync") == 0) {
@@ -52,10 +57,12 @@ int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int 
             mode = a[0] == 's' ? DL_SYNC_FORCE : DL_SYNC_NONE;
         } else if (strcmp(a, "block_on_error") == 0) {
             if (boe) {
-                dl_log_errorf(log, "block_on_error given twice");
+                dl_log_errorf(log, "'%s' given twice", a);
                 return -EINVAL;
             }
             boe = 1;
+        } else if (rest) {
+            rest[n++] = argv[i];
         } else {
             dl_log_errorf(log, "unknown argument '%s' (expected sync, nosync or block_on_error)", a);
             return -EINVAL;
@@ -63,6 +70,26 @@ int dl_parse_flags(dl_log *log, unsigned argc, char **argv, int *sync_mode, int 
     }
     *sync_mode = mode;
     *block_on_error = boe;
+    if (nrest)
+        *nrest = n;
+    return 0;
+}
+
+int dl__split_words(char *s, char **words, unsigned max, unsigned *n)
+{
+    unsigned k = 0;
+    for (char *p = s;;) {
+        while (isspace((unsigned char)*p))
+            *p++ = '\0';
+        if (!*p)
+            break;
+        if (k == max)
+            return -E2BIG;
+        words[k++] = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+    }
+    *n = k;
     return 0;
 }
 
@@ -82,20 +109,10 @@ int dl_log_create_table(const char *table, uint64_t target_sectors, dl_log **out
         return -ENOMEM;
     char *words[DL_MAX_ARGS + 2];
     unsigned n = 0;
-    int r = 0;
-    for (char *p = copy;;) {
-        while (isspace((unsigned char)*p))
-            *p++ = '\0';
-        if (!*p)
-            break;
-        if (n == DL_MAX_ARGS + 2) {
-            dl__set_error("table line has more than %d arguments", DL_MAX_ARGS);
-            r = -E2BIG;
-            goto out;
-        }
-        words[n++] = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
+    int r = dl__split_words(copy, words, DL_MAX_ARGS + 2, &n);
+    if (r < 0) {
+        dl__set_error("table line has more than %d arguments", DL_MAX_ARGS);
+        goto out;
     }
     if (n < 2) {
         dl__set_error(n ? "table line '%s' has no argument count" : "table line '%s' is empty",

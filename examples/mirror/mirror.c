@@ -17,6 +17,9 @@
 #include "disk/claim.h"
 #include "log_internal.h" /* dl__parse_u64 */
 
+/* Offsets past 2 GiB: CMakeLists.txt defines _FILE_OFFSET_BITS=64 for all. */
+_Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits: build with -D_FILE_OFFSET_BITS=64");
+
 static int fail(struct mirror *m, int err, const char *fmt, ...)
 {
     va_list ap;

@@ -60,6 +60,8 @@
  * never freed while concurrent operations are allowed, so a loaded pointer
  * stays valid for the whole call. */
 #include "bitmap/bitmap.h"
+#include "bitmap/bitmap_hooks.h"
+#include "bits.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -89,10 +91,8 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define COLD __attribute__((noinline, cold))
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define COLD
-#define UNLIKELY(x) (x)
 #endif
 
 struct leaf {
@@ -108,10 +108,12 @@ struct bitmap {
     uint64_t nbits;
     unsigned level; /* of the root, >= 1 */
     unsigned rfan;  /* root children */
+    bool count_leaf_visits; /* bitmap_hooks.h (tests only) */
     /* Written rarely (materialisation, pruning), kept off the hot lines. */
     alignas(64) _Atomic size_t mem;
     _Atomic uint64_t prune_started;
     _Atomic uint64_t prune_finished;
+    _Atomic uint64_t leaf_visits; /* when count_leaf_visits */
     alignas(64) _Atomic uint64_t rsum[ROOT_MAX_FAN / 64];
     _Atomic(void *) rchild[]; /* rfan entries */
 };
@@ -149,8 +151,7 @@ static inline uint64_t valid_mask(const struct bitmap *bm, uint64_t b)
 {
     if (b >= bm->nbits)
         return 0;
-    uint64_t left = bm->nbits - b;
-    return left >= 64 ? ~0ULL : (1ULL << left) - 1;
+    return dl__low_bits(bm->nbits - b);
 }
 
 /* ---- node creation ------------------------------------------------------ */
@@ -248,7 +249,7 @@ static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
  * 1. The load is seq_cst (see the top of the file). */
 static inline void ensure_summary(_Atomic uint64_t *sw, uint64_t m)
 {
-    if (UNLIKELY(!(atomic_load(sw) & m)))
+    if (DL_UNLIKELY(!(atomic_load(sw) & m)))
         atomic_fetch_or(sw, m);
 }
 
@@ -313,12 +314,12 @@ HOT int test_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 {
     void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
-        if (UNLIKELY(!is_node(c)))
+        if (DL_UNLIKELY(!is_node(c)))
             return c == ONES;
         c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
                                  memory_order_acquire);
     }
-    if (UNLIKELY(!is_node(c)))
+    if (DL_UNLIKELY(!is_node(c)))
         return c == ONES;
     uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS],
                                       memory_order_acquire);
@@ -357,7 +358,7 @@ HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
     sm[L] = 1ULL << (i % 64);
     void *c = atomic_load_explicit(&bm->rchild[i], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
-        if (UNLIKELY(!is_node(c)))
+        if (DL_UNLIKELY(!is_node(c)))
             return set_slow(bm, bit);
         struct inode *n = c;
         i = (bit >> cshift(l)) % FAN;
@@ -365,7 +366,7 @@ HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
         sm[l] = 1ULL << (i % 64);
         c = atomic_load_explicit(&n->child[i], memory_order_acquire);
     }
-    if (UNLIKELY(!is_node(c)))
+    if (DL_UNLIKELY(!is_node(c)))
         return set_slow(bm, bit);
     int old = leaf_set(c, bit);
     for (unsigned l = 1; l <= L; l++) /* bottom-up */
@@ -393,12 +394,12 @@ HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 {
     void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
-        if (UNLIKELY(!is_node(c)))
+        if (DL_UNLIKELY(!is_node(c)))
             return c == NULL ? 0 : clear_slow(bm, bit);
         c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
                                  memory_order_acquire);
     }
-    if (UNLIKELY(!is_node(c)))
+    if (DL_UNLIKELY(!is_node(c)))
         return c == NULL ? 0 : clear_slow(bm, bit);
     return leaf_clear(c, bit);
 }
@@ -412,8 +413,11 @@ int dl__bitmap_clear(struct bitmap *bm, uint64_t bit)
 
 /* ---- find_next_set ------------------------------------------------------ */
 
-static bool leaf_find_set(struct leaf *lf, uint64_t base, uint64_t from, uint64_t *found)
+static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
+                          uint64_t *found)
 {
+    if (DL_UNLIKELY(bm->count_leaf_visits))
+        atomic_fetch_add_explicit(&bm->leaf_visits, 1, memory_order_relaxed);
     uint64_t m = ~0ULL << (from % 64);
     for (unsigned i = (unsigned)((from - base) / 64); i < LEAF_WORDS; i++, m = ~0ULL) {
         uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_acquire) & m;
@@ -502,7 +506,7 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
             }
             if (c) {
                 struct inode *cn = c;
-                if (l == 1 ? leaf_find_set(c, cb, cf, found)
+                if (l == 1 ? leaf_find_set(bm, c, cb, cf, found)
                            : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found))
                     return true;
             }
@@ -522,6 +526,17 @@ int dl__bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *
     if (from >= bm->nbits)
         return 0;
     return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found);
+}
+
+void dl__bitmap_count_leaf_visits(struct bitmap *bm)
+{
+    atomic_store_explicit(&bm->leaf_visits, 0, memory_order_relaxed);
+    bm->count_leaf_visits = true;
+}
+
+uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm)
+{
+    return atomic_load_explicit(&bm->leaf_visits, memory_order_relaxed);
 }
 
 /* ---- find_next_clear ---------------------------------------------------- */
@@ -641,7 +656,7 @@ int dl__bitmap_fill(struct bitmap *bm, int value)
     for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++) {
         uint64_t s = 0;
         if (value && k * 64 < bm->rfan)
-            s = bm->rfan - k * 64 >= 64 ? ~0ULL : (1ULL << (bm->rfan - k * 64)) - 1;
+            s = dl__low_bits(bm->rfan - k * 64);
         atomic_store_explicit(&bm->rsum[k], s, memory_order_relaxed);
     }
     return 0;
@@ -665,6 +680,8 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     bm->nbits = nbits;
     bm->level = l;
     bm->rfan = fan;
+    bm->count_leaf_visits = false;
+    atomic_init(&bm->leaf_visits, 0);
     atomic_init(&bm->mem, size);
     atomic_init(&bm->prune_started, 0);
     atomic_init(&bm->prune_finished, 0);

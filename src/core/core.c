@@ -17,7 +17,7 @@
 struct core_log {
     uint32_t region_size;
     uint64_t region_count;
-    int sync_mode;
+    enum dl_sync_mode sync_mode;
     int block_on_error;
     struct bitmap *dirty; /* 1 = marked (writes may be in flight) */
     struct sync_state sync;
@@ -42,7 +42,8 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         return -ENOMEM;
     int r = dl_parse_region_size(log, argv[0], target, &lc->region_size);
     if (r == 0)
-        r = dl_parse_flags(log, argc - 1, argv + 1, &lc->sync_mode, &lc->block_on_error);
+        r = dl_parse_flags(log, argc - 1, argv + 1, &lc->sync_mode, &lc->block_on_error, NULL,
+                           NULL);
     if (r < 0) {
         free(lc);
         return r;

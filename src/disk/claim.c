@@ -10,6 +10,9 @@
 
 #include "log_internal.h"
 
+/* Offsets past 2 GiB: CMakeLists.txt defines _FILE_OFFSET_BITS=64 for all. */
+_Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits: build with -D_FILE_OFFSET_BITS=64");
+
 static int busy(const char *what, const char *path)
 {
     dl__set_error("%s %s is in use by another process", what, path);

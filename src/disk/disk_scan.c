@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "disk/endian.h"
+#include "bits.h"
+#include "le_bytes.h"
 
 #define SCAN_CHUNK_BYTES (1u << 20) /* a multiple of 8 */
 
@@ -65,7 +66,7 @@ static int word_runs(uint64_t base, uint64_t v, struct run *run, disk_range_fn f
         if (r)
             return r;
         res->may_differ += len;
-        v = s + len >= 64 ? 0 : v & ~((((uint64_t)1 << len) - 1) << s);
+        v = s + len >= 64 ? 0 : v & ~(dl__low_bits(len) << s);
     }
     return 0;
 }
@@ -112,8 +113,7 @@ int dl__disk_scan_bitmap(struct dl_io *io, const struct disk_header_info *info, 
         for (size_t i = 0; r == 0 && i < len; i += 8) {
             uint64_t base = (off + i) * 8; /* first region of this word */
             uint64_t stored = get_le64(buf + i);
-            uint64_t valid = base >= n ? 0 : n - base >= 64 ? ~(uint64_t)0
-                                                            : ((uint64_t)1 << (n - base)) - 1;
+            uint64_t valid = base >= n ? 0 : dl__low_bits(n - base);
             res->stray_bits += popcount64(stored & ~valid);
             uint64_t v = (info->one_means_clean ? ~stored : stored) & valid;
             if (v)

@@ -5,7 +5,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "disk/endian.h"
+#include "le_bytes.h"
 
 void dl__dm_encode(const struct dlm_header *h, uint8_t out[DLM_HEADER_BYTES])
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "disk/crc32c.h"
-#include "disk/endian.h"
+#include "le_bytes.h"
 
 /* Record layout (byte offsets). */
 enum {

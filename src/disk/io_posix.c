@@ -15,8 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
-#include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h> /* BLKGETSIZE64, BLKSSZGET: glibc and musl alike */
+/* ioctl's request is unsigned long in glibc, int in musl: convert explicitly
+ * (the kernel reads only 32 bits of it). */
+#ifdef __GLIBC__
+#define IOCTL_REQUEST(r) ((unsigned long)(r))
+#else
+#define IOCTL_REQUEST(r) ((int)(r))
+#endif
 #endif
 
 #include "log_internal.h"
@@ -79,7 +86,8 @@ static int posix_size(struct dl_io *io, uint64_t *bytes, uint32_t *lbs)
     if (S_ISBLK(st.st_mode)) {
         uint64_t sz;
         int ss;
-        if (ioctl(pio(io)->fd, BLKGETSIZE64, &sz) != 0 || ioctl(pio(io)->fd, BLKSSZGET, &ss) != 0)
+        if (ioctl(pio(io)->fd, IOCTL_REQUEST(BLKGETSIZE64), &sz) != 0 ||
+            ioctl(pio(io)->fd, IOCTL_REQUEST(BLKSSZGET), &ss) != 0)
             return -errno;
         *bytes = sz;
         *lbs = ss > 0 ? (uint32_t)ss : 512;
@@ -133,7 +141,7 @@ static int posix_reserve(struct dl_io *io, uint64_t bytes)
 #endif
 }
 
-static void posix_close(struct dl_io *io)
+static void posix_io_close(struct dl_io *io) /* posix_close is musl's */
 {
     close(pio(io)->fd);
     free(pio(io));
@@ -149,7 +157,7 @@ int dl__io_posix_from_fd(int fd, int read_only, struct dl_io **out)
     p->io.pwrite = posix_pwrite;
     p->io.sync = posix_sync;
     p->io.size = posix_size;
-    p->io.close = posix_close;
+    p->io.close = posix_io_close;
     p->io.set_size = posix_set_size;
     p->io.reserve = posix_reserve;
     p->io.priv = p;

@@ -37,31 +37,31 @@ const char *dl__wire_request_name(unsigned number)
 void dl__wire_encode_header(const struct dlw_header *h, uint8_t *out)
 {
     memset(out, 0, DLW_HEADER_SIZE);
-    dlw_put_le64(out + DLW_OFF_LUID, h->luid);
+    put_le64(out + DLW_OFF_LUID, h->luid);
     /* strnlen keeps us inside the field even if the caller forgot the NUL;
      * the last byte of the field always stays 0. */
     size_t n = 0;
     while (n < DLW_UUID_SIZE - 1 && h->uuid[n])
         n++;
     memcpy(out + DLW_OFF_UUID, h->uuid, n);
-    dlw_put_le32(out + DLW_OFF_VERSION, h->version);
-    dlw_put_le32(out + DLW_OFF_ERROR, (uint32_t)h->error);
-    dlw_put_le32(out + DLW_OFF_SEQ, h->seq);
-    dlw_put_le32(out + DLW_OFF_TYPE, h->request_type);
-    dlw_put_le32(out + DLW_OFF_DATA_SIZE, h->data_size);
+    put_le32(out + DLW_OFF_VERSION, h->version);
+    put_le32(out + DLW_OFF_ERROR, (uint32_t)h->error);
+    put_le32(out + DLW_OFF_SEQ, h->seq);
+    put_le32(out + DLW_OFF_TYPE, h->request_type);
+    put_le32(out + DLW_OFF_DATA_SIZE, h->data_size);
 }
 
 int dl__wire_decode_header(const uint8_t *in, uint32_t max_payload, struct dlw_header *h)
 {
-    h->luid = dlw_get_le64(in + DLW_OFF_LUID);
+    h->luid = get_le64(in + DLW_OFF_LUID);
     memcpy(h->uuid, in + DLW_OFF_UUID, DLW_UUID_SIZE);
     int has_nul = memchr(h->uuid, '\0', DLW_UUID_SIZE) != NULL;
     h->uuid[DLW_UUID_SIZE - 1] = '\0';
-    h->version = dlw_get_le32(in + DLW_OFF_VERSION);
-    h->error = (int32_t)dlw_get_le32(in + DLW_OFF_ERROR);
-    h->seq = dlw_get_le32(in + DLW_OFF_SEQ);
-    h->request_type = dlw_get_le32(in + DLW_OFF_TYPE);
-    h->data_size = dlw_get_le32(in + DLW_OFF_DATA_SIZE);
+    h->version = get_le32(in + DLW_OFF_VERSION);
+    h->error = (int32_t)get_le32(in + DLW_OFF_ERROR);
+    h->seq = get_le32(in + DLW_OFF_SEQ);
+    h->request_type = get_le32(in + DLW_OFF_TYPE);
+    h->data_size = get_le32(in + DLW_OFF_DATA_SIZE);
     if (h->version != DLW_VERSION)
         return -EPROTO;
     if (h->data_size > max_payload || h->data_size > DLW_MAX_PAYLOAD)

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "le_bytes.h"
+
 #define DLW_HEADER_SIZE 160u
 #define DLW_VERSION 3u
 #define DLW_UUID_SIZE 129u /* NUL-terminated: at most 128 characters */
@@ -61,29 +63,12 @@ struct dlw_header {
     uint32_t data_size;
 };
 
-static inline void dlw_put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void dlw_put_le64(uint8_t *p, uint64_t v)
-{
-    dlw_put_le32(p, (uint32_t)v);
-    dlw_put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline uint32_t dlw_get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t dlw_get_le64(const uint8_t *p)
-{
-    return (uint64_t)dlw_get_le32(p) | (uint64_t)dlw_get_le32(p + 4) << 32;
-}
+/* The wire's integers use the shared little-endian helpers (le_bytes.h);
+ * these names are kept for the wire's callers. */
+#define dlw_put_le32 put_le32
+#define dlw_put_le64 put_le64
+#define dlw_get_le32 get_le32
+#define dlw_get_le64 get_le64
 
 /* Low 8 bits of request_type. */
 static inline unsigned dlw_request_number(uint32_t request_type) { return request_type & 0xffu; }

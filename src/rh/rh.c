@@ -1,12 +1,14 @@
 /* The write-intent layer's lifetime, queries and counters. The write path is
- * in rh_write.c, group commit in rh_commit.c, lazy clearing in rh_clear.c,
- * recovery in rh_recovery.c, the sparse region table in rh_table.c. */
+ * in rh_write.c, group commit and dl_rh_flush in rh_commit.c, the lazy clear
+ * pass in rh_clear.c, recovery in rh_recovery.c, the sparse region table in
+ * rh_table.c. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rh/rh_internal.h"
+#include "versioned.h"
 
 #define KNOWN_FLAGS (DL_RH_BUSY_ON_RECOVERY | DL_RH_EAGER_CLEAR)
 /* Idle stamps are 24-bit: a hot set longer than half their range would
@@ -22,12 +24,9 @@ int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
         return -EINVAL;
     struct dl_rh_options o;
     memset(&o, 0, sizeof o);
-    if (opts) {
-        if (opts->struct_size < sizeof(uint32_t))
-            return -EINVAL;
-        /* An older caller's smaller struct: the missing fields stay 0. */
-        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-    }
+    /* An older caller's smaller struct: the missing fields stay 0. */
+    if (opts && dl__import_versioned(&o, sizeof o, opts, DL_RH_OPTIONS_SIZE_V1) < 0)
+        return -EINVAL;
     if ((o.flags & ~KNOWN_FLAGS) || o.hot_periods > MAX_HOT_PERIODS)
         return -EINVAL;
 
@@ -126,14 +125,11 @@ int dl_rh_range_in_sync(dl_rh *rh, uint64_t offset, uint64_t length)
 
 int dl_rh_get_stats(dl_rh *rh, struct dl_rh_stats *st)
 {
-    if (!rh || !st || st->struct_size < sizeof(uint32_t))
+    if (!rh || !st)
         return -EINVAL;
     pthread_mutex_lock(&rh->lock);
     struct dl_rh_stats s = rh->stats;
     s.dirty_regions = rh->dirty_regions;
     pthread_mutex_unlock(&rh->lock);
-    size_t n = st->struct_size < sizeof s ? st->struct_size : sizeof s;
-    s.struct_size = (uint32_t)n;
-    memcpy(st, &s, n);
-    return 0;
+    return dl__export_versioned(st, &s, sizeof s, DL_RH_STATS_SIZE_V1);
 }

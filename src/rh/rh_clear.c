@@ -6,8 +6,6 @@
  * dl_log_clear_region() call is therefore on stable storage on every copy
  * before the log may say "clean". A region written again before its pass
  * costs nothing: no mark, no clear, no flush (the hot set). */
-#include <errno.h>
-
 #include "rh/rh_internal.h"
 
 static int eligible(const struct dl_rh *rh, uint64_t w, uint64_t gen, int all_idle)
@@ -63,17 +61,3 @@ uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle)
     }
     return cleared;
 }
-
-static int64_t flush_pass(dl_rh *rh, int all_idle)
-{
-    if (!rh)
-        return -EINVAL;
-    pthread_mutex_lock(&rh->lock);
-    uint64_t n = dl__rh_clear_pass(rh, all_idle);
-    int err = rh->clears_unflushed ? dl__rh_commit_wait(rh, rh_next_flush(rh)) : 0;
-    pthread_mutex_unlock(&rh->lock);
-    return err < 0 ? err : (int64_t)n;
-}
-
-int64_t dl_rh_flush(dl_rh *rh) { return flush_pass(rh, 0); }
-int64_t dl_rh_clear_idle(dl_rh *rh) { return flush_pass(rh, 1); }

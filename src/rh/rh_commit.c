@@ -7,7 +7,9 @@
  * (without the lock); threads arriving meanwhile need the next number and
  * sleep; when the flush ends, one of them leads the next flush, which covers
  * every mark made while the previous one ran. So N concurrent cold begins
- * cost at most 2 flushes however they interleave. */
+ * cost at most 2 flushes however they interleave.
+ *
+ * This file is the layer's only caller of dl_log_flush(). */
 #include <errno.h>
 
 #include "rh/rh_internal.h"
@@ -45,3 +47,19 @@ int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target)
         pthread_cond_wait(&rh->flush_cond, &rh->lock);
     }
 }
+
+/* dl_rh_flush / dl_rh_clear_idle: a clear pass (rh_clear.c), then one commit
+ * that makes its clears durable. */
+static int64_t flush_pass(dl_rh *rh, int all_idle)
+{
+    if (!rh)
+        return -EINVAL;
+    pthread_mutex_lock(&rh->lock);
+    uint64_t n = dl__rh_clear_pass(rh, all_idle);
+    int err = rh->clears_unflushed ? dl__rh_commit_wait(rh, rh_next_flush(rh)) : 0;
+    pthread_mutex_unlock(&rh->lock);
+    return err < 0 ? err : (int64_t)n;
+}
+
+int64_t dl_rh_flush(dl_rh *rh) { return flush_pass(rh, 0); }
+int64_t dl_rh_clear_idle(dl_rh *rh) { return flush_pass(rh, 1); }

@@ -1,5 +1,5 @@
-/* Internals of the write-intent layer (region hash). Shared by the files of
- * src/rh/ and by tests/rh/ (which reach the test hooks).
+/* Internals of the write-intent layer (region hash), shared by the files of
+ * src/rh/ only (tests reach the layer through rh_hooks.h).
  *
  * Per touched region one entry: an atomic state word and a mark ticket.
  *
@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "dirtylog.h"
+#include "rh/rh_hooks.h"
 
 #define RH_PENDING_MASK 0xffffffffull
 #define RH_F_KNOWN (1ull << 32)      /* entry initialised (in_sync asked) */
@@ -104,12 +105,7 @@ struct dl_rh {
     uint64_t clears_unflushed; /* clears issued since the last flush started */
     struct dl_rh_stats stats; /* under lock */
 
-    /* Test hooks (tests/rh): called under the lock when a writer is about
-     * to sleep on a recovering region, and when the resync thread is about
-     * to sleep waiting for writes to drain. */
-    void (*test_on_recovery_wait)(void *arg, uint64_t region);
-    void (*test_on_drain_wait)(void *arg, uint64_t region);
-    void *test_arg;
+    struct dl_rh_test_hooks hooks; /* rh_hooks.h; under lock */
 };
 
 /* rh_table.c */
@@ -126,14 +122,15 @@ int dl__rh_entry_init(struct dl_rh *rh, uint64_t region, struct rh_entry *e);
 /* Under lock: record that the entry is (no longer) MARKED. */
 void dl__rh_note_marked(struct dl_rh *rh, struct rh_leaf *leaf, uint64_t region, int marked);
 
-/* rh_commit.c: under lock; returns with the lock held. 0 once a flush
- * numbered >= target succeeded, else the error of the flush(es) that
- * covered target. */
+/* rh_commit.c (the only caller of dl_log_flush): under lock; returns with
+ * the lock held. 0 once a flush numbered >= target succeeded, else the error
+ * of the flush(es) that covered target. */
 int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target);
 /* Under lock: the number the next flush to start will get. */
 static inline uint64_t rh_next_flush(struct dl_rh *rh) { return rh->flush_started + 1; }
 
-/* rh_clear.c: under lock; clears eligible idle regions; returns how many. */
+/* rh_clear.c: under lock; clears eligible idle regions in the log (without
+ * flushing it); returns how many. */
 uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle);
 
 /* Lock-free CAS helpers (rh_write.c). */

@@ -6,6 +6,7 @@
  *   end       the log records the result; RECOVERING ends; writers wake.
  * All three run under rh->lock, like every change of a region's flags. */
 #include <errno.h>
+#include <string.h>
 
 #include "rh/rh_internal.h"
 
@@ -64,8 +65,8 @@ int dl_rh_recovery_wait_idle(dl_rh *rh, uint64_t region)
                                                      memory_order_acquire,
                                                      memory_order_relaxed))
             continue;
-        if (rh->test_on_drain_wait)
-            rh->test_on_drain_wait(rh->test_arg, region);
+        if (rh->hooks.on_drain_wait)
+            rh->hooks.on_drain_wait(rh->hooks.arg, region);
         pthread_cond_wait(&rh->region_cond, &rh->lock);
     }
     pthread_mutex_unlock(&rh->lock);
@@ -103,4 +104,14 @@ int dl_rh_recovery_end(dl_rh *rh, uint64_t region, int success)
     pthread_cond_broadcast(&rh->region_cond);
     pthread_mutex_unlock(&rh->lock);
     return err;
+}
+
+void dl__rh_set_test_hooks(dl_rh *rh, const struct dl_rh_test_hooks *hooks)
+{
+    pthread_mutex_lock(&rh->lock);
+    if (hooks)
+        rh->hooks = *hooks;
+    else
+        memset(&rh->hooks, 0, sizeof rh->hooks);
+    pthread_mutex_unlock(&rh->lock);
 }

@@ -91,8 +91,8 @@ again:
             if (busy)
                 return -EBUSY;
             rh->stats.recovery_waits++;
-            if (rh->test_on_recovery_wait)
-                rh->test_on_recovery_wait(rh->test_arg, r);
+            if (rh->hooks.on_recovery_wait)
+                rh->hooks.on_recovery_wait(rh->hooks.arg, r);
             pthread_cond_wait(&rh->region_cond, &rh->lock);
             goto again;
         }

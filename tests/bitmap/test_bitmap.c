@@ -11,28 +11,10 @@
 #include <time.h>
 
 #include "bitmap/bitmap.h"
+#include "bitmap/bitmap_hooks.h"
+#include "common/check.h"
 
-/* A failed check prints where and makes the current test return failure. */
-#define T(cond)                                                                \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            return 1;                                                          \
-        }                                                                      \
-    } while (0)
-
-/* Same, with the two values shown. */
-#define TEQ(a, b)                                                              \
-    do {                                                                       \
-        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                       \
-        if (a_ != b_) {                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s == %" PRIu64              \
-                            ", %s == %" PRIu64 "\n",                           \
-                    __FILE__, __LINE__, #a, a_, #b, b_);                       \
-            return 1;                                                          \
-        }                                                                      \
-    } while (0)
+TEST_MAIN_DEFINITIONS
 
 #define MiB (1024.0 * 1024.0)
 
@@ -175,23 +157,23 @@ static int check_find(struct bitmap *bm, const struct ref *r, uint64_t from)
 /* Everything observable, compared with the reference. */
 static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
 {
-    TEQ(dl__bitmap_size(bm), r->nbits);
-    TEQ(dl__bitmap_count(bm), ref_count(r));
+    REQUIRE_U64(dl__bitmap_size(bm), r->nbits);
+    REQUIRE_U64(dl__bitmap_count(bm), ref_count(r));
     uint64_t n = r->nbits;
     if (n <= 3 * 4096) { /* exhaustive */
         for (uint64_t b = 0; b < n; b++) {
-            TEQ(dl__bitmap_test(bm, b), ref_get(r, b));
-            T(check_find(bm, r, b) == 0);
+            REQUIRE_U64(dl__bitmap_test(bm, b), ref_get(r, b));
+            REQUIRE(check_find(bm, r, b) == 0);
         }
     } else {
         for (size_t i = 0; i < r->n; i++) {
             uint64_t b = r->x[i];
-            TEQ(dl__bitmap_test(bm, b), r->init ^ 1);
-            T(check_find(bm, r, b) == 0);
+            REQUIRE_U64(dl__bitmap_test(bm, b), r->init ^ 1);
+            REQUIRE(check_find(bm, r, b) == 0);
             if (b)
-                T(check_find(bm, r, b - 1) == 0);
+                REQUIRE(check_find(bm, r, b - 1) == 0);
             if (b + 1 < n)
-                T(check_find(bm, r, b + 1) == 0);
+                REQUIRE(check_find(bm, r, b + 1) == 0);
         }
         static const uint64_t edges[] = {0,     1,     63,         64,
                                          65,    4095,  4096,       4097,
@@ -199,28 +181,28 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
                                          (1ULL << 21) + 1, (1ULL << 24) - 1, 1ULL << 27};
         for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
             if (edges[i] < n)
-                T(check_find(bm, r, edges[i]) == 0);
+                REQUIRE(check_find(bm, r, edges[i]) == 0);
         for (uint64_t k = 1; k <= 64 && k <= n; k++)
-            T(check_find(bm, r, n - k) == 0);
+            REQUIRE(check_find(bm, r, n - k) == 0);
         for (int i = 0; i < 200; i++) {
             uint64_t b = rng_below(rng, n);
-            TEQ(dl__bitmap_test(bm, b), ref_get(r, b));
-            T(check_find(bm, r, b) == 0);
+            REQUIRE_U64(dl__bitmap_test(bm, b), ref_get(r, b));
+            REQUIRE(check_find(bm, r, b) == 0);
         }
     }
-    T(check_find(bm, r, n) == 0); /* from >= nbits: nothing */
-    T(check_find(bm, r, UINT64_MAX) == 0);
+    REQUIRE(check_find(bm, r, n) == 0); /* from >= nbits: nothing */
+    REQUIRE(check_find(bm, r, UINT64_MAX) == 0);
 
     /* Enumerate the minority value: exactly the reference exceptions. */
     size_t i = 0;
     uint64_t from = 0, f;
     while (find_other(bm, r->init, from, &f)) {
-        T(i < r->n);
-        TEQ(f, r->x[i]);
+        REQUIRE(i < r->n);
+        REQUIRE_U64(f, r->x[i]);
         i++;
         from = f + 1;
     }
-    TEQ(i, r->n);
+    REQUIRE_U64(i, r->n);
 
     /* Bulk reads, including past the end. */
     uint64_t nw = (n + 63) / 64;
@@ -230,7 +212,7 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
         size_t cnt = 1 + (size_t)rng_below(rng, 200);
         dl__bitmap_read_words(bm, first, cnt, out);
         for (size_t j = 0; j < cnt; j++)
-            TEQ(out[j], first + j < nw ? ref_word(r, first + j) : 0);
+            REQUIRE_U64(out[j], first + j < nw ? ref_word(r, first + j) : 0);
     }
     return 0;
 }
@@ -259,32 +241,32 @@ static int test_random_vs_reference(void)
         for (int init = 0; init <= 1; init++) {
             uint64_t n = sizes[si];
             struct bitmap *bm = NULL;
-            TEQ(dl__bitmap_create(&bm, n, init), 0);
+            REQUIRE_U64(dl__bitmap_create(&bm, n, init), 0);
             struct ref r = {n, init, NULL, 0, 0};
-            T(check_all(bm, &r, &rng) == 0);
+            REQUIRE(check_all(bm, &r, &rng) == 0);
             for (int op = 0; op < 3000; op++) {
                 uint64_t b = pick_bit(&rng, n);
                 int v = (int)rng_below(&rng, 2);
                 int prev = ref_get(&r, b);
-                TEQ(v ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b), prev);
+                REQUIRE_U64(v ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b), prev);
                 ref_put(&r, b, v);
-                TEQ(dl__bitmap_test(bm, b), v);
+                REQUIRE_U64(dl__bitmap_test(bm, b), v);
                 if (op % 16 == 0) {
-                    T(check_find(bm, &r, b) == 0);
-                    T(check_find(bm, &r, b ? b - 1 : 0) == 0);
-                    T(check_find(bm, &r, rng_below(&rng, n)) == 0);
+                    REQUIRE(check_find(bm, &r, b) == 0);
+                    REQUIRE(check_find(bm, &r, b ? b - 1 : 0) == 0);
+                    REQUIRE(check_find(bm, &r, rng_below(&rng, n)) == 0);
                 }
                 if (op == 1500)
-                    T(check_all(bm, &r, &rng) == 0);
+                    REQUIRE(check_all(bm, &r, &rng) == 0);
             }
-            T(check_all(bm, &r, &rng) == 0);
+            REQUIRE(check_all(bm, &r, &rng) == 0);
             /* Return everything to the initial value; searches stay right. */
             while (r.n) {
                 uint64_t b = r.x[r.n - 1];
-                TEQ(init ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b), !init);
+                REQUIRE_U64(init ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b), !init);
                 ref_put(&r, b, init);
             }
-            T(check_all(bm, &r, &rng) == 0);
+            REQUIRE(check_all(bm, &r, &rng) == 0);
             free(r.x);
             dl__bitmap_destroy(bm);
         }
@@ -304,7 +286,7 @@ static int test_boundaries(void)
         uint64_t n = sizes[si];
         for (int init = 0; init <= 1; init++) {
             struct bitmap *bm;
-            TEQ(dl__bitmap_create(&bm, n, init), 0);
+            REQUIRE_U64(dl__bitmap_create(&bm, n, init), 0);
             struct ref r = {n, init, NULL, 0, 0};
             uint64_t pts[64];
             size_t np = 0;
@@ -318,13 +300,13 @@ static int test_boundaries(void)
             pts[np++] = 0;
             pts[np++] = n - 1;
             for (size_t i = 0; i < np; i++) {
-                TEQ(init ? dl__bitmap_clear(bm, pts[i]) : dl__bitmap_set(bm, pts[i]), ref_get(&r, pts[i]));
+                REQUIRE_U64(init ? dl__bitmap_clear(bm, pts[i]) : dl__bitmap_set(bm, pts[i]), ref_get(&r, pts[i]));
                 ref_put(&r, pts[i], !init);
             }
             for (size_t i = 0; i < np; i++)
                 for (int d = -2; d <= 2; d++)
-                    T(check_find(bm, &r, pts[i] + (uint64_t)d) == 0);
-            T(check_all(bm, &r, &rng) == 0);
+                    REQUIRE(check_find(bm, &r, pts[i] + (uint64_t)d) == 0);
+            REQUIRE(check_all(bm, &r, &rng) == 0);
             free(r.x);
             dl__bitmap_destroy(bm);
         }
@@ -335,35 +317,35 @@ static int test_boundaries(void)
 static int test_create_args(void)
 {
     struct bitmap *bm = NULL;
-    TEQ(dl__bitmap_create(&bm, 0, 0), -EINVAL);
-    TEQ(dl__bitmap_create(&bm, (1ULL << 63) + 1, 0), -EINVAL);
-    TEQ(dl__bitmap_create(NULL, 10, 0), -EINVAL);
+    REQUIRE_U64(dl__bitmap_create(&bm, 0, 0), -EINVAL);
+    REQUIRE_U64(dl__bitmap_create(&bm, (1ULL << 63) + 1, 0), -EINVAL);
+    REQUIRE_U64(dl__bitmap_create(NULL, 10, 0), -EINVAL);
     dl__bitmap_destroy(NULL);
 
     /* 2^63 bits: six levels, still tiny. */
-    TEQ(dl__bitmap_create(&bm, 1ULL << 63, 0), 0);
+    REQUIRE_U64(dl__bitmap_create(&bm, 1ULL << 63, 0), 0);
     uint64_t last = (1ULL << 63) - 1, f;
-    TEQ(dl__bitmap_set(bm, last), 0);
-    TEQ(dl__bitmap_set(bm, 0), 0);
-    TEQ(dl__bitmap_set(bm, 1ULL << 62), 0);
-    TEQ(dl__bitmap_find_next_set(bm, 1, &f), 1);
-    TEQ(f, 1ULL << 62);
-    TEQ(dl__bitmap_find_next_set(bm, f + 1, &f), 1);
-    TEQ(f, last);
-    TEQ(dl__bitmap_find_next_clear(bm, last, &f), 0);
-    TEQ(dl__bitmap_count(bm), 3);
-    T(dl__bitmap_memory(bm) < 1024 * 1024);
+    REQUIRE_U64(dl__bitmap_set(bm, last), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, 0), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, 1ULL << 62), 0);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 1, &f), 1);
+    REQUIRE_U64(f, 1ULL << 62);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, f + 1, &f), 1);
+    REQUIRE_U64(f, last);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, last, &f), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), 3);
+    REQUIRE(dl__bitmap_memory(bm) < 1024 * 1024);
     dl__bitmap_destroy(bm);
 
-    TEQ(dl__bitmap_create(&bm, 1ULL << 63, 1), 0);
-    TEQ(dl__bitmap_count(bm), 1ULL << 63);
-    TEQ(dl__bitmap_clear(bm, last), 1);
-    TEQ(dl__bitmap_count(bm), last);
-    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 1);
-    TEQ(f, last);
-    TEQ(dl__bitmap_find_next_set(bm, last, &f), 0);
-    TEQ(dl__bitmap_find_next_set(bm, last - 1, &f), 1);
-    TEQ(f, last - 1);
+    REQUIRE_U64(dl__bitmap_create(&bm, 1ULL << 63, 1), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), 1ULL << 63);
+    REQUIRE_U64(dl__bitmap_clear(bm, last), 1);
+    REQUIRE_U64(dl__bitmap_count(bm), last);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 0, &f), 1);
+    REQUIRE_U64(f, last);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, last, &f), 0);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, last - 1, &f), 1);
+    REQUIRE_U64(f, last - 1);
     dl__bitmap_destroy(bm);
     return 0;
 }
@@ -373,55 +355,55 @@ static int test_beyond_nbits(void)
 {
     uint64_t n = (1ULL << 32) + 1, f, w[4];
     struct bitmap *bm;
-    TEQ(dl__bitmap_create(&bm, n, 1), 0);
-    TEQ(dl__bitmap_count(bm), n);
-    T(dl__bitmap_memory(bm) < 64 * 1024);
-    TEQ(dl__bitmap_find_next_set(bm, 1ULL << 32, &f), 1);
-    TEQ(f, 1ULL << 32);
-    TEQ(dl__bitmap_find_next_set(bm, n, &f), 0);
-    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 1), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), n);
+    REQUIRE(dl__bitmap_memory(bm) < 64 * 1024);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 1ULL << 32, &f), 1);
+    REQUIRE_U64(f, 1ULL << 32);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, n, &f), 0);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 0, &f), 0);
     dl__bitmap_read_words(bm, (1ULL << 26) - 1, 4, w);
-    TEQ(w[0], ~0ULL);
-    TEQ(w[1], 1);
-    TEQ(w[2], 0);
-    TEQ(w[3], 0);
-    TEQ(dl__bitmap_clear(bm, 1ULL << 32), 1); /* materialises the last leaf */
-    TEQ(dl__bitmap_count(bm), n - 1);
-    TEQ(dl__bitmap_find_next_set(bm, (1ULL << 32) - 5, &f), 1);
-    TEQ(f, (1ULL << 32) - 5);
-    TEQ(dl__bitmap_find_next_set(bm, 1ULL << 32, &f), 0);
-    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 1);
-    TEQ(f, 1ULL << 32);
+    REQUIRE_U64(w[0], ~0ULL);
+    REQUIRE_U64(w[1], 1);
+    REQUIRE_U64(w[2], 0);
+    REQUIRE_U64(w[3], 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, 1ULL << 32), 1); /* materialises the last leaf */
+    REQUIRE_U64(dl__bitmap_count(bm), n - 1);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, (1ULL << 32) - 5, &f), 1);
+    REQUIRE_U64(f, (1ULL << 32) - 5);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 1ULL << 32, &f), 0);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 0, &f), 1);
+    REQUIRE_U64(f, 1ULL << 32);
     dl__bitmap_read_words(bm, 1ULL << 26, 2, w);
-    TEQ(w[0], 0);
-    TEQ(w[1], 0);
-    TEQ(dl__bitmap_set(bm, 1ULL << 32), 0);
+    REQUIRE_U64(w[0], 0);
+    REQUIRE_U64(w[1], 0);
+    REQUIRE_U64(dl__bitmap_set(bm, 1ULL << 32), 0);
     dl__bitmap_read_words(bm, 1ULL << 26, 2, w);
-    TEQ(w[0], 1);
-    TEQ(w[1], 0);
-    TEQ(dl__bitmap_count(bm), n);
+    REQUIRE_U64(w[0], 1);
+    REQUIRE_U64(w[1], 0);
+    REQUIRE_U64(dl__bitmap_count(bm), n);
     /* Clear one bit in the first leaf: the last one stays as it was. */
-    TEQ(dl__bitmap_clear(bm, 5), 1);
-    TEQ(dl__bitmap_find_next_clear(bm, 6, &f), 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, 5), 1);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 6, &f), 0);
     dl__bitmap_destroy(bm);
 
     static const uint64_t sizes[] = {65, 100, 4097, 4096 + 4095, (1ULL << 21) + 70};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         n = sizes[i];
-        TEQ(dl__bitmap_create(&bm, n, 1), 0);
-        TEQ(dl__bitmap_clear(bm, n - 1), 1);
-        TEQ(dl__bitmap_clear(bm, 0), 1);
-        TEQ(dl__bitmap_count(bm), n - 2);
-        TEQ(dl__bitmap_find_next_clear(bm, 1, &f), 1);
-        TEQ(f, n - 1);
-        TEQ(dl__bitmap_find_next_set(bm, n - 1, &f), 0);
-        TEQ(dl__bitmap_set(bm, n - 1), 0);
-        TEQ(dl__bitmap_find_next_clear(bm, 1, &f), 0);
-        TEQ(dl__bitmap_find_next_set(bm, n - 1, &f), 1);
-        TEQ(f, n - 1);
+        REQUIRE_U64(dl__bitmap_create(&bm, n, 1), 0);
+        REQUIRE_U64(dl__bitmap_clear(bm, n - 1), 1);
+        REQUIRE_U64(dl__bitmap_clear(bm, 0), 1);
+        REQUIRE_U64(dl__bitmap_count(bm), n - 2);
+        REQUIRE_U64(dl__bitmap_find_next_clear(bm, 1, &f), 1);
+        REQUIRE_U64(f, n - 1);
+        REQUIRE_U64(dl__bitmap_find_next_set(bm, n - 1, &f), 0);
+        REQUIRE_U64(dl__bitmap_set(bm, n - 1), 0);
+        REQUIRE_U64(dl__bitmap_find_next_clear(bm, 1, &f), 0);
+        REQUIRE_U64(dl__bitmap_find_next_set(bm, n - 1, &f), 1);
+        REQUIRE_U64(f, n - 1);
         dl__bitmap_read_words(bm, (n - 1) / 64, 2, w);
-        TEQ(w[0], n % 64 ? (1ULL << (n % 64)) - 1 : ~0ULL);
-        TEQ(w[1], 0);
+        REQUIRE_U64(w[0], n % 64 ? (1ULL << (n % 64)) - 1 : ~0ULL);
+        REQUIRE_U64(w[1], 0);
         dl__bitmap_destroy(bm);
     }
     return 0;
@@ -440,47 +422,47 @@ static int test_sparse_2_40(void)
     static uint64_t bits[K];
     uint64_t rng = 99, f;
     struct bitmap *bm;
-    TEQ(dl__bitmap_create(&bm, n, 0), 0);
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
     size_t empty = dl__bitmap_memory(bm);
     for (int i = 0; i < K;) {
         uint64_t b = i == 0 ? 0 : i == 1 ? n - 1 : rng_below(&rng, n);
         int r = dl__bitmap_set(bm, b);
-        T(r == 0 || r == 1);
+        REQUIRE(r == 0 || r == 1);
         if (r == 0)
             bits[i++] = b;
     }
     qsort(bits, K, sizeof *bits, cmp_u64);
     size_t mem = dl__bitmap_memory(bm);
     printf("  2^40 bits, %d set: %.2f MiB (empty map: %zu bytes)\n", K, mem / MiB, empty);
-    T(mem < (size_t)64 << 20);
-    TEQ(dl__bitmap_count(bm), K);
+    REQUIRE(mem < (size_t)64 << 20);
+    REQUIRE_U64(dl__bitmap_count(bm), K);
     uint64_t from = 0;
     int i = 0;
     while (dl__bitmap_find_next_set(bm, from, &f)) {
-        T(i < K);
-        TEQ(f, bits[i]);
+        REQUIRE(i < K);
+        REQUIRE_U64(f, bits[i]);
         i++;
         from = f + 1;
     }
-    TEQ(i, K);
-    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 1);
-    TEQ(f, 1);
+    REQUIRE_U64(i, K);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 0, &f), 1);
+    REQUIRE_U64(f, 1);
     for (i = 0; i < K; i++) {
-        TEQ(dl__bitmap_test(bm, bits[i]), 1);
-        TEQ(dl__bitmap_clear(bm, bits[i]), 1);
+        REQUIRE_U64(dl__bitmap_test(bm, bits[i]), 1);
+        REQUIRE_U64(dl__bitmap_clear(bm, bits[i]), 1);
     }
-    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
-    TEQ(dl__bitmap_count(bm), 0);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), 0);
     dl__bitmap_destroy(bm);
 
     /* One bit near the end: the search from 0 must skip the empty space. */
-    TEQ(dl__bitmap_create(&bm, n, 0), 0);
-    TEQ(dl__bitmap_set(bm, n - 12345), 0);
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, n - 12345), 0);
     double t0 = now_sec();
-    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 1);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 1);
     double t1 = now_sec();
-    TEQ(f, n - 12345);
-    TEQ(dl__bitmap_find_next_set(bm, f + 1, &f), 0);
+    REQUIRE_U64(f, n - 12345);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, f + 1, &f), 0);
     printf("  search across 2^40 bits for one bit: %.1f us\n", (t1 - t0) * 1e6);
     dl__bitmap_destroy(bm);
     return 0;
@@ -493,53 +475,53 @@ static int test_ones_2_40(void)
     static uint64_t bits[K];
     uint64_t rng = 7, f;
     struct bitmap *bm;
-    TEQ(dl__bitmap_create(&bm, n, 1), 0);
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 1), 0);
     size_t mem0 = dl__bitmap_memory(bm);
-    T(mem0 < 1024 * 1024);
+    REQUIRE(mem0 < 1024 * 1024);
     double t0 = now_sec();
-    TEQ(dl__bitmap_count(bm), n);
+    REQUIRE_U64(dl__bitmap_count(bm), n);
     printf("  all-ones 2^40: %zu bytes, count in %.1f us\n", mem0, (now_sec() - t0) * 1e6);
-    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 0);
-    TEQ(dl__bitmap_find_next_set(bm, n - 1, &f), 1);
-    TEQ(f, n - 1);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, n - 1, &f), 1);
+    REQUIRE_U64(f, n - 1);
     for (int i = 0; i < K;) {
         uint64_t b = rng_below(&rng, n);
         int r = dl__bitmap_clear(bm, b);
-        T(r == 0 || r == 1);
+        REQUIRE(r == 0 || r == 1);
         if (r == 1)
             bits[i++] = b;
     }
     qsort(bits, K, sizeof *bits, cmp_u64);
     size_t mem = dl__bitmap_memory(bm);
     printf("  all-ones 2^40 with %d cleared: %.2f MiB\n", K, mem / MiB);
-    T(mem < (size_t)64 << 20);
-    TEQ(dl__bitmap_count(bm), n - K);
+    REQUIRE(mem < (size_t)64 << 20);
+    REQUIRE_U64(dl__bitmap_count(bm), n - K);
     uint64_t from = 0;
     int i = 0;
     while (dl__bitmap_find_next_clear(bm, from, &f)) {
-        T(i < K);
-        TEQ(f, bits[i]);
+        REQUIRE(i < K);
+        REQUIRE_U64(f, bits[i]);
         i++;
         from = f + 1;
     }
-    TEQ(i, K);
+    REQUIRE_U64(i, K);
     for (i = 0; i < K; i++) {
-        TEQ(dl__bitmap_test(bm, bits[i]), 0);
+        REQUIRE_U64(dl__bitmap_test(bm, bits[i]), 0);
         uint64_t e = bits[i] + 1; /* first set bit after a cleared one */
         for (int j = i + 1; j < K && bits[j] == e; j++)
             e++;
-        TEQ(dl__bitmap_find_next_set(bm, bits[i], &f), e < n);
+        REQUIRE_U64(dl__bitmap_find_next_set(bm, bits[i], &f), e < n);
         if (e < n)
-            TEQ(f, e);
+            REQUIRE_U64(f, e);
     }
-    TEQ(dl__bitmap_fill(bm, 1), 0);
-    TEQ(dl__bitmap_memory(bm), mem0);
-    TEQ(dl__bitmap_count(bm), n);
-    TEQ(dl__bitmap_fill(bm, 0), 0);
-    TEQ(dl__bitmap_count(bm), 0);
-    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
-    TEQ(dl__bitmap_find_next_clear(bm, 77, &f), 1);
-    TEQ(f, 77);
+    REQUIRE_U64(dl__bitmap_fill(bm, 1), 0);
+    REQUIRE_U64(dl__bitmap_memory(bm), mem0);
+    REQUIRE_U64(dl__bitmap_count(bm), n);
+    REQUIRE_U64(dl__bitmap_fill(bm, 0), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), 0);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 77, &f), 1);
+    REQUIRE_U64(f, 77);
     dl__bitmap_destroy(bm);
     return 0;
 }
@@ -551,25 +533,25 @@ static int test_around_2_32(void)
     uint64_t f, w[2];
     for (int init = 0; init <= 1; init++) {
         struct bitmap *bm;
-        TEQ(dl__bitmap_create(&bm, n, init), 0);
+        REQUIRE_U64(dl__bitmap_create(&bm, n, init), 0);
         for (int i = 0; i < 4; i++)
-            TEQ(init ? dl__bitmap_clear(bm, b[i]) : dl__bitmap_set(bm, b[i]), init);
+            REQUIRE_U64(init ? dl__bitmap_clear(bm, b[i]) : dl__bitmap_set(bm, b[i]), init);
         for (int i = 0; i < 4; i++) {
-            TEQ(dl__bitmap_test(bm, b[i]), !init);
-            TEQ(dl__bitmap_test(bm, b[i] - 5), init);
+            REQUIRE_U64(dl__bitmap_test(bm, b[i]), !init);
+            REQUIRE_U64(dl__bitmap_test(bm, b[i] - 5), init);
             uint64_t from = i ? b[i - 1] + 1 : 0;
-            TEQ(find_other(bm, init, from, &f), 1);
-            TEQ(f, b[i]);
+            REQUIRE_U64(find_other(bm, init, from, &f), 1);
+            REQUIRE_U64(f, b[i]);
         }
-        TEQ(find_other(bm, init, n, &f), 0);
-        TEQ(dl__bitmap_count(bm), init ? n - 4 : 4);
+        REQUIRE_U64(find_other(bm, init, n, &f), 0);
+        REQUIRE_U64(dl__bitmap_count(bm), init ? n - 4 : 4);
         dl__bitmap_read_words(bm, (1ULL << 26) - 1, 2, w);
-        TEQ(w[0], init ? ~(1ULL << 63) : 1ULL << 63);
-        TEQ(w[1], init ? ~3ULL : 3ULL);
-        TEQ(init ? dl__bitmap_set(bm, 1ULL << 32) : dl__bitmap_clear(bm, 1ULL << 32), !init);
-        TEQ(dl__bitmap_test(bm, 1ULL << 32), init);
-        TEQ(find_other(bm, init, 1ULL << 32, &f), 1);
-        TEQ(f, (1ULL << 32) + 1);
+        REQUIRE_U64(w[0], init ? ~(1ULL << 63) : 1ULL << 63);
+        REQUIRE_U64(w[1], init ? ~3ULL : 3ULL);
+        REQUIRE_U64(init ? dl__bitmap_set(bm, 1ULL << 32) : dl__bitmap_clear(bm, 1ULL << 32), !init);
+        REQUIRE_U64(dl__bitmap_test(bm, 1ULL << 32), init);
+        REQUIRE_U64(find_other(bm, init, 1ULL << 32, &f), 1);
+        REQUIRE_U64(f, (1ULL << 32) + 1);
         dl__bitmap_destroy(bm);
     }
     return 0;
@@ -584,10 +566,10 @@ static int test_words(void)
         uint64_t n = sizes[si], nw = (n + 63) / 64;
         for (int init = 0; init <= 1; init++) {
             struct bitmap *bm;
-            TEQ(dl__bitmap_create(&bm, n, init), 0);
+            REQUIRE_U64(dl__bitmap_create(&bm, n, init), 0);
             size_t mem0 = dl__bitmap_memory(bm);
             uint64_t *ref = malloc(nw * sizeof *ref), *buf = malloc((nw + 3200) * sizeof *buf);
-            T(ref && buf);
+            REQUIRE(ref && buf);
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = init ? ~0ULL : 0;
             if (n % 64)
@@ -600,7 +582,7 @@ static int test_words(void)
                     buf[j] = kind == 0 ? 0 : kind == 1 ? ~0ULL
                            : kind == 2 ? rng_next(&rng)
                                        : (rng_below(&rng, 50) ? 0 : 1ULL << rng_below(&rng, 64));
-                TEQ(dl__bitmap_write_words(bm, first, cnt, buf), 0);
+                REQUIRE_U64(dl__bitmap_write_words(bm, first, cnt, buf), 0);
                 for (size_t j = 0; j < cnt && first + j < nw; j++) {
                     ref[first + j] = buf[j];
                     if (first + j == nw - 1 && n % 64)
@@ -611,62 +593,62 @@ static int test_words(void)
                 size_t rc = cnt + 140 < nw + 64 ? cnt + 140 : nw + 64;
                 dl__bitmap_read_words(bm, rf, rc, buf);
                 for (size_t j = 0; j < rc; j++)
-                    TEQ(buf[j], rf + j < nw ? ref[rf + j] : 0);
+                    REQUIRE_U64(buf[j], rf + j < nw ? ref[rf + j] : 0);
                 /* searches and single-bit ops agree with the words */
                 uint64_t b = first * 64 + rng_below(&rng, 64);
                 if (b < n) {
-                    TEQ(dl__bitmap_test(bm, b), (ref[b / 64] >> (b % 64)) & 1);
+                    REQUIRE_U64(dl__bitmap_test(bm, b), (ref[b / 64] >> (b % 64)) & 1);
                     uint64_t f, e = b;
                     while (e < n && !((ref[e / 64] >> (e % 64)) & 1))
                         e++;
                     int got = dl__bitmap_find_next_set(bm, b, &f);
-                    TEQ(got, e < n);
+                    REQUIRE_U64(got, e < n);
                     if (got)
-                        TEQ(f, e);
+                        REQUIRE_U64(f, e);
                 }
             }
             uint64_t pop = 0;
             for (uint64_t i = 0; i < nw; i++)
                 pop += (uint64_t)__builtin_popcountll(ref[i]);
-            TEQ(dl__bitmap_count(bm), pop);
+            REQUIRE_U64(dl__bitmap_count(bm), pop);
 
             /* Uniform leaves written back become sentinels: memory shrinks.
              * First make every leaf dense, then write 2^16-bit blocks that
              * are alternately all 0 and all 1. */
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = rng_next(&rng);
-            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            REQUIRE_U64(dl__bitmap_write_words(bm, 0, nw, ref), 0);
             size_t dense = dl__bitmap_memory(bm);
-            T(dense >= n / 8);
+            REQUIRE(dense >= n / 8);
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = (i / 1024) % 2 ? ~0ULL : 0;
-            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            REQUIRE_U64(dl__bitmap_write_words(bm, 0, nw, ref), 0);
             size_t alt = dl__bitmap_memory(bm);
             printf("  %" PRIu64 " bits: empty %zu, dense %zu, alternating blocks %zu bytes\n", n,
                    mem0, dense, alt);
-            T(alt <= mem0 + n / 64 + 65536);
+            REQUIRE(alt <= mem0 + n / 64 + 65536);
             uint64_t f;
-            TEQ(dl__bitmap_find_next_set(bm, 0, &f), n > 65536);
+            REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), n > 65536);
             if (n > 65536) {
-                TEQ(f, 65536);
-                TEQ(dl__bitmap_find_next_clear(bm, 65536, &f), n > 131072);
+                REQUIRE_U64(f, 65536);
+                REQUIRE_U64(dl__bitmap_find_next_clear(bm, 65536, &f), n > 131072);
                 if (n > 131072)
-                    TEQ(f, 131072);
+                    REQUIRE_U64(f, 131072);
             }
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = init ? ~0ULL : 0;
-            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
-            TEQ(dl__bitmap_memory(bm), mem0); /* back to nothing but the struct */
-            TEQ(dl__bitmap_count(bm), init ? n : 0);
+            REQUIRE_U64(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            REQUIRE_U64(dl__bitmap_memory(bm), mem0); /* back to nothing but the struct */
+            REQUIRE_U64(dl__bitmap_count(bm), init ? n : 0);
             for (uint64_t i = 0; i < nw; i++)
                 ref[i] = init ? 0 : ~0ULL;
-            TEQ(dl__bitmap_write_words(bm, 0, nw, ref), 0);
-            TEQ(dl__bitmap_memory(bm), mem0);
-            TEQ(dl__bitmap_count(bm), init ? 0 : n);
+            REQUIRE_U64(dl__bitmap_write_words(bm, 0, nw, ref), 0);
+            REQUIRE_U64(dl__bitmap_memory(bm), mem0);
+            REQUIRE_U64(dl__bitmap_count(bm), init ? 0 : n);
             /* words past the end are ignored */
-            TEQ(dl__bitmap_write_words(bm, nw, 3, ref), 0);
-            TEQ(dl__bitmap_write_words(bm, UINT64_MAX - 1, 1, ref), 0);
-            TEQ(dl__bitmap_count(bm), init ? 0 : n);
+            REQUIRE_U64(dl__bitmap_write_words(bm, nw, 3, ref), 0);
+            REQUIRE_U64(dl__bitmap_write_words(bm, UINT64_MAX - 1, 1, ref), 0);
+            REQUIRE_U64(dl__bitmap_count(bm), init ? 0 : n);
             free(ref);
             free(buf);
             dl__bitmap_destroy(bm);
@@ -681,40 +663,40 @@ static int test_words_collapse(void)
     const uint64_t n = (1ULL << 28) + 100; /* root -> node -> leaf */
     const uint64_t first = (1ULL << 21) / 64, nw = (1ULL << 22) / 64; /* 2 whole nodes */
     uint64_t *buf = malloc(nw * sizeof *buf), rng = 11, f;
-    T(buf != NULL);
+    REQUIRE(buf != NULL);
     for (int init = 0; init <= 1; init++) {
         struct bitmap *bm;
-        TEQ(dl__bitmap_create(&bm, n, init), 0);
+        REQUIRE_U64(dl__bitmap_create(&bm, n, init), 0);
         size_t mem0 = dl__bitmap_memory(bm);
         for (uint64_t i = 0; i < nw; i++)
             buf[i] = rng_next(&rng);
-        TEQ(dl__bitmap_write_words(bm, first, nw, buf), 0);
-        T(dl__bitmap_memory(bm) > mem0 + nw * 8);
+        REQUIRE_U64(dl__bitmap_write_words(bm, first, nw, buf), 0);
+        REQUIRE(dl__bitmap_memory(bm) > mem0 + nw * 8);
         for (uint64_t i = 0; i < nw; i++)
             buf[i] = init ? 0 : ~0ULL;
-        TEQ(dl__bitmap_write_words(bm, first, nw, buf), 0);
-        TEQ(dl__bitmap_memory(bm), mem0);
-        TEQ(dl__bitmap_count(bm), init ? n - (1ULL << 22) : 1ULL << 22);
-        TEQ(find_other(bm, init, 0, &f), 1);
-        TEQ(f, 1ULL << 21);
-        TEQ(init ? dl__bitmap_find_next_set(bm, f, &f) : dl__bitmap_find_next_clear(bm, f, &f), 1);
-        TEQ(f, 3ULL << 21);
+        REQUIRE_U64(dl__bitmap_write_words(bm, first, nw, buf), 0);
+        REQUIRE_U64(dl__bitmap_memory(bm), mem0);
+        REQUIRE_U64(dl__bitmap_count(bm), init ? n - (1ULL << 22) : 1ULL << 22);
+        REQUIRE_U64(find_other(bm, init, 0, &f), 1);
+        REQUIRE_U64(f, 1ULL << 21);
+        REQUIRE_U64(init ? dl__bitmap_find_next_set(bm, f, &f) : dl__bitmap_find_next_clear(bm, f, &f), 1);
+        REQUIRE_U64(f, 3ULL << 21);
         /* An unaligned window: partial leaves at both ends stay leaves. */
         for (uint64_t i = 0; i < nw; i++)
             buf[i] = init ? ~0ULL : 0;
-        TEQ(dl__bitmap_write_words(bm, first + 7, nw - 9, buf), 0);
-        TEQ(dl__bitmap_count(bm), init ? n - 7 * 64 - 2 * 64 : 9 * 64);
-        T(dl__bitmap_memory(bm) <= mem0 + 2 * 4096 + 2 * 1024);
+        REQUIRE_U64(dl__bitmap_write_words(bm, first + 7, nw - 9, buf), 0);
+        REQUIRE_U64(dl__bitmap_count(bm), init ? n - 7 * 64 - 2 * 64 : 9 * 64);
+        REQUIRE(dl__bitmap_memory(bm) <= mem0 + 2 * 4096 + 2 * 1024);
         /* The last node has only 100 valid bits: all ones there is uniform. */
         uint64_t last = (n - 1) / 64 - 1;
         size_t before = dl__bitmap_memory(bm);
         buf[0] = buf[1] = ~0ULL;
-        TEQ(dl__bitmap_write_words(bm, last, 3, buf), 0);
-        TEQ(dl__bitmap_memory(bm), before);
-        TEQ(dl__bitmap_test(bm, n - 1), 1);
-        TEQ(dl__bitmap_find_next_clear(bm, last * 64, &f), 0);
-        TEQ(dl__bitmap_fill(bm, init), 0);
-        TEQ(dl__bitmap_memory(bm), mem0);
+        REQUIRE_U64(dl__bitmap_write_words(bm, last, 3, buf), 0);
+        REQUIRE_U64(dl__bitmap_memory(bm), before);
+        REQUIRE_U64(dl__bitmap_test(bm, n - 1), 1);
+        REQUIRE_U64(dl__bitmap_find_next_clear(bm, last * 64, &f), 0);
+        REQUIRE_U64(dl__bitmap_fill(bm, init), 0);
+        REQUIRE_U64(dl__bitmap_memory(bm), mem0);
         dl__bitmap_destroy(bm);
     }
     free(buf);
@@ -722,42 +704,41 @@ static int test_words_collapse(void)
 }
 
 /* After mark + clear of every bit, the first search prunes the stale
- * summaries and the next ones skip the whole (empty) map. */
+ * summaries and the next ones skip the whole (empty) map: counted in leaves
+ * visited (bitmap_hooks.h), not timed, so a slow machine cannot fail it. */
 static int test_prune(void)
 {
     const uint64_t n = 1ULL << 22;
     uint64_t f;
     struct bitmap *bm;
-    TEQ(dl__bitmap_create(&bm, n, 0), 0);
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
     for (uint64_t b = 0; b < n; b++) {
         int r = dl__bitmap_set(bm, b);
         if (r != 0)
-            TEQ(r, 0);
+            REQUIRE_U64(r, 0);
     }
-    TEQ(dl__bitmap_count(bm), n);
-    TEQ(dl__bitmap_find_next_clear(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), n);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 0, &f), 0);
     for (uint64_t b = 0; b < n; b++) {
         int r = dl__bitmap_clear(bm, b);
         if (r != 1)
-            TEQ(r, 1);
+            REQUIRE_U64(r, 1);
     }
-    TEQ(dl__bitmap_count(bm), 0);
-    double t0 = now_sec();
-    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
-    double first = now_sec() - t0, second = 1e9;
+    REQUIRE_U64(dl__bitmap_count(bm), 0);
+    /* The first search visits every (now empty) leaf and prunes the stale
+     * summaries; the next ones visit none. */
+    dl__bitmap_count_leaf_visits(bm);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_leaf_visits(bm), n / 32768);
     for (int i = 0; i < 5; i++) {
-        t0 = now_sec();
-        TEQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
-        double t = now_sec() - t0;
-        second = t < second ? t : second;
+        REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
+        REQUIRE_U64(dl__bitmap_leaf_visits(bm), n / 32768);
     }
-    printf("  2^22 map after mark+clear: first search %.1f us, then %.2f us\n", first * 1e6,
-           second * 1e6);
-    T(second * 10 < first);
     /* ... and a new bit is still found. */
-    TEQ(dl__bitmap_set(bm, n - 3), 0);
-    TEQ(dl__bitmap_find_next_set(bm, 0, &f), 1);
-    TEQ(f, n - 3);
+    REQUIRE_U64(dl__bitmap_set(bm, n - 3), 0);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 1);
+    REQUIRE_U64(f, n - 3);
+    REQUIRE_U64(dl__bitmap_leaf_visits(bm), n / 32768 + 1); /* only the new bit's leaf */
     dl__bitmap_destroy(bm);
     return 0;
 }
@@ -807,27 +788,27 @@ static int stress_body(struct targ *a)
         uint64_t b = own_bit(a->id, leaf, k);
         int v = rng_below(&rng, 4) == 0;
         int r = v ? dl__bitmap_set(a->zero, b) : dl__bitmap_clear(a->zero, b);
-        TEQ(r, a->own[leaf][k]); /* only this thread writes b */
+        REQUIRE_U64(r, a->own[leaf][k]); /* only this thread writes b */
         a->own[leaf][k] = (unsigned char)v;
-        TEQ(dl__bitmap_test(a->zero, b), v);
+        REQUIRE_U64(dl__bitmap_test(a->zero, b), v);
         if (v) {
             /* The consistency guarantee, under concurrent prunes. */
-            TEQ(dl__bitmap_find_next_set(a->zero, b, &f), 1);
-            TEQ(f, b);
+            REQUIRE_U64(dl__bitmap_find_next_set(a->zero, b, &f), 1);
+            REQUIRE_U64(f, b);
             uint64_t d = rng_below(&rng, 3 * 4096 * 300), from = d > b ? 0 : b - d;
-            TEQ(dl__bitmap_find_next_set(a->zero, from, &f), 1);
-            T(f >= from && f <= b);
+            REQUIRE_U64(dl__bitmap_find_next_set(a->zero, from, &f), 1);
+            REQUIRE(f >= from && f <= b);
         } else {
-            TEQ(dl__bitmap_find_next_clear(a->zero, b, &f), 1);
-            TEQ(f, b);
+            REQUIRE_U64(dl__bitmap_find_next_clear(a->zero, b, &f), 1);
+            REQUIRE_U64(f, b);
             if (dl__bitmap_find_next_set(a->zero, b, &f))
-                T(f > b && f < st_nbits);
+                REQUIRE(f > b && f < st_nbits);
         }
         if (op % 1000 == 0) {
-            T(dl__bitmap_count(a->zero) <= NT * LEAVES * PER + OVL);
+            REQUIRE(dl__bitmap_count(a->zero) <= NT * LEAVES * PER + OVL);
             uint64_t w[8];
             dl__bitmap_read_words(a->zero, b / 64, 8, w);
-            TEQ(w[0] >> (b % 64) & 1, 1 & (uint64_t)a->own[leaf][k]);
+            REQUIRE_U64(w[0] >> (b % 64) & 1, 1 & (uint64_t)a->own[leaf][k]);
         }
         /* Overlapping region: everyone sets the same bits (in a different
          * order); on the ones map everyone clears them, racing to
@@ -835,13 +816,13 @@ static int stress_body(struct targ *a)
         if (op < OVL) {
             uint64_t o = ovl_base + ((uint64_t)op * 7919 + (uint64_t)a->id * 1237) % OVL * 97;
             int s = dl__bitmap_set(a->zero, o);
-            T(s == 0 || s == 1);
+            REQUIRE(s == 0 || s == 1);
             a->zero_returns += s == 0;
             int c = dl__bitmap_clear(a->ones, o);
-            T(c == 0 || c == 1);
+            REQUIRE(c == 0 || c == 1);
             a->one_returns += c == 1;
-            TEQ(dl__bitmap_test(a->zero, o), 1);
-            TEQ(dl__bitmap_test(a->ones, o), 0);
+            REQUIRE_U64(dl__bitmap_test(a->zero, o), 1);
+            REQUIRE_U64(dl__bitmap_test(a->ones, o), 0);
         }
     }
     return 0;
@@ -860,10 +841,10 @@ static void *stress_thread(void *p)
 static int test_threads(void)
 {
     struct bitmap *zero, *ones;
-    TEQ(dl__bitmap_create(&zero, st_nbits, 0), 0);
-    TEQ(dl__bitmap_create(&ones, st_nbits, 1), 0);
+    REQUIRE_U64(dl__bitmap_create(&zero, st_nbits, 0), 0);
+    REQUIRE_U64(dl__bitmap_create(&ones, st_nbits, 1), 0);
     pthread_barrier_t phase;
-    T(pthread_barrier_init(&phase, NULL, NT) == 0);
+    REQUIRE(pthread_barrier_init(&phase, NULL, NT) == 0);
     static struct targ args[NT];
     pthread_t th[NT];
     for (int t = 0; t < NT; t++) {
@@ -872,18 +853,18 @@ static int test_threads(void)
         args[t].ones = ones;
         args[t].id = t;
         args[t].phase = &phase;
-        T(pthread_create(&th[t], NULL, stress_thread, &args[t]) == 0);
+        REQUIRE(pthread_create(&th[t], NULL, stress_thread, &args[t]) == 0);
     }
     long zr = 0, orr = 0;
     for (int t = 0; t < NT; t++) {
         pthread_join(th[t], NULL);
-        T(!args[t].failed);
+        REQUIRE(!args[t].failed);
         zr += args[t].zero_returns;
         orr += args[t].one_returns;
     }
     pthread_barrier_destroy(&phase);
-    TEQ(zr, OVL); /* exactly one winner per bit */
-    TEQ(orr, OVL);
+    REQUIRE_U64(zr, OVL); /* exactly one winner per bit */
+    REQUIRE_U64(orr, OVL);
 
     /* Final state, exactly. */
     struct ref r = {st_nbits, 0, NULL, 0, 0};
@@ -894,11 +875,11 @@ static int test_threads(void)
     for (uint64_t i = 0; i < OVL; i++)
         ref_put(&r, ovl_base + i * 97, 1);
     uint64_t rng = 3;
-    T(check_all(zero, &r, &rng) == 0);
+    REQUIRE(check_all(zero, &r, &rng) == 0);
     struct ref r1 = {st_nbits, 1, NULL, 0, 0};
     for (uint64_t i = 0; i < OVL; i++)
         ref_put(&r1, ovl_base + i * 97, 0);
-    T(check_all(ones, &r1, &rng) == 0);
+    REQUIRE(check_all(ones, &r1, &rng) == 0);
     free(r.x);
     free(r1.x);
     dl__bitmap_destroy(zero);
@@ -934,7 +915,5 @@ int main(void)
     }
     if (failed)
         fprintf(stderr, "test_bitmap: %d test(s) FAILED\n", failed);
-    else
-        printf("test_bitmap: all tests passed\n");
-    return failed != 0;
+    return test_exit_status("test_bitmap");
 }

@@ -1,7 +1,5 @@
 /* The generic conformance suite: reference §1 semantics, checked through the
  * public API only, for any log type a fixture can describe. */
-#include "conformance.h"
-
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/check.h"
+#include "common/check.h"
+#include "conformance.h"
 
 static const struct conf_fixture *fx;
 static char last_table[1024];

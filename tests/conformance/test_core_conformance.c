@@ -1,7 +1,7 @@
 /* The conformance suite against the built-in core log. */
 #include <stdio.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "conformance.h"
 
 TEST_MAIN_DEFINITIONS

@@ -1,15 +1,39 @@
 /* The crash-image generator of crash_images.h. */
 #define _POSIX_C_SOURCE 200809L
-#include "crash_images.h"
-
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash_images.h"
 
 unsigned crash_rnd(unsigned *s)
 {
     *s = *s * 1103515245u + 12345u;
     return *s >> 8;
+}
+
+unsigned crash_seed(const char *what)
+{
+    const char *e = getenv("DL_CRASH_SEED");
+    unsigned seed = DL_CRASH_SEED_DEFAULT;
+    if (e && strcmp(e, "random") == 0) {
+        seed = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+    } else if (e && *e) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(e, &end, 10);
+        if (errno || *end || e[0] == '-' || v > UINT_MAX) {
+            fprintf(stderr, "%s: DL_CRASH_SEED=%s: expected a number or \"random\"\n", what, e);
+            exit(2);
+        }
+        seed = (unsigned)v;
+    }
+    printf("%s seed %u (DL_CRASH_SEED=%u repeats it)\n", what, seed, seed);
+    return seed;
 }
 
 uint64_t crash_states_target(uint64_t plain_default, uint64_t sanitizer_default)

@@ -23,6 +23,13 @@
 /* The tests' pseudo-random sequence (an LCG: the same seed, the same run). */
 unsigned crash_rnd(unsigned *state);
 
+/* The seed of a run, printed with `what` so a failure can be repeated:
+ * DL_CRASH_SEED_DEFAULT unless DL_CRASH_SEED says otherwise: a number picks
+ * that seed, "random" a new one per run (the opt-in soak mode: loop the test,
+ * with DL_CRASH_STATES raised). A fixed default keeps ctest repeatable. */
+#define DL_CRASH_SEED_DEFAULT 1u
+unsigned crash_seed(const char *what);
+
 /* The number of crash states to check: DL_CRASH_STATES if set, else
  * `sanitizer_default` when DL_SANITIZER=1 (the CI's sanitizer builds), else
  * `plain_default`. */

@@ -15,9 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "crash_images.h"
 #include "memio.h"
 
@@ -191,9 +190,7 @@ static void run(int dm, unsigned seed)
 
 int main(void)
 {
-    const char *e = getenv("DL_CRASH_SEED");
-    unsigned seed = e ? (unsigned)strtoul(e, NULL, 10) : (unsigned)time(NULL);
-    printf("crash simulation seed %u (DL_CRASH_SEED to repeat)\n", seed);
+    unsigned seed = crash_seed("crash simulation");
     run(0, seed);
     run(1, seed);
     return test_exit_status("test_crash");

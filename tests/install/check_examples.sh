@@ -3,6 +3,8 @@
 # usage: check_examples.sh <dl_basic> <dl_custom_type>
 set -euo pipefail
 status=0
+# shellcheck disable=SC1091
+. "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
 
 # expect <output> <fixed line>...: each line must appear exactly.
 expect() {
@@ -29,7 +31,7 @@ run() {
     REPLY=$out
 }
 
-run dl_basic "$1"
+run dl_basic "$(emulated "$1")"
 expect "$REPLY" dl_basic \
     "regions: 2048 of 1024 sectors" \
     "region 7 clean after mark: 0" \
@@ -39,7 +41,7 @@ expect "$REPLY" dl_basic \
     "status TABLE: core 1 1024" \
     "sync count: 2048 / 2048"
 
-run dl_custom_type "$2"
+run dl_custom_type "$(emulated "$2")"
 expect "$REPLY" dl_custom_type \
     "registered: counting" \
     "bad table line: Invalid argument: region_size 1000 is not a power of 2" \

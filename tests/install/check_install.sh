@@ -10,6 +10,8 @@
 # Exit 77 (a ctest skip) when pkg-config is not installed.
 set -euo pipefail
 mode=$1 build=$2 src=$3 cmake=$4 generator=$5 cc=$6 cflags=$7
+# shellcheck disable=SC1091
+. "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
 
 if [ "$mode" = pkg-config ] && ! command -v pkg-config >/dev/null; then
     echo "SKIP: pkg-config is not installed"
@@ -38,7 +40,7 @@ done
 if [ -d "$(dirname "$0")/../../tools/dirtylog" ]; then
     tool=$(find "$prefix" -type f -name dirtylog -perm -u+x | head -n1)
     [ -n "$tool" ] || fail "the dirtylog tool is not installed"
-    "$tool" --version | grep -q "^dirtylog " || fail "installed dirtylog --version"
+    "$(emulated "$tool")" --version | grep -q "^dirtylog " || fail "installed dirtylog --version"
 fi
 
 expected="consumer: core 2 16 nosync regions=63 clean62=0 clean61=1 sync=63 range=1"
@@ -51,7 +53,7 @@ check_run() {
     else
         [ "$shared" = no ] || fail "$name does not link libdirtylog.so"
     fi
-    out=$(LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$bin") ||
+    out=$(LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$(emulated "$bin")") ||
         fail "$name exited with $?: $out"
     [ "$out" = "$expected" ] || fail "$name printed '$out', expected '$expected'"
     echo "ok: $name: $out"

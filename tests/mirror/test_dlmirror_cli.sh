@@ -6,6 +6,9 @@
 # usage: test_dlmirror_cli.sh <dlmirror> <mirror_holder>
 set -uo pipefail
 DLM=$1 HOLDER=$2
+# shellcheck disable=SC1091
+. "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
+DLM=$(emulated "$DLM") && HOLDER=$(emulated "$HOLDER") || exit 1
 fails=0
 d=$(mktemp -d "${TMPDIR:-/tmp}/dlmirror-cli-XXXXXX")
 trap 'rm -rf "$d"' EXIT

@@ -29,6 +29,27 @@ int daemon_connect(const struct daemon_fx *fx)
     return fd;
 }
 
+void daemon_exec(const char *binary, const char *const *argv)
+{
+    const char *emulator = getenv("DL_TEST_EMULATOR");
+    if (!emulator || !*emulator) {
+        execv(binary, (char *const *)argv);
+        return;
+    }
+    /* emulator words, the binary, then argv[1...] */
+    static char words[512];
+    const char *full[64];
+    unsigned n = 0;
+    snprintf(words, sizeof words, "%s", emulator);
+    for (char *w = strtok(words, " "); w && n < 32; w = strtok(NULL, " "))
+        full[n++] = w;
+    full[n++] = binary;
+    for (unsigned i = 1; argv[i] && n < 63; i++)
+        full[n++] = argv[i];
+    full[n] = NULL;
+    execvp(full[0], (char *const *)full);
+}
+
 int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra)
 {
     if (!fx->dir[0]) {
@@ -67,7 +88,7 @@ int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *ex
             perror("setrlimit");
             _exit(127);
         }
-        execv(binary, (char *const *)argv);
+        daemon_exec(binary, argv);
         perror("execv dirtylogd");
         _exit(127);
     }
@@ -100,7 +121,8 @@ int daemon_release(const struct daemon_fx *fx, const char *spec)
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
-        execl(fx->binary, fx->binary, "--socket", fx->socket, "--release", spec, (char *)NULL);
+        daemon_exec(fx->binary, (const char *const[]){fx->binary, "--socket", fx->socket,
+                                                      "--release", spec, NULL});
         _exit(127);
     }
     int st = -1;

@@ -31,6 +31,11 @@ void daemon_cleanup(struct daemon_fx *fx);
 /* Run `dirtylogd --socket <ours> --release SPEC` (stdout silenced); its exit
  * status, or -1. */
 int daemon_release(const struct daemon_fx *fx, const char *spec);
+/* execv(binary, argv), through $DL_TEST_EMULATOR when it is set (words
+ * separated by spaces, e.g. "qemu-s390x -L /usr/s390x-linux-gnu": .ci/cross
+ * runs the tests of a cross build so). For a forked child; returns only if
+ * the exec failed. */
+void daemon_exec(const char *binary, const char *const *argv);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);
 /* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */

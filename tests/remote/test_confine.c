@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -28,6 +29,10 @@ TEST_MAIN_DEFINITIONS
 #define ZEROS_BYTES 8192 /* an all-zero header: a "blank device" the disk type would format */
 
 static struct daemon_fx fx;
+/* Where openat2 is missing (qemu-user 7.2 in the cross CI), the daemon uses
+ * the walk, which refuses every symlink with its own message. */
+static int no_openat2;
+#define LEADS_OUT (no_openat2 ? "symlinks are not followed" : "leads out of the log directory")
 static char outside[64]; /* a directory that is not the log directory */
 
 /* CTR on a fresh connection; the reply's error, its message in msg. */
@@ -191,18 +196,18 @@ static void test_symlinks_out(void)
 
     snprintf(link, sizeof link, "%s/esc", fx.dir); /* absolute symlink */
     CHECK_EQ(symlink(target, link), 0);
-    expect_disk_ctr("esc", -EACCES, "leads out of the log directory", __LINE__);
-    expect_disk_ctr(link, -EACCES, "leads out of the log directory", __LINE__);
+    expect_disk_ctr("esc", -EACCES, LEADS_OUT, __LINE__);
+    expect_disk_ctr(link, -EACCES, LEADS_OUT, __LINE__);
 
     snprintf(link, sizeof link, "%s/esc-rel", fx.dir); /* relative symlink climbing out */
     snprintf(rel_target, sizeof rel_target, "..%s/target", strrchr(outside, '/'));
     CHECK_EQ(symlink(rel_target, link), 0);
-    expect_disk_ctr("esc-rel", -EACCES, "leads out of the log directory", __LINE__);
+    expect_disk_ctr("esc-rel", -EACCES, LEADS_OUT, __LINE__);
     CHECK(file_is(target, image, len));
 
     snprintf(dirlink, sizeof dirlink, "%s/escdir", fx.dir); /* a directory symlink */
     CHECK_EQ(symlink(outside, dirlink), 0);
-    expect_disk_ctr("escdir/new.log", -EACCES, "leads out of the log directory", __LINE__);
+    expect_disk_ctr("escdir/new.log", -EACCES, LEADS_OUT, __LINE__);
     snprintf(path, sizeof path, "%s/new.log", outside);
     CHECK(!exists(path));
     CHECK_EQ(leftovers(outside), 0);
@@ -418,6 +423,10 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return 2;
+    /* (no valid call: only ENOSYS, "not implemented", matters) */
+    no_openat2 = syscall(SYS_openat2, -1, "", NULL, 0) < 0 && errno == ENOSYS;
+    if (no_openat2)
+        printf("openat2 is not available here: its cases run with the walk\n");
     snprintf(outside, sizeof outside, "/tmp/dl-outside-XXXXXX");
     if (!mkdtemp(outside) || daemon_start(&fx, argv[1], NULL) < 0)
         return 1;
@@ -430,7 +439,7 @@ int main(int argc, char **argv)
     test_log_in_dir_works();
     int blk = test_block_device(argv[1]);
 
-    test_direct(0);
+    test_direct(no_openat2);
     test_direct(1);
 
     /* What the tests left: the fixture removes plain files only. */

@@ -43,8 +43,8 @@ int main(int argc, char **argv)
         snprintf(buf, sizeof buf, "%ld", (long)getpid());
         setenv("LISTEN_PID", buf, 1);
         setenv("LISTEN_FDS", "1", 1);
-        execl(argv[1], argv[1], "-f", "--log-dir", fx.dir, "--state-dir", state_dir,
-              (char *)NULL);
+        daemon_exec(argv[1], (const char *const[]){argv[1], "-f", "--log-dir", fx.dir, "--state-dir",
+                                                 state_dir, NULL});
         _exit(127);
     }
     close(l);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "daemon_fixture.h"
 #include "hostile_client.h"
 
 TEST_MAIN_DEFINITIONS
@@ -38,7 +39,7 @@ static int run_daemon(char *const *argv, int listen_fd, char *err, size_t cap)
             setenv("LISTEN_PID", pidstr, 1);
             setenv("LISTEN_FDS", "1", 1);
         }
-        execv(argv[0], argv);
+        daemon_exec(argv[0], (const char *const *)argv);
         _exit(127);
     }
     close(pipefd[1]);

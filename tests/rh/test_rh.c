@@ -11,19 +11,9 @@
 
 #include "common/check.h"
 #include "counting_log.h"
-#include "rh/rh_internal.h"
+#include "rh/rh_hooks.h"
 
 TEST_MAIN_DEFINITIONS
-
-/* CHECK for worker threads (test_failures is not atomic). */
-static _Atomic int thread_failures;
-#define TCHECK(cond)                                                             \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: TCHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            atomic_fetch_add(&thread_failures, 1);                               \
-        }                                                                        \
-    } while (0)
 
 #define RS 8u                        /* region size in sectors */
 #define RB ((uint64_t)RS * 512u)     /* region size in bytes */
@@ -219,9 +209,9 @@ static void *gc_thread(void *p)
 {
     struct gc_arg *a = p;
     struct fixture *f = a->g->f;
-    TCHECK(dl_rh_begin_write(f->rh, a->region * RB, RB, 0) == 0);
-    TCHECK(durable(f, a->region) == 1);
-    TCHECK(dl_rh_end_write(f->rh, a->region * RB, RB, 0) == 0);
+    CHECK(dl_rh_begin_write(f->rh, a->region * RB, RB, 0) == 0);
+    CHECK(durable(f, a->region) == 1);
+    CHECK(dl_rh_end_write(f->rh, a->region * RB, RB, 0) == 0);
     return NULL;
 }
 
@@ -267,8 +257,8 @@ static void *hot_thread(void *p)
     for (int i = 0; i < 5000; i++) {
         uint64_t off = (uint64_t)rand_r(&a->seed) % (8 * RB);
         uint64_t len = 1 + (uint64_t)rand_r(&a->seed) % (8 * RB - off);
-        TCHECK(dl_rh_begin_write(a->f->rh, off, len, 0) == 0);
-        TCHECK(dl_rh_end_write(a->f->rh, off, len, 0) == 0);
+        CHECK(dl_rh_begin_write(a->f->rh, off, len, 0) == 0);
+        CHECK(dl_rh_end_write(a->f->rh, off, len, 0) == 0);
     }
     return NULL;
 }
@@ -323,10 +313,10 @@ static int stress_data_flush(void *arg)
 static void stress_on_clear(void *arg, uint64_t r, int callback_ran)
 {
     struct stress *s = arg;
-    TCHECK(callback_ran);
-    TCHECK(atomic_load(&s->inflight[r]) == 0);
-    TCHECK(atomic_load(&s->stable[r]) == atomic_load(&s->data[r]));
-    TCHECK(dl_log_in_sync(s->f.cl->inner, r, 1) == 1); /* never NOSYNC -> CLEAN */
+    CHECK(callback_ran);
+    CHECK(atomic_load(&s->inflight[r]) == 0);
+    CHECK(atomic_load(&s->stable[r]) == atomic_load(&s->data[r]));
+    CHECK(dl_log_in_sync(s->f.cl->inner, r, 1) == 1); /* never NOSYNC -> CLEAN */
     atomic_fetch_add(&s->persisted_clears, 1);
 }
 
@@ -350,23 +340,23 @@ static void *stress_writer(void *p)
         uint64_t len = n * RB - (off - first * RB);
         int e = sectors ? dl_rh_begin_sectors(s->f.rh, first * RS, n * RS, 0)
                         : dl_rh_begin_write(s->f.rh, off, len, 0);
-        TCHECK(e == 0);
+        CHECK(e == 0);
         if (e < 0)
             continue;
         atomic_fetch_add(&s->begins, 1);
         for (uint64_t r = first; r < first + n; r++) {
-            TCHECK(atomic_load(&s->f.cl->durable[r]) == 1); /* the invariant */
+            CHECK(atomic_load(&s->f.cl->durable[r]) == 1); /* the invariant */
             atomic_fetch_add(&s->inflight[r], 1);
             atomic_fetch_add(&s->data[r], 1);
         }
         int fail = rand_r(&w->seed) % 64 == 0;
         for (uint64_t r = first; r < first + n; r++) {
-            TCHECK(atomic_load(&s->f.cl->durable[r]) == 1); /* still, at the end */
+            CHECK(atomic_load(&s->f.cl->durable[r]) == 1); /* still, at the end */
             atomic_fetch_sub(&s->inflight[r], 1);
         }
         e = sectors ? dl_rh_end_sectors(s->f.rh, first * RS, n * RS, fail ? -EIO : 0)
                     : dl_rh_end_write(s->f.rh, off, len, fail ? -EIO : 0);
-        TCHECK(e == 0);
+        CHECK(e == 0);
         if (fail) {
             pthread_mutex_lock(&s->m);
             s->failures++;
@@ -385,7 +375,7 @@ static void *stress_flusher(void *p)
 {
     struct stress *s = p;
     while (atomic_load(&s->writers_left) > 0)
-        TCHECK(dl_rh_flush(s->f.rh) >= 0);
+        CHECK(dl_rh_flush(s->f.rh) >= 0);
     return NULL;
 }
 
@@ -396,12 +386,12 @@ static void *stress_resync(void *p)
     for (;;) {
         uint64_t r;
         int found = dl_rh_recovery_next(s->f.rh, &r);
-        TCHECK(found >= 0);
+        CHECK(found >= 0);
         if (found == 1) {
-            TCHECK(dl_rh_region_state(s->f.rh, r) == DL_RH_RECOVERING);
-            TCHECK(dl_rh_recovery_wait_idle(s->f.rh, r) == 0);
-            TCHECK(atomic_load(&s->inflight[r]) == 0); /* drained, and no newcomer */
-            TCHECK(dl_rh_recovery_end(s->f.rh, r, 1) == 0);
+            CHECK(dl_rh_region_state(s->f.rh, r) == DL_RH_RECOVERING);
+            CHECK(dl_rh_recovery_wait_idle(s->f.rh, r) == 0);
+            CHECK(atomic_load(&s->inflight[r]) == 0); /* drained, and no newcomer */
+            CHECK(dl_rh_recovery_end(s->f.rh, r, 1) == 0);
             continue;
         }
         /* Nothing to do: sleep until a write fails or the writers are done. */
@@ -581,17 +571,17 @@ static void rec_on_drain_wait(void *arg, uint64_t region)
 static void *rec_writer(void *p)
 {
     struct rec_ctx *x = p;
-    TCHECK(dl_rh_begin_write(x->f->rh, 3 * RB, RB, 0) == 0);
-    TCHECK(atomic_load(&x->recovery_ended) == 1); /* not before recovery ended */
+    CHECK(dl_rh_begin_write(x->f->rh, 3 * RB, RB, 0) == 0);
+    CHECK(atomic_load(&x->recovery_ended) == 1); /* not before recovery ended */
     atomic_store(&x->writer_returned, 1);
-    TCHECK(dl_rh_end_write(x->f->rh, 3 * RB, RB, 0) == 0);
+    CHECK(dl_rh_end_write(x->f->rh, 3 * RB, RB, 0) == 0);
     return NULL;
 }
 
 static void *rec_resync(void *p)
 {
     struct rec_ctx *x = p;
-    TCHECK(dl_rh_recovery_wait_idle(x->f->rh, 3) == 0);
+    CHECK(dl_rh_recovery_wait_idle(x->f->rh, 3) == 0);
     atomic_store(&x->drain_returned, 1);
     return NULL;
 }
@@ -611,9 +601,10 @@ static void test_recovery_blocks_writers(void)
     struct rec_ctx x = {.f = &f};
     pthread_mutex_init(&x.m, NULL);
     pthread_cond_init(&x.c, NULL);
-    f.rh->test_arg = &x;
-    f.rh->test_on_recovery_wait = rec_on_recovery_wait;
-    f.rh->test_on_drain_wait = rec_on_drain_wait;
+    const struct dl_rh_test_hooks hooks = {.on_recovery_wait = rec_on_recovery_wait,
+                                           .on_drain_wait = rec_on_drain_wait,
+                                           .arg = &x};
+    dl__rh_set_test_hooks(f.rh, &hooks);
 
     /* Region 3 out of sync (a failed write), and a write B in flight on it. */
     CHECK_EQ(dl_rh_begin_write(f.rh, 3 * RB, 1, 0), 0);
@@ -746,6 +737,5 @@ int main(void)
     run_stress(0, 0, 0, 20000);
     run_stress(DL_RH_EAGER_CLEAR, 0, 0, 20000);
     run_stress(0, 2, 6, 10000);
-    test_failures += atomic_load(&thread_failures);
     return test_exit_status("test_rh");
 }

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/check.h"
 #include "crash_images.h"
@@ -177,9 +176,7 @@ int main(void)
         printf("test_rh_powerloss: SKIPPED (no disk log type)\n");
         return 77;
     }
-    const char *e = getenv("DL_CRASH_SEED");
-    unsigned seed = e ? (unsigned)strtoul(e, NULL, 10) : (unsigned)time(NULL);
-    printf("rh power-loss simulation seed %u (DL_CRASH_SEED to repeat)\n", seed);
+    unsigned seed = crash_seed("rh power-loss simulation");
     run(0, seed);
     run(1, seed);
     return test_exit_status("test_rh_powerloss");

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../common/check.h"
+#include "daemon_fixture.h" /* daemon_exec: through $DL_TEST_EMULATOR */
 
 TEST_MAIN_DEFINITIONS
 
@@ -77,8 +78,8 @@ static int kill_one(const char *dirtylog, const char *format, const char *sync)
     pid_t pid = fork();
     if (pid == 0) {
         /* 2^32 regions: 512 MiB of bitmap, all ones (must be written). */
-        execl(dirtylog, "dirtylog", "create", "--format", format, sync, "--max-bitmap", "1G",
-              path, "16T", "8", (char *)NULL);
+        daemon_exec(dirtylog, (const char *const[]){dirtylog, "create", "--format", format, sync,
+                                                    "--max-bitmap", "1G", path, "16T", "8", NULL});
         _exit(127);
     }
     if (pid < 0)

@@ -9,6 +9,9 @@
 set -u
 DL=$1
 MARK=$2
+# shellcheck disable=SC1091
+. "$(dirname "$0")/../common/emulator.sh" # DL_TEST_EMULATOR: cross-architecture runs
+DL=$(emulated "$DL") && MARK=$(emulated "$MARK") || exit 1
 T=$(mktemp -d "${TMPDIR:-/tmp}/dl-tool.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1

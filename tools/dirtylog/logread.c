@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "disk/endian.h"
+#include "le_bytes.h"
 #include "tool.h"
 
 const char *format_name(int format)

@@ -1,6 +1,7 @@
 /* dirtylogd: hosts dirty logs for `userspace` clients over a unix socket.
- * Options, logging, signals and the admin client; the
- * work is in server.c (requests) and net.c (sockets and threads). */
+ * Options, logging, signals and the admin client; the work is in the
+ * request layer (request.h) and the transport (net.h): docs/dirtylogd.md,
+ * "Code map". */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,9 @@
 /* dirtylogd's state and request handling, independent of sockets and
- * threads: the event loops (net.c) feed received bytes to dld_conn_input(),
- * which decodes messages with the shared codec, dispatches them to the logs
- * and hands every reply to a send callback. The fuzz target drives the same
- * functions without any socket. */
+ * threads: the event loops (net.c) feed received bytes to dld_conn_input()
+ * (conn.c), which frames messages with the shared codec, hands each to the
+ * request layer (request.h, the one entry point for every transport) and
+ * every reply to a send callback. The fuzz target drives the same functions
+ * without any socket. Code map: docs/dirtylogd.md. */
 #ifndef DLD_SERVER_H
 #define DLD_SERVER_H
 
@@ -16,6 +17,7 @@
 #include "remote/wire.h"
 #include "remote/u64map.h"
 #include "quota.h"
+#include "request.h"
 
 #define DLD_LOG_BUCKETS 256
 
@@ -51,7 +53,7 @@ struct dld_log {
     unsigned pending;
     struct u64map held;
     /* Memory the clients' marks cost the daemon, charged to owner_uid (see
-     * mark_cost in server.c): every 32 Ki-region group the marks touched
+     * GROUP_COST in server_internal.h): every 32 Ki-region group the marks touched
      * (the hosted log keeps that memory for its lifetime) and every mark
      * entry. Under L->lock. */
     struct u64map groups;
@@ -104,7 +106,7 @@ struct dld_server {
     void (*logf)(int level, const char *fmt, ...) DL_PRINTF(2, 3);
 };
 
-/* The protocol state of one connection. */
+/* The protocol state of one connection of a stream transport (conn.c). */
 struct dld_conn {
     uint64_t id; /* > 0, unique for the life of the server */
     /* Who is on the other end, as the transport proved it (SO_PEERCRED on a

@@ -1,6 +1,8 @@
-/* Explicit little-endian encoding for the on-disk formats. */
-#ifndef DL_DISK_ENDIAN_H
-#define DL_DISK_ENDIAN_H
+/* Explicit little-endian encoding, the one helper set for every on-disk and
+ * wire format (docs/disk-format.md, the userspace wire): byte by byte, so
+ * neither the host's byte order nor alignment matters. */
+#ifndef DL_LE_BYTES_H
+#define DL_LE_BYTES_H
 
 #include <stdint.h>
 
