@@ -13,7 +13,7 @@
 #include "raw_client.h"
 #include "remote/wire.h"
 
-#define REQ_SIZE (DLW_HEADER_SIZE + 8)
+#define REQ_SIZE ((long)(DLW_HEADER_SIZE + 8)) /* signed: it meets longs below */
 
 int64_t mono_ms(void)
 {
