@@ -212,7 +212,7 @@ static int send_held(struct rc_conn *c, int *err)
     for (size_t i = 0; r == 0 && *err == 0 && i <= c->held.cap; i++) {
         int end = i == c->held.cap;
         if (!end && c->held.used[i])
-            dlw_put_le64(batch + 8 * k++, c->held.keys[i]);
+            put_le64(batch + 8 * k++, c->held.keys[i]);
         if (k == DLW_REGIONS_PER_MSG || (end && k)) {
             r = exchange(c, DLW_MARK_REGION, batch, k * 8, msg, sizeof msg, &n, err);
             k = 0;

@@ -137,8 +137,8 @@ static int us_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
                 uint8_t rep[8];
                 size_t n = 0;
                 r = dl__rc_request(&us->conn, DLW_GET_REGION_SIZE, NULL, 0, rep, sizeof rep, &n, NULL);
-                if (r == 0 && n == 8 && dlw_get_le64(rep) > 0 && dlw_get_le64(rep) <= UINT32_MAX)
-                    us->region_size = (uint32_t)dlw_get_le64(rep);
+                if (r == 0 && n == 8 && get_le64(rep) > 0 && get_le64(rep) <= UINT32_MAX)
+                    us->region_size = (uint32_t)get_le64(rep);
                 else if (r == 0)
                     r = -EPROTO;
                 if (r < 0)
@@ -199,12 +199,12 @@ static int region_query(dl_log *log, uint32_t type, uint64_t region, uint64_t *a
 {
     uint8_t req[8], rep[16];
     size_t n = 0;
-    dlw_put_le64(req, region);
+    put_le64(req, region);
     int r = dl__rc_request(&ctx(log)->conn, type, req, sizeof req, rep, sizeof rep, &n, NULL);
     if (r == 0 && n < 8)
         r = -EPROTO;
     if (r == 0)
-        *answer = dlw_get_le64(rep);
+        *answer = get_le64(rep);
     return r;
 }
 
@@ -285,7 +285,7 @@ static int send_ops(struct us_log *us, int op, uint32_t type, size_t *left, uint
     for (size_t i = 0;; i++) {
         int end = i == us->inflight.cap;
         if (!end && us->inflight.used[i] && us->inflight.vals[i] == (uint64_t)op)
-            dlw_put_le64(us->batch + 8 * n++, us->inflight.keys[i]);
+            put_le64(us->batch + 8 * n++, us->inflight.keys[i]);
         if (n == DLW_REGIONS_PER_MSG || (end && n && !left)) {
             uint64_t g = 0;
             int r = dl__rc_request(&us->conn, type, us->batch, n * 8, rep, sizeof rep, &rn, &g);
@@ -375,12 +375,12 @@ static int us_get_resync_work(dl_log *log, uint64_t *region)
         return r;
     if (n < 16)
         return -EPROTO;
-    int64_t found = (int64_t)dlw_get_le64(rep);
+    int64_t found = (int64_t)get_le64(rep);
     if (found < 0)
         return (int)found;
     if (found == 0)
         return 0;
-    *region = dlw_get_le64(rep + 8);
+    *region = get_le64(rep + 8);
     return 1;
 }
 
@@ -389,8 +389,8 @@ static int us_set_region_sync(dl_log *log, uint64_t region, int in_sync)
     uint8_t req[16];
     char rep[256];
     size_t n;
-    dlw_put_le64(req, region);
-    dlw_put_le64(req + 8, (uint64_t)(int64_t)(in_sync != 0));
+    put_le64(req, region);
+    put_le64(req + 8, (uint64_t)(int64_t)(in_sync != 0));
     return dl__rc_request(&ctx(log)->conn, DLW_SET_REGION_SYNC, req, sizeof req, rep, sizeof rep, &n,
                       NULL);
 }
@@ -403,7 +403,7 @@ static int us_get_sync_count(dl_log *log, uint64_t *count)
     if (r == 0 && n != 8)
         r = -EPROTO;
     if (r == 0)
-        *count = dlw_get_le64(rep);
+        *count = get_le64(rep);
     return r;
 }
 

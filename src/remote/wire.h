@@ -63,13 +63,6 @@ struct dlw_header {
     uint32_t data_size;
 };
 
-/* The wire's integers use the shared little-endian helpers (le_bytes.h);
- * these names are kept for the wire's callers. */
-#define dlw_put_le32 put_le32
-#define dlw_put_le64 put_le64
-#define dlw_get_le32 get_le32
-#define dlw_get_le64 get_le64
-
 /* Low 8 bits of request_type. */
 static inline unsigned dlw_request_number(uint32_t request_type) { return request_type & 0xffu; }
 

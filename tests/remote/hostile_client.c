@@ -36,7 +36,7 @@ long send_without_reading(int fd, const char *uuid, uint64_t luid, long max)
     for (int i = 0; i < BATCH; i++) {
         h.seq = 1000u + (uint32_t)i;
         dl__wire_encode_header(&h, buf + i * REQ_SIZE);
-        dlw_put_le64(buf + i * REQ_SIZE + DLW_HEADER_SIZE, (uint64_t)i);
+        put_le64(buf + i * REQ_SIZE + DLW_HEADER_SIZE, (uint64_t)i);
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)

@@ -104,10 +104,10 @@ int raw_region(int fd, uint32_t type, const char *uuid, uint64_t luid, uint64_t 
 {
     uint8_t p[8], rep[64];
     struct dlw_header h;
-    dlw_put_le64(p, region);
+    put_le64(p, region);
     if (raw_send(fd, type, uuid, luid, 2, p, 8) < 0 || raw_recv(fd, &h, rep, sizeof rep) != 1)
         return -1000;
     if (answer && h.data_size >= 8)
-        *answer = dlw_get_le64(rep);
+        *answer = get_le64(rep);
     return h.error;
 }

@@ -18,7 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "confine.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 #include "hostile_client.h"
@@ -33,7 +33,7 @@ static void is_clean_request(uint8_t *msg, const char *uuid, uint64_t luid, uint
     h.request_type = DLW_IS_CLEAN;
     h.data_size = 8;
     dl__wire_encode_header(&h, msg);
-    dlw_put_le64(msg + DLW_HEADER_SIZE, 3);
+    put_le64(msg + DLW_HEADER_SIZE, 3);
 }
 
 static void slow_requests(const char *binary)

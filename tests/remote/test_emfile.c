@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "hostile_client.h"
 #include "raw_client.h"
@@ -89,7 +89,10 @@ int main(int argc, char **argv)
            "%d without an answer; daemon CPU %.2f s in %.2f s\n",
            NOFILE, CLIENTS, served, refused, ctr_failed, CLIENTS - served - refused - ctr_failed,
            cpu, wall);
-    CHECK(served >= 1);
+    /* Some clients got past the door (whether their CTR then found a
+     * descriptor for its state file depends on how many connections were
+     * accepted first), others were refused at it. */
+    CHECK(served + ctr_failed >= 1);
     CHECK(refused >= 1);
     CHECK_EQ(served + refused + ctr_failed, CLIENTS); /* every client had an answer */
     CHECK(cpu >= 0 && cpu < 0.25 * wall);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 #include "raw_client.h"
@@ -177,15 +177,15 @@ int main(int argc, char **argv)
         strcat(many, " x");
     expect_ctr_error(many, strlen(many), -E2BIG, __LINE__);
     /* 10. payload shapes */
-    dlw_put_le64(p, 128);
+    put_le64(p, 128);
     expect_session_error(DLW_IS_CLEAN, p, 8, -ERANGE, __LINE__); /* region out of range */
     expect_session_error(DLW_IS_CLEAN, p, 4, -EINVAL, __LINE__); /* truncated payload */
     expect_session_error(DLW_MARK_REGION, p, 12, -EINVAL, __LINE__);
     expect_session_error(DLW_SET_REGION_SYNC, p, 8, -EINVAL, __LINE__);
     expect_session_error(DLW_GET_REGION_SIZE, p, 8, -EINVAL, __LINE__);
     expect_session_error(DLW_IS_REMOTE_RECOVERING, p, 8, -ERANGE, __LINE__);
-    dlw_put_le64(p, 3);
-    dlw_put_le64(p + 8, 1u << 31);
+    put_le64(p, 3);
+    put_le64(p + 8, 1u << 31);
     expect_session_error(DLW_MARK_REGION, p, 16, -ERANGE, __LINE__);
     expect_session_error(DLW_FLUSH, p, 16, -ERANGE, __LINE__);
     expect_session_error(DLW_ADMIN_RELEASE, p, 3, -EINVAL, __LINE__);
@@ -194,17 +194,17 @@ int main(int argc, char **argv)
     uint8_t rep[64];
     CHECK_EQ(on_session(DLW_IS_CLEAN, p, 8, &h, rep, sizeof rep), 1);
     CHECK_EQ(h.error, 0);
-    CHECK_U64(dlw_get_le64(rep), 1);
+    CHECK_U64(get_le64(rep), 1);
     /* 11. only the low 8 bits name the request; the reply echoes all 32 */
     CHECK_EQ(on_session(0x12300000u | DLW_GET_REGION_SIZE, NULL, 0, &h, rep, sizeof rep), 1);
     CHECK_EQ(h.error, 0);
     CHECK_EQ(h.request_type, 0x12300000u | DLW_GET_REGION_SIZE);
-    CHECK_U64(dlw_get_le64(rep), 8);
+    CHECK_U64(get_le64(rep), 8);
     still_serving(__LINE__);
     /* 12. another client's session from this connection */
     fd = daemon_connect(&fx);
     CHECK_EQ(raw_ctr(fd, "m", 6, "1024 core 8"), 0);
-    dlw_put_le64(p, 1);
+    put_le64(p, 1);
     CHECK_EQ(raw_region(fd, DLW_IS_CLEAN, "m", 7, 1, NULL), -ENOENT);
     close(fd);
     still_serving(__LINE__);
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
     fd = daemon_connect(&fx);
     CHECK_EQ(raw_ctr(fd, "m", 8, "1024 core 8"), 0);
     header(msg, DLW_VERSION, DLW_GET_SYNC_COUNT, 0, "m");
-    dlw_put_le64(msg + DLW_OFF_LUID, 8);
+    put_le64(msg + DLW_OFF_LUID, 8);
     memcpy(msg + DLW_HEADER_SIZE, msg, DLW_HEADER_SIZE);
     CHECK_EQ(raw_write(fd, msg, 2 * DLW_HEADER_SIZE), 0);
     CHECK_EQ(raw_recv(fd, &h, rep, sizeof rep), 1);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 

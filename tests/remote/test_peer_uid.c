@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 

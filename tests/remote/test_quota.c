@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "raw_client.h"
 
@@ -29,7 +29,7 @@ static int mark(int fd, const char *uuid, uint64_t luid, uint64_t start, uint64_
                 size_t n, char *msg, size_t cap)
 {
     for (size_t i = 0; i < n; i++)
-        dlw_put_le64(payload + 8 * i, start + i * stride);
+        put_le64(payload + 8 * i, start + i * stride);
     struct dlw_header h;
     msg[0] = '\0';
     if (raw_send(fd, DLW_MARK_REGION, uuid, luid, 3, payload, n * 8) < 0 ||
@@ -42,7 +42,7 @@ static int mark(int fd, const char *uuid, uint64_t luid, uint64_t start, uint64_
 static int clear(int fd, const char *uuid, uint64_t luid, uint64_t start, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        dlw_put_le64(payload + 8 * i, start + i);
+        put_le64(payload + 8 * i, start + i);
     struct dlw_header h;
     char rep[256];
     if (raw_send(fd, DLW_CLEAR_REGION, uuid, luid, 4, payload, n * 8) < 0 ||

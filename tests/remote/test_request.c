@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "request.h"
 #include "server.h"
 
@@ -43,7 +43,7 @@ static int call_region(struct dld_server *srv, uint64_t conn, uint32_t type, uin
                        struct dld_reply *rp)
 {
     uint8_t p[8];
-    dlw_put_le64(p, region);
+    put_le64(p, region);
     return call(srv, conn, type, p, sizeof p, rp);
 }
 
@@ -81,10 +81,10 @@ int main(void)
     /* A request that passes the checks reaches its handler. */
     CHECK_EQ(call(&srv, 1, DLW_GET_REGION_SIZE, NULL, 0, &rp), 0);
     CHECK_EQ(rp.len, 8);
-    CHECK_U64(dlw_get_le64(rp.data), 8);
+    CHECK_U64(get_le64(rp.data), 8);
     CHECK_EQ(call_region(&srv, 1, DLW_MARK_REGION, 5, &rp), 0);
     CHECK_EQ(call_region(&srv, 1, DLW_IS_CLEAN, 5, &rp), 0);
-    CHECK_U64(dlw_get_le64(rp.data), 0);
+    CHECK_U64(get_le64(rp.data), 0);
 
     /* A session is bound to its connection: another one gets -ENOENT until
      * the transport says the first is gone; then it may reattach, and the
@@ -94,7 +94,7 @@ int main(void)
     dld_sessions_detach(&srv, 1);
     CHECK_EQ(call(&srv, 2, DLW_CTR, "1024 core 8", 11, &rp), 0);
     CHECK_EQ(call_region(&srv, 2, DLW_IS_CLEAN, 5, &rp), 0);
-    CHECK_U64(dlw_get_le64(rp.data), 0);
+    CHECK_U64(get_le64(rp.data), 0);
     CHECK_EQ(call_region(&srv, 1, DLW_IS_CLEAN, 5, &rp), -ENOENT);
 
     CHECK_EQ(call(&srv, 2, DLW_DTR, NULL, 0, &rp), 0);

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 #include "raw_client.h"
@@ -82,7 +82,7 @@ static void test_one_never_returns(void)
     CHECK_EQ(raw_send(x, DLW_RESUME, "alone", 1001, 2, NULL, 0), 0);
     CHECK_EQ(raw_recv(x, &h, rep, sizeof rep), 1);
     CHECK_EQ(h.error, 0);
-    dlw_put_le64(p, 5);
+    put_le64(p, 5);
     CHECK_EQ(raw_send(x, DLW_FLUSH, "alone", 1001, 3, p, 8), 0); /* mark 5 + flush */
     CHECK_EQ(raw_recv(x, &h, rep, sizeof rep), 1);
     CHECK_EQ(h.error, 0);

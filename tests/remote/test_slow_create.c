@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 #include "raw_client.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "hostile_client.h"
 #include "raw_client.h"

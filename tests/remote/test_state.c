@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "state.h"
 
 TEST_MAIN_DEFINITIONS

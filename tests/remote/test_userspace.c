@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "common/check.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
 #include "raw_client.h"
@@ -202,7 +202,7 @@ static void test_detached(void)
     CHECK_EQ(raw_ctr(x, "detach", 78, ctr), 0);
     uint8_t p[8], rep[256];
     struct dlw_header h;
-    dlw_put_le64(p, dl__wire_client_tag(78));
+    put_le64(p, dl__wire_client_tag(78));
     CHECK_EQ(raw_send(x, DLW_ADMIN_RELEASE, "detach", 0, 5, p, 8), 0);
     CHECK_EQ(raw_recv(x, &h, rep, sizeof rep), 1);
     CHECK_EQ(h.error, -EBUSY);
@@ -237,7 +237,7 @@ static void test_release_race(void)
             CHECK_EQ(raw_recv(y, &h, rep, sizeof rep), 1);
             close(y);
             if (h.error == 0 && h.data_size == 8)
-                released += dlw_get_le64(rep);
+                released += get_le64(rep);
             if (released < 2) {
                 struct timespec ts = {0, 5 * 1000 * 1000};
                 nanosleep(&ts, NULL);

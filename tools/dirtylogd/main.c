@@ -161,7 +161,7 @@ static int admin_release(const char *path, const char *spec)
                     colon + 1);
             return 2;
         }
-        dlw_put_le64(msg + DLW_HEADER_SIZE, tag);
+        put_le64(msg + DLW_HEADER_SIZE, tag);
         plen = 8;
     }
     if (dl__wire_request_header(&h, uuid, 0, 1, DLW_ADMIN_RELEASE, plen) < 0) {
@@ -203,7 +203,7 @@ static int admin_release(const char *path, const char *spec)
         return 1;
     }
     printf("released %" PRIu64 " client(s)\n",
-           rh.data_size >= 8 ? dlw_get_le64(rep + DLW_HEADER_SIZE) : 0);
+           rh.data_size >= 8 ? get_le64(rep + DLW_HEADER_SIZE) : 0);
     return 0;
 }
 

@@ -18,7 +18,7 @@
 
 void dld_reply_u64(struct dld_reply *rp, uint64_t v)
 {
-    dlw_put_le64(rp->data + rp->len, v);
+    put_le64(rp->data + rp->len, v);
     rp->len += 8;
 }
 
@@ -94,10 +94,10 @@ static int do_admin_release(struct op *o)
     size_t len = rq->len;
     if (len != 0 && len != 8)
         return fail(o->rp, -EINVAL, "ADMIN_RELEASE takes no payload or one u64 client tag");
-    if (len == 8 && dlw_get_le64(p) > UINT32_MAX)
+    if (len == 8 && get_le64(p) > UINT32_MAX)
         return fail(o->rp, -EINVAL, "a client tag has 32 bits");
     int r = dld_release(o->srv, rq->peer.uid, rq->h->uuid, len == 0,
-                        len ? (uint32_t)dlw_get_le64(p) : 0);
+                        len ? (uint32_t)get_le64(p) : 0);
     if (r < 0)
         return fail(o->rp, r, "cannot release clients of log %s%s", rq->h->uuid,
                     r == -EACCES ? ": only root and the log's owner may"
@@ -182,7 +182,7 @@ static int apply_marks(struct op *o)
     if ((r = dld__charge_marks(o->srv, o->L, o->s, p, len, o->rp)) < 0)
         return r;
     for (size_t i = 0; r == 0 && i < len; i += 8)
-        r = dld__session_mark(o->L, o->s, dlw_get_le64(p + i));
+        r = dld__session_mark(o->L, o->s, get_le64(p + i));
     return r;
 }
 
@@ -197,7 +197,7 @@ static int do_clear_region(struct op *o)
     size_t len = o->rq->len;
     int r = dld__reserve_clears(o->srv, o->L, p, len, o->rp);
     for (size_t i = 0; r == 0 && i < len; i += 8)
-        r = dld__session_clear(o->srv, o->L, o->s, dlw_get_le64(p + i));
+        r = dld__session_clear(o->srv, o->L, o->s, get_le64(p + i));
     return r;
 }
 
@@ -240,8 +240,8 @@ static int do_get_resync_work(struct op *o)
 static int do_set_region_sync(struct op *o)
 {
     struct dld_log *L = o->L;
-    uint64_t region = dlw_get_le64(o->rq->payload);
-    int64_t in_sync = (int64_t)dlw_get_le64(o->rq->payload + 8);
+    uint64_t region = get_le64(o->rq->payload);
+    int64_t in_sync = (int64_t)get_le64(o->rq->payload + 8);
     int r = dl_log_set_region_sync(L->log, region, in_sync != 0);
     if (r < 0)
         return r;
@@ -334,7 +334,7 @@ static int check_regions(struct dld_log *L, const uint8_t *p, size_t len, struct
         return fail(rp, -EINVAL, "region list of %zu bytes is not a multiple of 8", len);
     uint64_t count = dl_log_get_region_count(L->log);
     for (size_t i = 0; i < len; i += 8) {
-        uint64_t r = dlw_get_le64(p + i);
+        uint64_t r = get_le64(p + i);
         if (r >= count)
             return fail(rp, -ERANGE, "region %" PRIu64 " out of range (region count %" PRIu64 ")",
                         r, count);
@@ -357,7 +357,7 @@ static int check_payload(struct op *o, enum payload shape)
     case PAYLOAD_REGION:
         if ((r = need_len(len, 8, o->rp)) < 0)
             return r;
-        o->region = dlw_get_le64(p);
+        o->region = get_le64(p);
         if (o->region >= dl_log_get_region_count(o->L->log))
             return fail(o->rp, -ERANGE, "region %" PRIu64 " out of range", o->region);
         return 0;

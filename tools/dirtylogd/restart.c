@@ -68,7 +68,7 @@ int dld__reserve_clears(struct dld_server *srv, struct dld_log *L, const uint8_t
     dl__u64map_init(&fresh);
     int r = dl__u64map_reserve(&L->held, len / 8), added;
     for (size_t i = 0; r == 0 && i < len; i += 8) {
-        uint64_t region = dlw_get_le64(p + i);
+        uint64_t region = get_le64(p + i);
         if (!dl__u64map_get(&L->held, region) && !dl__u64map_put(&fresh, region, &added))
             r = -ENOMEM;
     }

@@ -104,7 +104,7 @@ int dld__charge_marks(struct dld_server *srv, struct dld_log *L, struct dld_sess
     dl__u64map_init(&groups);
     int r = 0, added;
     for (size_t i = 0; r == 0 && i < len; i += 8) {
-        uint64_t region = dlw_get_le64(p + i), g = region >> GROUP_SHIFT;
+        uint64_t region = get_le64(p + i), g = region >> GROUP_SHIFT;
         if (!dl__u64map_get(&s->marks, region) && !dl__u64map_put(&fresh, region, &added))
             r = -ENOMEM;
         if (r == 0 && !dl__u64map_get(&L->groups, g) && !dl__u64map_put(&groups, g, &added))

@@ -49,11 +49,11 @@ int dld_state_encode(const struct dld_state *st, uint8_t **buf, size_t *len)
     if (!b)
         return -ENOMEM;
     memcpy(b, magic, sizeof magic);
-    dlw_put_le32(b + 8, DLD_STATE_VERSION);
-    dlw_put_le32(b + 12, (uint32_t)body);
+    put_le32(b + 8, DLD_STATE_VERSION);
+    put_le32(b + 12, (uint32_t)body);
     uint8_t *p = b + HEAD_SIZE;
-    dlw_put_le32(p, st->owner_uid);
-    dlw_put_le32(p + 4, st->nsessions);
+    put_le32(p, st->owner_uid);
+    put_le32(p + 4, st->nsessions);
     put16(p + 8, (uint16_t)ul);
     put16(p + 10, (uint16_t)cl);
     p += FIXED_BODY;
@@ -62,11 +62,11 @@ int dld_state_encode(const struct dld_state *st, uint8_t **buf, size_t *len)
     memcpy(p, st->ctr, cl);
     p += cl;
     for (uint32_t i = 0; i < st->nsessions; i++, p += SESSION_SIZE) {
-        dlw_put_le64(p, st->sessions[i].luid);
-        dlw_put_le32(p + 8, st->sessions[i].uid);
-        dlw_put_le32(p + 12, 0); /* reserved */
+        put_le64(p, st->sessions[i].luid);
+        put_le32(p + 8, st->sessions[i].uid);
+        put_le32(p + 12, 0); /* reserved */
     }
-    dlw_put_le32(p, dl__crc32c(0, b, HEAD_SIZE + body));
+    put_le32(p, dl__crc32c(0, b, HEAD_SIZE + body));
     *buf = b;
     *len = n;
     return 0;
@@ -79,7 +79,7 @@ int dld_state_decode(const uint8_t *b, size_t n, struct dld_state *st, char *err
         say(err, errlen, "not a dirtylogd state file (%zu bytes, bad magic or too short)", n);
         return -EBADMSG;
     }
-    uint32_t version = dlw_get_le32(b + 8), body = dlw_get_le32(b + 12);
+    uint32_t version = get_le32(b + 8), body = get_le32(b + 12);
     if (version != DLD_STATE_VERSION) {
         say(err, errlen, "state file version %u, this daemon reads %u", version,
             DLD_STATE_VERSION);
@@ -89,12 +89,12 @@ int dld_state_decode(const uint8_t *b, size_t n, struct dld_state *st, char *err
         say(err, errlen, "body length %u does not match the file size %zu", body, n);
         return -EBADMSG;
     }
-    if (dlw_get_le32(b + HEAD_SIZE + body) != dl__crc32c(0, b, HEAD_SIZE + body)) {
+    if (get_le32(b + HEAD_SIZE + body) != dl__crc32c(0, b, HEAD_SIZE + body)) {
         say(err, errlen, "checksum mismatch");
         return -EBADMSG;
     }
     const uint8_t *p = b + HEAD_SIZE;
-    uint32_t owner = dlw_get_le32(p), ns = dlw_get_le32(p + 4);
+    uint32_t owner = get_le32(p), ns = get_le32(p + 4);
     size_t ul = get16(p + 8), cl = get16(p + 10);
     if (ul == 0 || ul >= DLW_UUID_SIZE || cl == 0 || cl > DLD_STATE_MAX_CTR ||
         ns > DLD_STATE_MAX_SESSIONS ||
@@ -123,8 +123,8 @@ int dld_state_decode(const uint8_t *b, size_t n, struct dld_state *st, char *err
     st->owner_uid = owner;
     st->nsessions = ns;
     for (uint32_t i = 0; i < ns; i++, p += SESSION_SIZE) {
-        st->sessions[i].luid = dlw_get_le64(p);
-        st->sessions[i].uid = dlw_get_le32(p + 8);
+        st->sessions[i].luid = get_le64(p);
+        st->sessions[i].uid = get_le32(p + 8);
     }
     return 0;
 }
