@@ -181,17 +181,8 @@ static void *hostile(void *arg)
             }
             break;
         case SLOWLORIS: /* one byte of an IS_CLEAN request every 50 ms */
-            if (sent == 0) {
-                struct dlw_header h;
-                memset(&h, 0, sizeof h);
-                dl__wire_set_uuid(&h, uuid);
-                h.luid = luid;
-                h.version = DLW_VERSION;
-                h.request_type = DLW_IS_CLEAN;
-                h.data_size = 8;
-                dl__wire_encode_header(&h, req);
-                memset(req + DLW_HEADER_SIZE, 0, 8);
-            }
+            if (sent == 0)
+                is_clean_request(req, uuid, luid, 0, 0);
             if (raw_write(fd, req + sent, 1) < 0 || pause_or_hangup(fd, 50)) {
                 close(fd);
                 fd = -1;

@@ -22,22 +22,20 @@ int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void is_clean_request(uint8_t *msg, const char *uuid, uint64_t luid, uint32_t seq, uint64_t region)
+{
+    struct dlw_header h;
+    dl__wire_request_header(&h, uuid, luid, seq, DLW_IS_CLEAN, 8);
+    dl__wire_encode_header(&h, msg);
+    put_le64(msg + DLW_HEADER_SIZE, region);
+}
+
 long send_without_reading(int fd, const char *uuid, uint64_t luid, long max)
 {
     enum { BATCH = 64 };
     static _Thread_local uint8_t buf[BATCH * REQ_SIZE];
-    struct dlw_header h;
-    memset(&h, 0, sizeof h);
-    dl__wire_set_uuid(&h, uuid);
-    h.luid = luid;
-    h.version = DLW_VERSION;
-    h.request_type = DLW_IS_CLEAN;
-    h.data_size = 8;
-    for (int i = 0; i < BATCH; i++) {
-        h.seq = 1000u + (uint32_t)i;
-        dl__wire_encode_header(&h, buf + i * REQ_SIZE);
-        put_le64(buf + i * REQ_SIZE + DLW_HEADER_SIZE, (uint64_t)i);
-    }
+    for (int i = 0; i < BATCH; i++)
+        is_clean_request(buf + i * REQ_SIZE, uuid, luid, 1000u + (uint32_t)i, (uint64_t)i);
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -1;

@@ -14,6 +14,8 @@ int64_t mono_ms(void);
  * reply, until the socket takes no more (non-blocking). Returns the number
  * of requests sent whole (a trailing partial one is not counted), or -1 if
  * the connection failed. Leaves the socket non-blocking. */
+/* The bytes of one IS_CLEAN request of `region` (DLW_HEADER_SIZE + 8 bytes). */
+void is_clean_request(uint8_t *msg, const char *uuid, uint64_t luid, uint32_t seq, uint64_t region);
 long send_without_reading(int fd, const char *uuid, uint64_t luid, long max);
 /* Wait up to timeout_ms for the daemon to hang up on fd (POLLHUP/POLLERR;
  * data waiting to be read is ignored). 1 = hung up, 0 = still open. */

@@ -21,21 +21,6 @@ TEST_MAIN_DEFINITIONS
 
 #define PACE_MS 300 /* between two pieces a slow client sends */
 
-/* The bytes of one IS_CLEAN request. */
-static void is_clean_request(uint8_t *msg, const char *uuid, uint64_t luid, uint32_t seq)
-{
-    struct dlw_header h;
-    memset(&h, 0, sizeof h);
-    dl__wire_set_uuid(&h, uuid);
-    h.luid = luid;
-    h.version = DLW_VERSION;
-    h.seq = seq;
-    h.request_type = DLW_IS_CLEAN;
-    h.data_size = 8;
-    dl__wire_encode_header(&h, msg);
-    put_le64(msg + DLW_HEADER_SIZE, 3);
-}
-
 static void slow_requests(const char *binary)
 {
     struct daemon_fx fx = {0};
@@ -52,7 +37,7 @@ static void slow_requests(const char *binary)
     CHECK_EQ(raw_ctr(fd, "slow", 1, "1024 core 8"), 0);
     int answered = 0;
     for (uint32_t i = 0; i < 8; i++) {
-        is_clean_request(msg, "slow", 1, 10 + i);
+        is_clean_request(msg, "slow", 1, 10 + i, 3);
         if (raw_write(fd, msg, 100) < 0 || wait_hangup(fd, PACE_MS) ||
             raw_write(fd, msg + 100, sizeof msg - 100) < 0)
             break;
@@ -66,7 +51,7 @@ static void slow_requests(const char *binary)
 
     /* Slowloris: one byte every PACE_MS; the header alone would take 48 s. */
     fd = daemon_connect(&fx);
-    is_clean_request(msg, "slow", 2, 1);
+    is_clean_request(msg, "slow", 2, 1, 3);
     int64_t t0 = mono_ms();
     int hung_up = 0;
     size_t sent = 0;
