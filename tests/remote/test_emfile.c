@@ -1,9 +1,12 @@
 /* Out of file descriptors, the daemon refuses new clients cleanly and does
  * not spin: a daemon with a low RLIMIT_NOFILE and more clients than
- * descriptors. Every client gets an answer (served, or refused with
- * -EAGAIN), the daemon's CPU time over the episode stays small (before, the
- * acceptor looped on accept() failing with EMFILE), and a new client is
- * served once others have left. */
+ * descriptors. It keeps descriptors in reserve for its own work (state files,
+ * log devices), so it serves as many clients as the rest leaves room for and
+ * refuses the others with -EAGAIN; every client gets an answer, the daemon's
+ * CPU time over the episode stays small (before, the acceptor looped on
+ * accept() failing with EMFILE, and a loaded run could leave clients without
+ * an answer once a CTR's state file took the acceptor's spare descriptor),
+ * and a new client is served once others have left. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <poll.h>

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -199,6 +200,29 @@ static int peer_allowed(int fd, const struct dld_net_config *cfg, uid_t *uid, pi
 
 /* ---- the acceptor ----------------------------------------------------- */
 
+/* Descriptors that connections never take: the daemon's own work needs them
+ * (a CTR writes its session's state file through a temporary file and its
+ * directory, opens a disk log's device), and the acceptor needs one to take
+ * and refuse a client. */
+#define FD_RESERVE 8
+
+/* How many connections the descriptor limit leaves room for, beside the
+ * descriptors in use now and the reserve. */
+static unsigned conns_fd_room(unsigned max_clients)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > 1u << 20)
+        return max_clients;
+    long used = 0;
+    for (long fd = 0; fd < (long)rl.rlim_cur; fd++)
+        used += fcntl((int)fd, F_GETFD) >= 0;
+    long room = (long)rl.rlim_cur - used - FD_RESERVE;
+    if (room < 1)
+        room = 1;
+    return room < (long)max_clients ? (unsigned)room : max_clients;
+}
+
 struct acceptor {
     struct dld_server *srv;
     const struct dld_net_config *cfg;
@@ -207,6 +231,7 @@ struct acceptor {
     atomic_uint nclients;
     struct uid_table uids;
     unsigned per_uid;
+    unsigned max_conns; /* --max-clients, or fewer if descriptors are short */
     uid_t own_uid;
     int spare_fd;    /* held for refusing clients when out of descriptors */
     int out_of_fds;  /* said so once per episode */
@@ -282,7 +307,7 @@ static int accept_one(struct acceptor *a, int lfd)
         refuse(fd, -EACCES);
         return 0;
     }
-    if (atomic_fetch_add(&a->nclients, 1) >= cfg->max_clients) {
+    if (atomic_fetch_add(&a->nclients, 1) >= a->max_conns) {
         atomic_fetch_sub(&a->nclients, 1);
         say_refused(a, conn.uid, "--max-clients reached");
         refuse(fd, -EAGAIN);
@@ -359,6 +384,12 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
             break;
     }
 
+    a.max_conns = conns_fd_room(cfg->max_clients);
+    if (r == 0 && a.max_conns < cfg->max_clients)
+        SAY(srv, LOG_WARNING,
+            "the descriptor limit leaves room for %u clients, not --max-clients %u (%d are "
+            "kept for the daemon's own work; raise LimitNOFILE=, ulimit -n)",
+            a.max_conns, cfg->max_clients, FD_RESERVE);
     int64_t rest_until = 0; /* listeners not polled before this time */
     int64_t next_tick = dld__now_ms() + TICK_MS;
     while (r == 0) {
