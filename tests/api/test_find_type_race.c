@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "dirtylog.h"
 
 TEST_MAIN_DEFINITIONS

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "dirtylog.h"
 
 TEST_MAIN_DEFINITIONS

@@ -5,7 +5,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "dirtylog.h"
 
 TEST_MAIN_DEFINITIONS

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "disk/crc32c.h"
 #include "disk/disk_hooks.h"
 #include "memio.h"

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "disk/crc32c.h"
 #include "memio.h"
 #include "util.h"

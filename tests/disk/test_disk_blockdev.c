@@ -13,23 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
+#include "common/run_cmd.h"
 #include "util.h"
 
 TEST_MAIN_DEFINITIONS
-
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = out ? fread(out, 1, len - 1, p) : 0;
-    if (out) {
-        out[n] = '\0';
-        out[strcspn(out, "\n")] = '\0';
-    }
-    return pclose(p);
-}
 
 /* FNV-1a 64 of the whole device, read through a read-only (unclaimed) io;
  * 0 if it cannot be read. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "conformance.h"
 
 TEST_MAIN_DEFINITIONS

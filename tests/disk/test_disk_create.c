@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "memio.h"
 #include "util.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "memio.h"
 #include "util.h"
 

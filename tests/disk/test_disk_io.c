@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "memio.h"
 
 TEST_MAIN_DEFINITIONS

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "memio.h"
 
 TEST_MAIN_DEFINITIONS

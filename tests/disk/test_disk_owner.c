@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "util.h"
 
 TEST_MAIN_DEFINITIONS

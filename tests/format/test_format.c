@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "disk/crc32c.h"
 
 TEST_MAIN_DEFINITIONS

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 
 TEST_MAIN_DEFINITIONS
 

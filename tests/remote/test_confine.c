@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "common/run_cmd.h"
 #include "confine.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"
@@ -277,19 +278,6 @@ static void test_log_in_dir_works(void)
 /* --- a block device: refused unless --allow-device names it --------------- */
 /* Runs with the daemon up; stops it. 1 if it ran, 0 if skipped. */
 
-static int run(const char *cmd, char *out, size_t len)
-{
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    size_t n = out ? fread(out, 1, len - 1, p) : 0;
-    if (out) {
-        out[n] = '\0';
-        out[strcspn(out, "\n")] = '\0';
-    }
-    return pclose(p);
-}
-
 static int read_head(const char *dev, unsigned char *buf, size_t len)
 {
     int fd = open(dev, O_RDONLY);
@@ -310,7 +298,7 @@ static int test_block_device(const char *binary)
         close(fd);
     snprintf(cmd, sizeof cmd, "losetup -f --show %s 2>/dev/null", backing);
     struct stat st;
-    if (geteuid() != 0 || !made || run(cmd, dev, sizeof dev) != 0 ||
+    if (geteuid() != 0 || !made || run_cmd(cmd, dev, sizeof dev) != 0 ||
         strncmp(dev, "/dev/", 5) != 0 || stat(dev, &st) != 0 || !S_ISBLK(st.st_mode)) {
         printf("SKIP (block device cases): no loop device (needs root and loop support)\n");
         unlink(backing);
@@ -343,7 +331,7 @@ static int test_block_device(const char *binary)
     CHECK_EQ(daemon_stop(&fx), 0);
 
     snprintf(cmd, sizeof cmd, "losetup -d %s", dev);
-    CHECK_EQ(run(cmd, NULL, 0), 0);
+    CHECK_EQ(run_cmd(cmd, NULL, 0), 0);
     unlink(backing);
     return 1;
 }

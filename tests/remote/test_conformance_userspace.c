@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "conformance.h"
 #include "daemon_fixture.h"
 #include "dirtylog.h"

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/check.h"
+#include "common/check.h"
 #include "daemon_fixture.h" /* daemon_exec: through $DL_TEST_EMULATOR */
 
 TEST_MAIN_DEFINITIONS
