@@ -24,3 +24,9 @@ if(DL_CROSS_QEMU)
   # -L: the target's dynamic loader and libc.
   set(CMAKE_CROSSCOMPILING_EMULATOR ${DL_CROSS_QEMU} -L /usr/${DL_CROSS_TRIPLE})
 endif()
+
+# pkg-config too: only the target's .pc files (none are installed for these
+# triples), never the host's (libcpg for the cluster mode would be found, and
+# x86_64 libraries linked into a target binary).
+set(ENV{PKG_CONFIG_LIBDIR} /usr/${DL_CROSS_TRIPLE}/lib/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")

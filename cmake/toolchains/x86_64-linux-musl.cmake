@@ -25,3 +25,8 @@ foreach(_dl_pair linux=/usr/include/linux asm-generic=/usr/include/asm-generic
   endif()
 endforeach()
 set(CMAKE_C_STANDARD_INCLUDE_DIRECTORIES ${_dl_kernel_headers})
+
+# pkg-config too: only musl's .pc files, never the host's glibc-built ones
+# (libcpg for the cluster mode).
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/x86_64-linux-musl/pkgconfig)
+set(ENV{PKG_CONFIG_PATH} "")
