@@ -24,7 +24,7 @@ static const char usage[] =
     "device-mapper style table line, for example\n"
     "    --log \"disk 2 /var/tmp/m.log 128\"       (persistent, 64 KiB regions)\n"
     "    --log \"core 2 128 nosync\"              (in memory, all in sync)\n"
-    "    --log \"userspace 3 <uuid> disk …\"      (hosted by dirtylogd)\n"
+    "    --log \"userspace 4 <uuid> disk m.log 128\" (hosted by dirtylogd)\n"
     "Region sizes are in 512-byte sectors. A `sync` flag forces a full resync,\n"
     "`nosync` declares the legs identical; without a flag an existing log is\n"
     "kept as it is (a new one is all out of sync).\n"
