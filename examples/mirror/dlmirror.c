@@ -53,7 +53,8 @@ static const char usage[] =
     "  --create      create missing legs as sparse files of --size bytes\n"
     "                (resync, or status/verify with --write)\n"
     "Exit status: 0 ok, 1 check failed, 2 usage or I/O error (a leg or log in\n"
-    "use by another process included).\n";
+    "use by another process included).\n"
+    "Manual: man dlmirror (dlmirror(1)); over NBD: man nbdkit-dlmirror-plugin.\n";
 
 struct cli {
     const char *log;
