@@ -46,8 +46,9 @@ install(CODE "
   if(NOT IS_ABSOLUTE \"\${DL_UNIT_SBINDIR}\")
     set(DL_UNIT_SBINDIR \"\${CMAKE_INSTALL_PREFIX}/\${DL_UNIT_SBINDIR}\")
   endif()
-  string(RANDOM LENGTH 16 _dl_tag)
-  set(_dl_stage \"${PROJECT_BINARY_DIR}/units-\${_dl_tag}\")
+  string(MD5 _dl_where \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\")
+  string(RANDOM LENGTH 8 _dl_tag)
+  set(_dl_stage \"${PROJECT_BINARY_DIR}/units-\${_dl_where}-\${_dl_tag}\")
   foreach(unit dirtylogd.service dirtylogd.socket)
     configure_file(\"${PROJECT_SOURCE_DIR}/tools/dirtylogd/\${unit}.in\"
       \"\${_dl_stage}/\${unit}\" @ONLY)
