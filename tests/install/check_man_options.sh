@@ -1,7 +1,8 @@
 #!/bin/bash
 # The man pages (man/*.scd) document every option and command the programs
 # have: each long option a program's --help prints, each command, and each
-# parameter the nbdkit plugin parses, must appear in its page. Needs no scdoc:
+# parameter the nbdkit plugin parses, must appear in its page; and no page
+# points at docs/ (not installed). Needs no scdoc:
 # it reads the sources of the pages. An option added to a program without its
 # page fails here, naming the option and the page.
 # usage: check_man_options.sh <man source dir> <dirtylog> <dirtylogd>
@@ -47,6 +48,12 @@ fi
 keys=$(grep -oE 'strcmp\(key, "[a-z_]+"\)' "$plugin_src" | sed 's/.*"\(.*\)".*/\1/' | sort -u)
 [ -n "$keys" ] || { echo "FAIL: no parameter found in $plugin_src"; exit 1; }
 for k in $keys; do need nbdkit-dlmirror-plugin.1 "$k" "plugin parameter" "="; done
+
+# The pages are what is installed: they cannot send the reader to docs/.
+if grep -n 'docs/' "$man"/*.scd; then
+    echo "FAIL: a man page points at docs/, which is not installed"
+    bad=1
+fi
 
 [ "$bad" = 0 ] || exit 1
 echo "ok: every option, command and plugin parameter is in its man page"
