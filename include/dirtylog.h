@@ -140,7 +140,7 @@ DL_EXPORT const char *dl_last_error(void);
 
 /* ---- Registry of log types -------------------------------------------- */
 
-/* Built-in types ("core", and later "disk", "userspace") are registered
+/* The built-in types "core", "disk" and "userspace" are registered
  * automatically. The struct and its name are copied. -EEXIST for a duplicate
  * name, -EINVAL for a malformed type (missing required op, bad name,
  * struct_size below DL_LOG_TYPE_SIZE_V1, newer api_version). */

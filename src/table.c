@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,7 +128,12 @@ int dl_log_create_table(const char *table, uint64_t target_sectors, dl_log **out
         goto out;
     }
     if (argc != n - 2) {
-        dl__set_error("table line says %s arguments but %u follow", words[1], n - 2);
+        unsigned follow = n - 2;
+        char what[32] = "none follows"; /* the words after the count, in English */
+        if (follow)
+            snprintf(what, sizeof what, "%u follow%s", follow, follow == 1 ? "s" : "");
+        dl__set_error("table line says %s argument%s but %s", words[1], argc == 1 ? "" : "s",
+                      what);
         r = -EINVAL;
         goto out;
     }

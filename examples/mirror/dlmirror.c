@@ -24,7 +24,7 @@ static const char usage[] =
     "device-mapper style table line, for example\n"
     "    --log \"disk 2 /var/tmp/m.log 128\"       (persistent, 64 KiB regions)\n"
     "    --log \"core 2 128 nosync\"              (in memory, all in sync)\n"
-    "    --log \"userspace 3 <uuid> disk …\"      (hosted by dirtylogd)\n"
+    "    --log \"userspace 4 <uuid> disk m.log 128\" (hosted by dirtylogd)\n"
     "Region sizes are in 512-byte sectors. A `sync` flag forces a full resync,\n"
     "`nosync` declares the legs identical; without a flag an existing log is\n"
     "kept as it is (a new one is all out of sync).\n"
@@ -53,7 +53,8 @@ static const char usage[] =
     "  --create      create missing legs as sparse files of --size bytes\n"
     "                (resync, or status/verify with --write)\n"
     "Exit status: 0 ok, 1 check failed, 2 usage or I/O error (a leg or log in\n"
-    "use by another process included).\n";
+    "use by another process included).\n"
+    "Manual: man dlmirror (dlmirror(1)); over NBD: man nbdkit-dlmirror-plugin.\n";
 
 struct cli {
     const char *log;

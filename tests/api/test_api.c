@@ -316,6 +316,13 @@ static void test_table_parsing(void)
     CHECK(log == NULL);
     CHECK_EQ(dl_log_create_table("core 18446744073709551617 8", 800, &log), -EINVAL);
     CHECK_EQ(dl_log_create_table("core -1 8", 800, &log), -EINVAL);
+    /* A count that disagrees with the words is named in correct English. */
+    CHECK_EQ(dl_log_create_table("core 1", 800, &log), -EINVAL);
+    CHECK_STR(dl_last_error(), "table line says 1 argument but none follows");
+    CHECK_EQ(dl_log_create_table("core 2 8", 800, &log), -EINVAL);
+    CHECK_STR(dl_last_error(), "table line says 2 arguments but 1 follows");
+    CHECK_EQ(dl_log_create_table("core 1 8 nosync", 800, &log), -EINVAL);
+    CHECK_STR(dl_last_error(), "table line says 1 argument but 2 follow");
     CHECK_EQ(dl_log_create_table("core 1 8", 800, &log), 0);
     dl_log_destroy(log);
 }

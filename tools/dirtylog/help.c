@@ -1,5 +1,5 @@
 /* The manual of dirtylog(1), printed by `dirtylog --help`; the same text,
- * with more background, is docs/dirtylog-tool.md. */
+ * with more background, is man/dirtylog.1.scd and docs/dirtylog-tool.md. */
 #include <stdio.h>
 #include <string.h>
 
@@ -83,11 +83,11 @@ void print_manual(void)
         printf("    %s\n", sections[i].synopsis);
     printf("    dirtylog help <command> | --help | --version\n\n"
            "DESCRIPTION\n"
-           "    dirtylog works on the logs of the \"disk\" log type of libdirtylog, on\n"
-           "    a regular file or a block device, in either on-disk format (see\n"
-           "    docs/disk-format.md): native, or dm (the Linux dm-mirror disk log,\n"
-           "    version 2). inspect, dump and check detect the format, open the log\n"
-           "    read-only and never write; create and convert write only their output.\n"
+           "    dirtylog works on the logs of the \"disk\" log type of libdirtylog\n"
+           "    (dirtylog(3)), on a regular file or a block device, in either on-disk\n"
+           "    format: native, or dm (the Linux dm-mirror disk log, version 2).\n"
+           "    inspect, dump and check detect the format, open the log read-only and\n"
+           "    never write; create and convert write only their output.\n"
            "    Options may come before or after the operands; -- ends the options.\n\n"
            "COMMANDS\n");
     for (size_t i = 0; i < NSECTIONS; i++)
@@ -104,5 +104,6 @@ void print_manual(void)
            "    dirtylog check /dev/vg/mirror_mlog; echo $?\n"
            "    dirtylog convert --region-size 1024 /dev/vg/mirror_mlog copy.log --to native\n\n"
            "SEE ALSO\n"
-           "    docs/dirtylog-tool.md, docs/disk-format.md, mdadm(8) -X, dmsetup(8)\n");
+           "    man dirtylog (this manual), dirtylog(3), dirtylogd(8), dlmirror(1),\n"
+           "    mdadm(8) -X, dmsetup(8)\n");
 }

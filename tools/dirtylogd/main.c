@@ -81,13 +81,12 @@ static void usage(FILE *f)
 "      --idle-timeout SECS close connections idle this long (default 600)\n"
 "      --io-timeout SECS   close a connection whose request is not complete, or\n"
 "                          whose replies it does not read, this long (default 30)\n"
-"  -r, --release UUID[:LUID]\n"
 "      --max-logs-per-uid N     logs one uid may own (default %u)\n"
 "      --max-clients-per-log N  clients of one log (default %u)\n"
 "      --max-regions N     largest log, in regions (default %llu)\n"
 "      --max-log-memory BYTES   mark bookkeeping per log (default %llu)\n"
 "      --max-uid-memory BYTES   mark bookkeeping per uid, all its logs (default %llu)\n"
-"                          (a mark over either gets -EDQUOT; docs/dirtylogd.md)\n"
+"                          (a mark over either gets -EDQUOT)\n"
 "      --state-dir DIR     where the daemon persists who uses each log, so that a\n"
 "                          restart keeps every client's marks (default\n"
 "                          " DLD_DEFAULT_STATE_DIR ", created mode 0700)\n"
@@ -100,7 +99,7 @@ static void usage(FILE *f)
 "Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
 "when some are passed, no socket is created unless --socket is given.\n"
 "SIGTERM or SIGINT: flush and postsuspend every log, then exit (0 on success).\n"
-"Protocol: docs/protocol.md. Running it for real: docs/dirtylogd.md.\n",
+"Manual: man dirtylogd (dirtylogd(8)); the library: man 3 dirtylog.\n",
             DLW_MAX_PAYLOAD, DLD_DEFAULT_MAX_LOGS_PER_UID, DLD_DEFAULT_MAX_SESSIONS_PER_LOG,
             (unsigned long long)DLD_DEFAULT_MAX_REGIONS, (unsigned long long)DLD_DEFAULT_MAX_LOG_MEMORY,
             (unsigned long long)DLD_DEFAULT_MAX_UID_MEMORY);
