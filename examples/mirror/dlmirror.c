@@ -21,6 +21,7 @@ static const char usage[] =
     "       dlmirror resync --log \"<table line>\" [--size BYTES] [--create] LEG0 LEG1 [LEG...]\n"
     "       dlmirror status --status FILE     (only the live figures of a running mirror)\n"
     "       (status, resync: [--status FILE] as well)\n"
+    "       dlmirror rm-stale-socket SOCKET   (before restarting nbdkit -U SOCKET)\n"
     "\n"
     "A RAID1 mirror across 2 to 8 legs (regular files or block devices); leg 0\n"
     "is the primary: resync copies it to the others. The dirty log is any\n"
@@ -41,6 +42,9 @@ static const char usage[] =
     "          clean in the log (the log missed a write), 0 otherwise.\n"
     "  resync  copy every region the log says is out of sync from leg 0 to the\n"
     "          other legs (a progress bar on a terminal, lines otherwise).\n"
+    "  rm-stale-socket  remove the Unix socket SOCKET if nothing listens on it\n"
+    "          (nbdkit leaves its socket behind when it exits); exit 1 if a\n"
+    "          server listens there, 2 if it is not a socket.\n"
     "\n"
     "status and verify are read-only: they read a disk log's state from its\n"
     "device and the legs without writing or claiming anything, so they work on\n"
@@ -451,6 +455,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "demo") == 0)
         return dlmirror_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "rm-stale-socket") == 0)
+        return dlmirror_rm_stale_socket(argc - 2, argv + 2);
     struct cli c;
     int known = !strcmp(cmd, "status") || !strcmp(cmd, "verify") || !strcmp(cmd, "resync");
     if (!known) {

@@ -18,5 +18,8 @@ int dlmirror_resync(struct mirror *m, int show, const char *status_path, uint64_
  * (show_status.c). held: 1 another process holds the mirror, 0 none does,
  * -1 not known. 0, or 2 if the file cannot be read. */
 int dlmirror_show_status(const char *path, int held);
+/* `dlmirror rm-stale-socket SOCKET` (stale_socket.c): remove a Unix socket
+ * nothing listens on. 0 removed or absent, 1 a server listens, 2 error. */
+int dlmirror_rm_stale_socket(int argc, char **argv);
 
 #endif
