@@ -1,4 +1,6 @@
-/* Sparse-aware copy of leg 0 to the other legs (sparse.h). */
+/* Sparse-aware copy of leg 0 to the other legs (sparse.h). The unit test
+ * also builds it with MIRROR_TEST_NO_SEEK_DATA and MIRROR_TEST_NO_PUNCH_HOLE
+ * to run the ways taken where those are not supported. */
 #define _GNU_SOURCE /* SEEK_DATA, SEEK_HOLE, fallocate(), FALLOC_FL_* */
 #include "sparse.h"
 
@@ -22,9 +24,10 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
  * counts as data: the caller's zero check still finds zeros by reading. */
 static void next_extent(int fd, uint64_t pos, uint64_t end, uint64_t *data, uint64_t *hole)
 {
+    (void)fd; /* unused where SEEK_DATA is not */
     *data = pos;
     *hole = end;
-#ifdef SEEK_DATA
+#if defined(SEEK_DATA) && !defined(MIRROR_TEST_NO_SEEK_DATA)
     off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
     if (d < 0 && errno == ENXIO) { /* nothing but a hole up to the end of the file */
         *data = end;
@@ -43,7 +46,7 @@ static void next_extent(int fd, uint64_t pos, uint64_t end, uint64_t *data, uint
 static int zero_leg(struct mirror *m, unsigned leg, uint64_t off, uint64_t len, char *buf,
                     size_t chunk)
 {
-#ifdef FALLOC_FL_PUNCH_HOLE
+#if defined(FALLOC_FL_PUNCH_HOLE) && !defined(MIRROR_TEST_NO_PUNCH_HOLE)
     if (fallocate(m->fd[leg], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
                   (off_t)len) == 0)
         return 0;
