@@ -317,9 +317,10 @@ static void *resync_main(void *arg)
 {
     (void)arg;
     uint64_t r;
-    int found;
-    while (!should_stop() && (resync_wait_for_test(), !should_stop()) &&
-           (found = dl_rh_recovery_next(rh, &r)) == 1) {
+    for (;;) {
+        resync_wait_for_test(); /* at once unless the test knob holds it */
+        if (should_stop() || dl_rh_recovery_next(rh, &r) != 1)
+            break;
         dl_rh_recovery_wait_idle(rh, r);
         int64_t n = mirror_copy_region(&mir, r);
         if (n < 0)
