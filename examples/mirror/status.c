@@ -41,22 +41,38 @@ static uint64_t *u64_field(struct mirror_status *s, size_t i)
     return (uint64_t *)((char *)s + u64_fields[i].offset);
 }
 
+/* Text appended to a buffer; `full` once something did not fit. */
+struct text {
+    char *buf;
+    size_t len, used;
+    int full;
+};
+
+static void put(struct text *t, const char *fmt, ...)
+{
+    if (t->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(t->buf + t->used, t->len - t->used, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= t->len - t->used)
+        t->full = 1;
+    else
+        t->used += (size_t)k;
+}
+
 /* The file's text in buf; its length, or -ENOSPC. */
 static int format_status(const struct mirror_status *s, char *buf, size_t len)
 {
-    struct mirror_status copy = *s;
-    size_t n = 0;
-    int k = snprintf(buf, len, "%s %d\nwriter %s\nstate %s\n", MIRROR_STATUS_MAGIC,
-                     MIRROR_STATUS_VERSION, s->writer, s->state);
-    for (size_t i = 0; k >= 0 && (n += (size_t)k) < len && i < N_U64_FIELDS; i++)
-        k = snprintf(buf + n, len - n, "%s %" PRIu64 "\n", u64_fields[i].key,
-                     *u64_field(&copy, i));
-    if (k >= 0 && n < len)
-        k = snprintf(buf + n, len - n, "resync_rate %" PRId64 "\nresync_eta %" PRId64 "\n",
-                     s->resync_rate, s->resync_eta);
-    if (k < 0 || (n += (size_t)k) >= len)
-        return -ENOSPC;
-    return (int)n;
+    struct text t = {.buf = buf, .len = len};
+    put(&t, "%s %d\nwriter %s\nstate %s\n", MIRROR_STATUS_MAGIC, MIRROR_STATUS_VERSION,
+        s->writer, s->state);
+    for (size_t i = 0; i < N_U64_FIELDS; i++)
+        put(&t, "%s %" PRIu64 "\n", u64_fields[i].key,
+            *(const uint64_t *)((const char *)s + u64_fields[i].offset));
+    put(&t, "resync_rate %" PRId64 "\nresync_eta %" PRId64 "\n", s->resync_rate, s->resync_eta);
+    return t.full ? -ENOSPC : (int)t.used;
 }
 
 int mirror_status_write(const char *path, const struct mirror_status *s)
