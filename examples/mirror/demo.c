@@ -273,7 +273,7 @@ static int after_crash(const struct demo *d)
                ndiff);
     }
     uint64_t regions = 0, bytes = 0;
-    if (ok && dlmirror_resync(&m, 0, &regions, &bytes) < 0) {
+    if (ok && dlmirror_resync(&m, 0, NULL, &regions, &bytes) < 0) {
         fprintf(stderr, "dlmirror demo: resync: %s\n", m.err);
         ok = 0;
     }

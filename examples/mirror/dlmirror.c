@@ -7,17 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dlmirror.h"
 #include "mirror.h"
+#include "progress.h"
+#include "status.h"
 
 static const char usage[] =
     "usage: dlmirror demo [--dir DIR] [--keep] [--writes N] [--seed N]\n"
     "       dlmirror status --log \"<table line>\" [--size BYTES] [--write [--create]] LEG0 LEG1 [LEG...]\n"
     "       dlmirror verify --log \"<table line>\" [--size BYTES] [--write [--create]] LEG0 LEG1 [LEG...]\n"
     "       dlmirror resync --log \"<table line>\" [--size BYTES] [--create] LEG0 LEG1 [LEG...]\n"
+    "       dlmirror status --status FILE     (only the live figures of a running mirror)\n"
+    "       (status, resync: [--status FILE] as well)\n"
+    "       dlmirror rm-stale-socket SOCKET   (before restarting nbdkit -U SOCKET)\n"
     "\n"
     "A RAID1 mirror across 2 to 8 legs (regular files or block devices); leg 0\n"
     "is the primary: resync copies it to the others. The dirty log is any\n"
@@ -38,6 +42,9 @@ static const char usage[] =
     "          clean in the log (the log missed a write), 0 otherwise.\n"
     "  resync  copy every region the log says is out of sync from leg 0 to the\n"
     "          other legs (a progress bar on a terminal, lines otherwise).\n"
+    "  rm-stale-socket  remove the Unix socket SOCKET if nothing listens on it\n"
+    "          (nbdkit leaves its socket behind when it exits); exit 1 if a\n"
+    "          server listens there, 2 if it is not a socket.\n"
     "\n"
     "status and verify are read-only: they read a disk log's state from its\n"
     "device and the legs without writing or claiming anything, so they work on\n"
@@ -52,12 +59,17 @@ static const char usage[] =
     "                a mirror another process holds)\n"
     "  --create      create missing legs as sparse files of --size bytes\n"
     "                (resync, or status/verify with --write)\n"
+    "  --status FILE status: also show the live status FILE that the process serving\n"
+    "                the mirror keeps (nbdkit status=FILE, resync --status), and\n"
+    "                whether it is stale (its writer gone); resync: keep FILE up\n"
+    "                to date (progress, rate, ETA; at most once a second)\n"
     "Exit status: 0 ok, 1 check failed, 2 usage or I/O error (a leg or log in\n"
     "use by another process included).\n"
     "Manual: man dlmirror (dlmirror(1)); over NBD: man nbdkit-dlmirror-plugin.\n";
 
 struct cli {
     const char *log;
+    const char *status; /* --status FILE: the live status file */
     uint64_t size;
     int create;
     int write; /* open the log and the legs for writing (resync always does) */
@@ -65,15 +77,15 @@ struct cli {
     char *legs[MIRROR_MAX_LEGS + 1];
 };
 
-static int parse_cli(int argc, char **argv, int is_resync, struct cli *c)
+static int parse_cli(int argc, char **argv, int is_resync, int is_status, struct cli *c)
 {
     memset(c, 0, sizeof *c);
     c->write = is_resync;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        if (!strncmp(a, "--log=", 6) || !strncmp(a, "--size=", 7)) {
+        if (!strncmp(a, "--log=", 6) || !strncmp(a, "--size=", 7) || !strncmp(a, "--status=", 9)) {
             val = strchr(a, '=') + 1;
-        } else if (!strcmp(a, "--log") || !strcmp(a, "--size")) {
+        } else if (!strcmp(a, "--log") || !strcmp(a, "--size") || !strcmp(a, "--status")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "dlmirror: %s needs a value\n", a);
                 return -1;
@@ -82,6 +94,8 @@ static int parse_cli(int argc, char **argv, int is_resync, struct cli *c)
         }
         if (val && !strncmp(a, "--log", 5)) {
             c->log = val;
+        } else if (val && !strncmp(a, "--status", 8)) {
+            c->status = val;
         } else if (val) {
             int r = mirror_parse_size(val, &c->size);
             if (r < 0) {
@@ -101,6 +115,8 @@ static int parse_cli(int argc, char **argv, int is_resync, struct cli *c)
             c->legs[c->nlegs++] = argv[i];
         }
     }
+    if (is_status && c->status && !c->log && c->nlegs == 0)
+        return 0; /* status --status FILE alone: only the live figures */
     if (!c->log) {
         fprintf(stderr, "dlmirror: --log \"<table line>\" is required\n");
         return -1;
@@ -198,6 +214,8 @@ static int status_figures(const struct cli *c, struct mirror *m, struct figures 
 
 static int cmd_status(const struct cli *c)
 {
+    if (!c->log) /* --status FILE alone */
+        return dlmirror_show_status(c->status, -1);
     struct mirror m;
     if (open_mirror(c, &m) < 0)
         return 2;
@@ -227,10 +245,9 @@ static int cmd_status(const struct cli *c)
     printf("dirty:    %" PRId64 " regions (a resync copies at most %s)\n", f.dirty,
            mirror_human((uint64_t)f.dirty * m.region_bytes, h1, sizeof h1));
     printf("log:      %s\n", f.table);
-    if (m.view)
-        print_live(&m);
+    int held = m.view ? print_live(&m) : -1;
     mirror_close(&m, 0);
-    return 0;
+    return c->status ? dlmirror_show_status(c->status, held) : 0;
 }
 
 /* Is region r a difference the log does not cover? 1 yes, 0 no, -errno.
@@ -295,33 +312,57 @@ static int cmd_verify(const struct cli *c)
     return missed ? 1 : 0;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+/* What a resync shows: a bar on a terminal (every 0.1 s) or a line a
+ * second, with the rate over a moving window and the ETA it gives. */
+struct resync_show {
+    int show, tty;
+    double start, last;
+    struct rate_window window;
+};
 
-static void progress(int tty, uint64_t done, uint64_t total, uint64_t bytes, int final)
+static void progress(struct resync_show *p, const struct mirror *m, uint64_t done,
+                     uint64_t total, uint64_t bytes, int final)
 {
-    char h[32];
+    char h[32], re[64];
+    double t = progress_now();
+    rate_window_add(&p->window, t, bytes);
+    /* The last line gives the average over the whole resync. */
+    double rate = final ? (t > p->start ? (double)bytes / (t - p->start) : -1)
+                        : rate_window_rate(&p->window);
+    format_rate_eta(re, sizeof re, rate,
+                    rate_eta_seconds(rate, (total - done) * (uint64_t)m->region_bytes));
     unsigned pct = total ? (unsigned)(done * 100 / total) : 100;
-    if (tty) {
+    if (p->tty) {
         char bar[41];
         unsigned fill = pct * 40 / 100;
         memset(bar, '#', fill);
         memset(bar + fill, '.', 40 - fill);
         bar[40] = '\0';
-        printf("\rresync [%s] %3u%% %" PRIu64 "/%" PRIu64 " regions %s%s", bar, pct, done,
-               total, mirror_human(bytes, h, sizeof h), final ? "\n" : "");
+        /* \033[K: erase what a longer previous line left */
+        printf("\rresync [%s] %3u%% %" PRIu64 "/%" PRIu64 " regions %s, %s\033[K%s", bar, pct,
+               done, total, mirror_human(bytes, h, sizeof h), re, final ? "\n" : "");
     } else {
-        printf("resync: %" PRIu64 "/%" PRIu64 " regions (%u%%), %s copied\n", done, total, pct,
-               mirror_human(bytes, h, sizeof h));
+        printf("resync: %" PRIu64 "/%" PRIu64 " regions (%u%%), %s copied, %s\n", done, total,
+               pct, mirror_human(bytes, h, sizeof h), re);
     }
     fflush(stdout);
 }
 
-int dlmirror_resync(struct mirror *m, int show, uint64_t *regions_out, uint64_t *bytes_out)
+/* The live status of a resync (status=FILE of --status): state and counts. */
+static void publish(struct status_publisher *sp, struct mirror *m, const char *state,
+                    uint64_t total, uint64_t done, uint64_t bytes, int force)
+{
+    struct mirror_status st = {.resync_total = total, .resync_regions = done,
+                               .resync_bytes = bytes};
+    snprintf(st.state, sizeof st.state, "%s", state);
+    int r = status_publish(sp, m, &st, force);
+    if (r < 0 && sp->failed == 1) /* said once */
+        fprintf(stderr, "dlmirror: cannot write the status file %s: %s (going on)\n", sp->path,
+                strerror(-r));
+}
+
+int dlmirror_resync(struct mirror *m, int show, const char *status_path,
+                    uint64_t *regions_out, uint64_t *bytes_out)
 {
     uint64_t sync = 0;
     int r = dl_log_get_sync_count(m->log, &sync);
@@ -335,8 +376,13 @@ int dlmirror_resync(struct mirror *m, int show, uint64_t *regions_out, uint64_t 
         snprintf(m->err, sizeof m->err, "dl_rh_create: %s", dl_strerror(r));
         return r;
     }
-    int tty = show && isatty(STDOUT_FILENO);
-    double last = now_seconds();
+    struct resync_show p = {.show = show, .tty = show && isatty(STDOUT_FILENO)};
+    p.start = p.last = progress_now();
+    rate_window_init(&p.window);
+    rate_window_add(&p.window, p.start, 0);
+    struct status_publisher sp;
+    status_publisher_init(&sp, status_path, "dlmirror-resync", 1000);
+    publish(&sp, m, "resyncing", total, 0, 0, 1);
     uint64_t region;
     while ((r = dl_rh_recovery_next(rh, &region)) == 1) {
         dl_rh_recovery_wait_idle(rh, region); /* nobody writes here; a no-op */
@@ -355,11 +401,12 @@ int dlmirror_resync(struct mirror *m, int show, uint64_t *regions_out, uint64_t 
         bytes += (uint64_t)n;
         if (done > total)
             total = done;
-        double t = now_seconds();
-        if (show && (t - last >= (tty ? 0.1 : 1.0))) {
-            progress(tty, done, total, bytes, 0);
-            last = t;
+        double t = progress_now();
+        if (show && (t - p.last >= (p.tty ? 0.1 : 1.0))) {
+            progress(&p, m, done, total, bytes, 0);
+            p.last = t;
         }
+        publish(&sp, m, "resyncing", total, done, bytes, 0);
     }
     if (r < 0 && !m->err[0])
         snprintf(m->err, sizeof m->err, "recovery: %s", dl_strerror(r));
@@ -370,8 +417,9 @@ int dlmirror_resync(struct mirror *m, int show, uint64_t *regions_out, uint64_t 
         snprintf(m->err, sizeof m->err, "log flush: %s", dl_strerror(r));
     }
     dl_rh_destroy(rh);
+    publish(&sp, m, r < 0 ? "failed" : "stopped", total, done, bytes, 1);
     if (show)
-        progress(tty, done, total, bytes, 1);
+        progress(&p, m, done, total, bytes, 1);
     if (regions_out)
         *regions_out = done;
     if (bytes_out)
@@ -385,7 +433,7 @@ static int cmd_resync(const struct cli *c)
     if (open_mirror(c, &m) < 0)
         return 2;
     uint64_t regions, bytes;
-    int r = dlmirror_resync(&m, 1, &regions, &bytes);
+    int r = dlmirror_resync(&m, 1, c->status, &regions, &bytes);
     if (r < 0) {
         fprintf(stderr, "dlmirror: resync: %s\n", m.err);
         mirror_close(&m, 0);
@@ -408,6 +456,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "demo") == 0)
         return dlmirror_demo(argc - 2, argv + 2);
+    if (strcmp(cmd, "rm-stale-socket") == 0)
+        return dlmirror_rm_stale_socket(argc - 2, argv + 2);
     struct cli c;
     int known = !strcmp(cmd, "status") || !strcmp(cmd, "verify") || !strcmp(cmd, "resync");
     if (!known) {
@@ -419,7 +469,7 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
-    if (parse_cli(argc - 2, argv + 2, !strcmp(cmd, "resync"), &c) < 0)
+    if (parse_cli(argc - 2, argv + 2, !strcmp(cmd, "resync"), !strcmp(cmd, "status"), &c) < 0)
         return 2;
     if (!strcmp(cmd, "status"))
         return cmd_status(&c);

@@ -16,6 +16,7 @@
 
 #include "disk/claim.h"
 #include "log_internal.h" /* dl__parse_u64 */
+#include "sparse.h"
 
 /* Offsets past 2 GiB: CMakeLists.txt defines _FILE_OFFSET_BITS=64 for all. */
 _Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits: build with -D_FILE_OFFSET_BITS=64");
@@ -259,13 +260,7 @@ int64_t mirror_copy_region(struct mirror *m, uint64_t region)
     char *buf = malloc(chunk ? chunk : 1);
     if (!buf)
         return fail(m, -ENOMEM, "out of memory");
-    int r = 0;
-    for (uint64_t done = 0; r == 0 && done < len; done += chunk) {
-        size_t n = len - done < chunk ? (size_t)(len - done) : chunk;
-        r = mirror_read_leg(m, 0, buf, n, off + done);
-        for (unsigned i = 1; r == 0 && i < m->nlegs; i++)
-            r = mirror_write_leg(m, i, buf, n, off + done);
-    }
+    int r = len ? mirror_copy_range(m, off, len, buf, chunk) : 0; /* holes stay holes */
     free(buf);
     if (r < 0)
         return fail(m, r, "copying region %" PRIu64 ": %s", region, strerror(-r));

@@ -69,8 +69,9 @@ int mirror_read_leg(struct mirror *m, unsigned leg, void *buf, size_t len, uint6
 /* Byte range of a region (the last one may be short). */
 uint64_t mirror_region_offset(const struct mirror *m, uint64_t region);
 uint64_t mirror_region_length(const struct mirror *m, uint64_t region);
-/* Copy a region from leg 0 to every other leg. Returns the bytes copied
- * (the region's length) or -errno. */
+/* Copy a region from leg 0 to every other leg; holes of leg 0 become holes
+ * (sparse.h), not written zeros. Returns the bytes resynced (the region's
+ * length) or -errno. */
 int64_t mirror_copy_region(struct mirror *m, uint64_t region);
 /* 1 if some leg differs from leg 0 anywhere in the region, 0 if all agree,
  * or -errno. */

@@ -26,6 +26,8 @@
 
 #include "log_internal.h" /* dl__parse_u64 */
 #include "mirror.h"
+#include "progress.h"
+#include "status.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
@@ -42,7 +44,10 @@ static unsigned cfg_flush_ms = 1000;
 static unsigned cfg_hot_periods = 1;
 static int cfg_resync = 1;
 static char *cfg_stats;
-static char *cfg_stall_file; /* test knob, see config_help */
+static char *cfg_status;
+static unsigned cfg_status_ms = 1000;
+static char *cfg_stall_file;        /* test knob, see config_help */
+static char *cfg_resync_pause_file; /* test knob, see config_help */
 
 /* State. */
 static struct mirror mir;
@@ -57,6 +62,7 @@ static atomic_uint_fast64_t n_writes, n_write_bytes, n_reads, n_flushes, n_fua;
 static atomic_uint_fast64_t n_resync_regions, n_resync_bytes, n_stalled, read_rr;
 static atomic_int resync_done;
 static uint64_t dirty_at_start;
+static int stopped; /* cleanup ran: the status says "stopped" */
 
 static void free_config(void)
 {
@@ -67,8 +73,12 @@ static void free_config(void)
     cfg_nlegs = 0;
     free(cfg_stats);
     cfg_stats = NULL;
+    free(cfg_status);
+    cfg_status = NULL;
     free(cfg_stall_file);
     cfg_stall_file = NULL;
+    free(cfg_resync_pause_file);
+    cfg_resync_pause_file = NULL;
 }
 
 static int add_legs(const char *list)
@@ -150,11 +160,21 @@ static int dlmirror_config(const char *key, const char *value)
         return parse_number(key, value, 1, MAX_HOT_PERIODS, &cfg_hot_periods);
     if (!strcmp(key, "stats")) {
         free(cfg_stats);
-        return (cfg_stats = strdup(value)) ? 0 : -1;
+        return (cfg_stats = nbdkit_absolute_path(value)) ? 0 : -1;
+    }
+    if (!strcmp(key, "status")) { /* absolute: nbdkit changes to / when it forks */
+        free(cfg_status);
+        return (cfg_status = nbdkit_absolute_path(value)) ? 0 : -1;
+    }
+    if (!strcmp(key, "status_interval_ms"))
+        return parse_number(key, value, 1, MAX_FLUSH_INTERVAL_MS, &cfg_status_ms);
+    if (!strcmp(key, "test_resync_pause_file")) {
+        free(cfg_resync_pause_file);
+        return (cfg_resync_pause_file = nbdkit_absolute_path(value)) ? 0 : -1;
     }
     if (!strcmp(key, "test_stall_file")) {
         free(cfg_stall_file);
-        return (cfg_stall_file = strdup(value)) ? 0 : -1;
+        return (cfg_stall_file = nbdkit_absolute_path(value)) ? 0 : -1;
     }
     nbdkit_error("unknown parameter \"%s\"", key);
     return -1;
@@ -173,23 +193,18 @@ static int dlmirror_config_complete(void)
     return 0;
 }
 
-/* Counters as "key value" lines (rewritten whole; readers see old or new). */
+/* What an operator sees while the mirror serves: the live status file
+ * (status=FILE, status.h) and the counters (stats=FILE, "key value" lines).
+ * Both are rewritten whole (readers see an old or a new version) after each
+ * resync region and each clear pass, at most every status_interval_ms, and
+ * at once at start, at the end of the resync and at exit. Never on the data
+ * path, never synced. */
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct status_publisher publisher; /* under stats_lock */
+static double last_publish;
 
-static void write_stats_locked(void);
-static void write_stats(void)
+static void write_stats_file(const struct dl_rh_stats *st, int debug)
 {
-    pthread_mutex_lock(&stats_lock);
-    write_stats_locked();
-    pthread_mutex_unlock(&stats_lock);
-}
-
-static void write_stats_locked(void)
-{
-    if (!rh)
-        return;
-    struct dl_rh_stats st = {.struct_size = sizeof st};
-    dl_rh_get_stats(rh, &st);
     char line[2048];
     int n = snprintf(line, sizeof line,
                      "size %" PRIu64 "\nregion_bytes %" PRIu32 "\nregion_count %" PRIu64
@@ -201,11 +216,12 @@ static void write_stats_locked(void)
                      "\nresync_bytes %" PRIu64 "\nresync_done %d\nstalled_writes %" PRIu64 "\n",
                      mir.size, mir.region_bytes, mir.region_count, dirty_at_start,
                      (uint64_t)n_writes, (uint64_t)n_write_bytes, (uint64_t)n_reads,
-                     (uint64_t)n_flushes, (uint64_t)n_fua, st.log_flushes, st.log_flush_errors,
-                     st.marks, st.clears, st.cold_begins, st.recovery_waits, st.dirty_regions,
+                     (uint64_t)n_flushes, (uint64_t)n_fua, st->log_flushes, st->log_flush_errors,
+                     st->marks, st->clears, st->cold_begins, st->recovery_waits, st->dirty_regions,
                      (uint64_t)n_resync_regions, (uint64_t)n_resync_bytes, (int)resync_done,
                      (uint64_t)n_stalled);
-    nbdkit_debug("dlmirror stats:\n%s", line);
+    if (debug)
+        nbdkit_debug("dlmirror stats:\n%s", line);
     if (!cfg_stats)
         return;
     char tmp[4200];
@@ -218,6 +234,40 @@ static void write_stats_locked(void)
         rename(tmp, cfg_stats);
 }
 
+static void write_status_file(const struct dl_rh_stats *st)
+{
+    uint64_t copied = n_resync_regions;
+    struct mirror_status s = {
+        .dirty = st->dirty_regions,
+        .resync_total = copied > dirty_at_start ? copied : dirty_at_start,
+        .resync_regions = copied,
+        .resync_bytes = n_resync_bytes,
+        .writes = n_writes,
+        .write_bytes = n_write_bytes,
+        .reads = n_reads,
+    };
+    snprintf(s.state, sizeof s.state, "%s",
+             stopped ? "stopped" : resync_done ? "serving" : "resyncing");
+    int r = status_publish(&publisher, &mir, &s, 1);
+    if (r < 0 && publisher.failed == 1) /* said once */
+        nbdkit_error("cannot write the status file %s: %s", cfg_status, strerror(-r));
+}
+
+/* force: now; otherwise only if status_interval_ms have passed. */
+static void publish(int force)
+{
+    pthread_mutex_lock(&stats_lock);
+    double now = progress_now();
+    if (rh && (force || (now - last_publish) * 1000 >= cfg_status_ms)) {
+        last_publish = now;
+        struct dl_rh_stats st = {.struct_size = sizeof st};
+        dl_rh_get_stats(rh, &st);
+        write_stats_file(&st, force);
+        write_status_file(&st);
+    }
+    pthread_mutex_unlock(&stats_lock);
+}
+
 static int should_stop(void)
 {
     pthread_mutex_lock(&stop_lock);
@@ -226,12 +276,51 @@ static int should_stop(void)
     return s;
 }
 
+/* Test knob: while the pause file exists and holds a number (empty: 0) no
+ * greater than the regions copied so far, the resync waits. */
+static int resync_paused(void)
+{
+    FILE *f = cfg_resync_pause_file ? fopen(cfg_resync_pause_file, "r") : NULL;
+    if (!f)
+        return 0;
+    char text[32] = "";
+    if (!fgets(text, sizeof text, f))
+        text[0] = '\0';
+    fclose(f);
+    text[strcspn(text, "\n")] = '\0';
+    uint64_t allowed = 0;
+    if (text[0] && dl__parse_u64(text, &allowed) < 0)
+        allowed = 0;
+    return n_resync_regions >= allowed;
+}
+
+static void resync_wait_for_test(void)
+{
+    pthread_mutex_lock(&stop_lock);
+    while (!stopping && resync_paused()) {
+        pthread_mutex_unlock(&stop_lock);
+        publish(0);
+        pthread_mutex_lock(&stop_lock);
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 10000000L; /* a test knob polls its file every 10 ms */
+        if (t.tv_nsec >= 1000000000L) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&stop_cond, &stop_lock, &t);
+    }
+    pthread_mutex_unlock(&stop_lock);
+}
+
 static void *resync_main(void *arg)
 {
     (void)arg;
     uint64_t r;
-    int found;
-    while (!should_stop() && (found = dl_rh_recovery_next(rh, &r)) == 1) {
+    for (;;) {
+        resync_wait_for_test(); /* at once unless the test knob holds it */
+        if (should_stop() || dl_rh_recovery_next(rh, &r) != 1)
+            break;
         dl_rh_recovery_wait_idle(rh, r);
         int64_t n = mirror_copy_region(&mir, r);
         if (n < 0)
@@ -243,13 +332,14 @@ static void *resync_main(void *arg)
             break;
         n_resync_regions++;
         n_resync_bytes += (uint64_t)n;
+        publish(0);
     }
     /* Persist the recovered regions (the log flushes the legs first). */
     dl_rh_flush(rh);
     resync_done = 1;
     nbdkit_debug("dlmirror: resync done: %" PRIu64 " regions, %" PRIu64 " bytes",
                  (uint64_t)n_resync_regions, (uint64_t)n_resync_bytes);
-    write_stats();
+    publish(1);
     return NULL;
 }
 
@@ -273,6 +363,7 @@ static void *housekeeping_main(void *arg)
         int64_t c = dl_rh_flush(rh);
         if (c < 0)
             nbdkit_error("dl_rh_flush: %s", dl_strerror((int)c));
+        publish(0);
         pthread_mutex_lock(&stop_lock);
     }
     pthread_mutex_unlock(&stop_lock);
@@ -309,6 +400,8 @@ static int dlmirror_get_ready(void)
 /* Threads start after nbdkit has forked into the background. */
 static int dlmirror_after_fork(void)
 {
+    /* Here, not in get_ready: the status names the pid that serves. */
+    status_publisher_init(&publisher, cfg_status, "nbdkit-dlmirror-plugin", cfg_status_ms);
     if (pthread_create(&housekeeping_thread, NULL, housekeeping_main, NULL) != 0) {
         nbdkit_error("pthread_create: %m");
         return -1;
@@ -323,7 +416,7 @@ static int dlmirror_after_fork(void)
         threads_started = 1;
         resync_done = 1;
     }
-    write_stats();
+    publish(1);
     return 0;
 }
 
@@ -343,7 +436,8 @@ static void dlmirror_cleanup(void)
         int64_t c = dl_rh_clear_idle(rh);
         if (c < 0)
             nbdkit_error("dl_rh_clear_idle: %s", dl_strerror((int)c));
-        write_stats();
+        stopped = 1;
+        publish(1);
         dl_rh_destroy(rh);
         rh = NULL;
         mirror_close(&mir, 1);
@@ -403,7 +497,7 @@ static void stall_forever(void)
     static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
     pthread_mutex_lock(&m);
     n_stalled++;
-    write_stats();
+    publish(1);
     for (;;)
         pthread_cond_wait(&c, &m); /* nobody signals: only SIGKILL ends it */
 }
@@ -474,9 +568,14 @@ static struct nbdkit_plugin plugin = {
         "flush_interval_ms=N  period of the log's clear pass, 1 to 3600000 (default 1000)\n"
         "hot_periods=N        idle periods before a region is cleared, 1 to 8388607\n"
         "                     (default 1)\n"
-        "stats=<FILE>         write counters there (at start, after resync, at exit)\n"
+        "stats=<FILE>         write counters there (live, as status=)\n"
+        "status=<FILE>        keep the live status there (dlmirror status --status FILE)\n"
+        "status_interval_ms=N rewrite stats/status at most every N ms, 1 to 3600000\n"
+        "                     (default 1000)\n"
         "test_stall_file=F    (tests) while file F exists, every write is parked forever\n"
-        "                     after leg 0 and before leg 1 (to crash with writes in flight)",
+        "                     after leg 0 and before leg 1 (to crash with writes in flight)\n"
+        "test_resync_pause_file=F (tests) while F exists, the resync waits once it has\n"
+        "                     copied as many regions as the number F holds (empty: 0)",
     .get_ready = dlmirror_get_ready,
     .after_fork = dlmirror_after_fork,
     .cleanup = dlmirror_cleanup,

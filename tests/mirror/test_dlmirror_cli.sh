@@ -171,6 +171,44 @@ run 1 "$DLM" verify --log "disk 2 $log 128" "$d/a" "$d/b"
 has "live:     no"
 has "region 2 (bytes 131072..196607) differs: dirty in the log (a resync repairs it)"
 
+# The live status file of a resync: complete, "stopped", the right counts,
+# and dlmirror status --status reads it (a garbage file is refused).
+run 0 "$DLM" resync --log "core 2 128 sync" --size 1M --status "$d/st" "$d/a" "$d/b"
+has "resync: 16/16 regions (100%), 1.0 MiB copied, "
+has " MiB/s, ETA 0:00"
+for line in "dlmirror-status 1" "writer dlmirror-resync" "state stopped" "size 1048576" \
+    "region_count 16" "in_sync 16" "resync_total 16" "resync_regions 16" \
+    "resync_bytes 1048576" "resync_eta 0"; do
+    grep -qxF "$line" "$d/st" || fail "the status file lacks the line \"$line\""
+done
+[ ! -e "$d/st.tmp" ] || fail "the status file's temporary was left behind"
+run 0 "$DLM" status --status "$d/st"
+has "stopped "
+has "resync:   done, 16 / 16 regions (100%), 1.0 MiB copied"
+run 0 "$DLM" status --log "core 1 128" --write --status "$d/st" "$d/a" "$d/b"
+has "the writer has exited"
+printf 'dlmirror-status 1\nwriter x\nstate serving\npid 12x\n' >"$d/st"
+run 2 "$DLM" status --status "$d/st"
+has "line 4 is not \"key value\""
+printf 'dlmirror-status 2\n' >"$d/st"
+run 2 "$DLM" status --status "$d/st"
+has "is not a version 1 dlmirror status file"
+run 2 "$DLM" status --status "$d/nonexistent"
+has "cannot open status file"
+
+# rm-stale-socket: absent is fine, a stale socket goes, anything else stays.
+run 0 "$DLM" rm-stale-socket "$d/sock"
+has "no socket there"
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$d/sock"
+[ -S "$d/sock" ] || fail "the test could not make a stale socket"
+run 0 "$DLM" rm-stale-socket "$d/sock"
+has "removed a stale socket"
+[ ! -e "$d/sock" ] || fail "the stale socket is still there"
+run 2 "$DLM" rm-stale-socket "$d/a"
+has "is not a socket: not removed"
+[ -f "$d/a" ] || fail "rm-stale-socket removed a regular file"
+run 2 "$DLM" rm-stale-socket
+has "usage: dlmirror rm-stale-socket SOCKET"
 if [ $fails -ne 0 ]; then
     echo "test_dlmirror_cli: $fails check(s) FAILED"
     exit 1

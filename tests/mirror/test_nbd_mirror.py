@@ -67,6 +67,23 @@ def read_stats(path):
         return {}
 
 
+def read_status(path):
+    """The live status file (docs/mirror.md): "dlmirror-status 1", then
+    "key value" lines; numbers as ints."""
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    if not lines or lines[0] != "dlmirror-status 1":
+        raise RuntimeError("not a status file: %r" % lines[:1])
+    out = {}
+    for line in lines[1:]:
+        k, v = line.split(" ", 1)
+        out[k] = int(v) if v.lstrip("-").isdigit() else v
+    return out
+
+
 def nbdkit_env():
     env = dict(os.environ)
     if env.get("DL_NBDKIT_PRELOAD"):  # a sanitizer build (see the .sh)
@@ -103,16 +120,26 @@ def refused(d, params, what):
 
 
 class Server:
-    def __init__(self, d, log_table, extra=()):
+    """nbdkit started as docs/mirror.md says: `dlmirror rm-stale-socket SOCK`
+    first (nbdkit leaves its socket behind whenever it exits), then nbdkit
+    (here with -f, to wait for it). stale: the socket must be there before."""
+    def __init__(self, d, log_table, extra=(), stale=False):
         self.sock = os.path.join(d, "sock")
         self.stats = os.path.join(d, "stats")
-        for p in (self.sock, self.stats):
-            if os.path.exists(p):
-                os.unlink(p)
+        self.status = os.path.join(d, "status")
+        if os.path.exists(self.stats):
+            os.unlink(self.stats)
+        check(os.path.exists(self.sock) == stale,
+              "the old nbdkit's socket is %sthere" % ("" if stale else "not "))
+        out = run([DLMIRROR, "rm-stale-socket", self.sock])
+        check(not os.path.exists(self.sock), "no socket left to trip nbdkit")
+        if stale:
+            check("removed a stale socket" in out, "rm-stale-socket says it removed it")
         self.uri = "nbd+unix:///?socket=" + self.sock
         args = ["nbdkit", "-f", "-U", self.sock, PLUGIN, "log=" + log_table,
                 "legs=%s,%s" % (os.path.join(d, "a"), os.path.join(d, "b")),
-                "stats=" + self.stats, "flush_interval_ms=200"] + list(extra)
+                "stats=" + self.stats, "status=" + self.status, "status_interval_ms=50",
+                "flush_interval_ms=200"] + list(extra)
         print("+", " ".join(args), flush=True)
         self.proc = subprocess.Popen(args, env=nbdkit_env())
         wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, "the socket")
@@ -125,6 +152,15 @@ class Server:
     def wait_resync(self):
         wait_for(lambda: self.stat().get("resync_done") == 1, "the resync")
         return self.stat()
+
+    def live(self):
+        return read_status(self.status)
+
+    def wait_live(self, cond, what):
+        """Poll the live status until cond holds (it is rewritten at most every
+        status_interval_ms, after each resync region and clear pass)."""
+        wait_for(lambda: (lambda s: bool(s) and cond(s))(self.live()), what)
+        return self.live()
 
 
 def run(args, want=0):
@@ -148,11 +184,46 @@ def main():
         maybe = []                # (offset, data) written but never acknowledged
 
         # 1. A new mirror: the log starts out of sync; resync copies everything.
+        # The live status shows it move: the resync is held (test knob) at 0,
+        # then at 100 regions, then let go.
+        pause = os.path.join(d, "pause")
+        with open(pause, "w") as f:
+            f.write("0")
         srv = Server(d, log, ["size=%d" % SIZE, "create=1",
-                              "test_stall_file=" + os.path.join(d, "stall")])
+                              "test_stall_file=" + os.path.join(d, "stall"),
+                              "test_resync_pause_file=" + pause])
+        legs = [os.path.join(d, "a"), os.path.join(d, "b")]
+        regions = SIZE // REGION
+        live = srv.wait_live(lambda s: s["state"] == "resyncing", "the status file")
+        check(live["writer"] == "nbdkit-dlmirror-plugin" and live["pid"] == srv.proc.pid,
+              "the status names the plugin and nbdkit's pid")
+        check((live["size"], live["region_bytes"], live["region_count"]) == (SIZE, REGION, regions),
+              "the status has the mirror's geometry")
+        check((live["in_sync"], live["resync_total"], live["resync_regions"]) == (0, regions, 0),
+              "a new mirror: nothing in sync, the resync held at 0: %s" % live)
+        out = run([DLMIRROR, "status", "--status", srv.status])
+        check("live:     resyncing" in out and "0 / %d regions (0%%)" % regions in out,
+              "dlmirror status --status shows the held resync")
+        with open(pause + ".new", "w") as f:
+            f.write("100")
+        os.rename(pause + ".new", pause)
+        live = srv.wait_live(lambda s: s["resync_regions"] == 100, "100 regions resynced")
+        check(live["state"] == "resyncing" and live["in_sync"] == 100 and
+              live["resync_bytes"] == 100 * REGION, "the status at 100 regions: %s" % live)
+        left = (regions - 100) * REGION
+        if live["resync_rate"] > 0:  # -1 while the window cannot tell
+            eta = live["resync_eta"]
+            check(abs(eta - left / live["resync_rate"]) <= 1.0, "ETA %d s for %d bytes at %d B/s"
+                  % (eta, left, live["resync_rate"]))
+        out = run([DLMIRROR, "status", "--log", log, "--status", srv.status] + legs)
+        check("live:     resyncing" in out and "100 / %d regions (39%%)" % regions in out
+              and "MiB/s, ETA " in out, "dlmirror status shows the log and the live resync")
+        os.unlink(pause)
         st = srv.wait_resync()
         check(st["resync_bytes"] == SIZE, "initial resync copied the whole device")
-        legs = [os.path.join(d, "a"), os.path.join(d, "b")]
+        live = srv.wait_live(lambda s: s["state"] == "serving", "the status after the resync")
+        check((live["in_sync"], live["resync_regions"], live["resync_eta"]) == (regions, regions, 0),
+              "the status after the resync: %s" % live)
         legs_param = "legs=" + ",".join(legs)
         files = [os.path.join(d, "log")] + legs
 
@@ -171,6 +242,9 @@ def main():
         refused(d, ["log=" + log, legs_param], busy)
         refused(d, ["log=core 1 128", legs_param], busy)  # would resync leg 1 from leg 0
         check(hashes(files) == before, "inspection and refused servers changed no byte")
+        out = run([DLMIRROR, "rm-stale-socket", srv.sock], want=1)
+        check("a server listens on" in out and os.path.exists(srv.sock),
+              "rm-stale-socket keeps a socket nbdkit listens on")
         run(["qemu-io", "-f", "raw", "-r", srv.uri, "-c", "read -P 0 0 64k"])
 
         # Parameters: digits only, in range (refused before anything opens).
@@ -198,6 +272,10 @@ def main():
                   "h.pwrite(buf, (5 << 20) + 1024)\nh.flush()\n")
         run(NBDSH + ["-u", srv.uri, "-c", script])
         model[(5 << 20) + 1024:(5 << 20) + 1024 + 3 * 65536] = pattern(5, 3 * 65536)
+        wrote = sum(ln for _, _, ln in qemu_writes) + 3 * 65536
+        live = srv.wait_live(lambda s: s["write_bytes"] == wrote and s["dirty"] == 0,
+                             "the written bytes in the status, their regions cleared")
+        check(live["writes"] >= 5 and live["state"] == "serving", "the status counts the writes")
 
         # 3. Writes in flight at the crash: 8 regions, leg 0 written, leg 1 not.
         open(os.path.join(d, "stall"), "w").close()
@@ -213,6 +291,8 @@ def main():
                  "8 parked writes")
         acked = sum(1 for _, _, _, c in inflight if h.aio_command_completed(c))
         check(acked == 0, "no parked write was acknowledged")
+        live = srv.wait_live(lambda s: s["dirty"] == 8, "the 8 parked writes' regions dirty")
+        check(live["write_bytes"] == wrote, "parked writes are not counted as done")
         out = run([DLMIRROR, "verify", "--log", log] + legs)
         check("live:     yes" in out and "256 regions, 8 differ, 0 of them clean in the log" in out
               and out.count("(expected: a write in flight on the live mirror)") == 8,
@@ -220,6 +300,8 @@ def main():
         srv.proc.send_signal(signal.SIGKILL)
         srv.proc.wait()
         print("SIGKILL with 8 writes in flight", flush=True)
+        out = run([DLMIRROR, "status", "--status", srv.status])
+        check("STALE: pid %d is gone" % srv.proc.pid in out, "the status of a killed nbdkit is stale")
         for off, data, _, _ in inflight:
             maybe.append((off, data))
         try:
@@ -234,8 +316,9 @@ def main():
         check("256 regions, 8 differ, 0 of them clean in the log" in out and "live:     no" in out,
               "verify saw the 8 parked writes as differing, dirty regions")
 
-        # 5. Restart: resync only the dirty regions, while serving.
-        srv = Server(d, log)
+        # 5. Restart with the documented line (rm-stale-socket, then the same
+        # nbdkit line): resync only the dirty regions, while serving.
+        srv = Server(d, log, stale=True)
         st = srv.wait_resync()
         print("after restart:", st, flush=True)
         check(st["dirty_at_start"] >= 8, "the 8 in-flight regions were dirty")
@@ -279,6 +362,10 @@ def main():
         st = srv.stat()
         check(st["fua_writes"] >= 2 and st["flush_requests"] >= 1, "FUA and flush reached the plugin")
         check(st["dirty_regions"] == 0, "clean shutdown left no dirty region")
+        live = srv.live()
+        check(live["state"] == "stopped" and live["dirty"] == 0, "the status says stopped")
+        out = run([DLMIRROR, "status", "--status", srv.status])
+        check("stopped " in out and "the writer has exited" in out, "dlmirror status: stopped")
         srv = None
         out = run([DLMIRROR, "verify", "--log", log] + legs)
         check("OK: the legs are identical" in out, "legs identical after the clean shutdown")
@@ -287,6 +374,14 @@ def main():
         for leg in legs:
             with open(leg, "rb") as f:
                 check(f.read() == bytes(model), "%s holds the data the clients wrote" % leg)
+
+        # 7. nbdkit leaves its socket after a clean exit too: the same line restarts.
+        srv = Server(d, log, stale=True)
+        srv.wait_resync()
+        run(["qemu-io", "-f", "raw", "-r", srv.uri, "-c", "read -P 0x77 %d 65536" % (10 << 20)])
+        srv.proc.send_signal(signal.SIGTERM)
+        check(srv.proc.wait() == 0, "the restarted nbdkit shut down cleanly")
+        srv = None
     finally:
         if srv is not None and srv.proc.poll() is None:
             srv.proc.kill()
