@@ -1,9 +1,12 @@
 /* Core log hot paths against raw atomics on a plain array, measured in the
- * same run. Prints ns/op and the ratio to the raw baseline.
+ * same run: through the calls (dl_log_is_clean ...) and, for the two
+ * predicates, through the inline read path (dl_log_is_clean_fast ...). Prints ns/op and the ratio to the raw baseline.
  *
  *   bench_core [--regions-log2 N] [--ops N]
  *
- * The log is sparse: 2^30 regions by default. The working set is `ops`
+ * 2^24 regions by default: the largest log that publishes the inline view
+ * (flat sets); 2^30 is a sparse log (no view: the inline functions make the
+ * call). The working set is `ops`
  * regions, visited in the same order by the raw loop and by the log, in two
  * patterns: "seq" (consecutive regions) and "rand" (spread over the whole
  * log, so both sides miss the cache alike). */
@@ -32,9 +35,11 @@ static double now_ns(void)
 enum op { OP_MARK, OP_CLEAR, OP_IS_CLEAN, OP_IN_SYNC, OP_COUNT };
 static const char *const op_name[] = {"mark", "clear", "is_clean", "in_sync"};
 
+enum path { PATH_RAW, PATH_CALL, PATH_INLINE };
+
 struct job {
     enum op op;
-    int raw;              /* 1: the plain-array baseline */
+    enum path path;       /* PATH_RAW: the plain-array baseline */
     _Atomic uint64_t *arr; /* raw bits */
     dl_log *log;
     const uint64_t *regions;
@@ -50,7 +55,7 @@ static void *run_job(void *p)
     uint64_t sink = 0;
     pthread_barrier_wait(j->start);
     double t0 = now_ns();
-    if (j->raw) {
+    if (j->path == PATH_RAW) {
         for (size_t i = 0; i < j->n; i++) {
             uint64_t r = j->regions[i], bit = 1ull << (r & 63);
             _Atomic uint64_t *w = &j->arr[r >> 6];
@@ -59,6 +64,14 @@ static void *run_job(void *p)
             case OP_CLEAR: atomic_fetch_and(w, ~bit); break;
             default: sink += (atomic_load_explicit(w, memory_order_acquire) & bit) != 0; break;
             }
+        }
+    } else if (j->path == PATH_INLINE) {
+        for (size_t i = 0; i < j->n; i++) {
+            uint64_t r = j->regions[i];
+            if (j->op == OP_IS_CLEAN)
+                sink += (uint64_t)dl_log_is_clean_fast(j->log, r);
+            else
+                sink += (uint64_t)dl_log_in_sync_fast(j->log, r, 1);
         }
     } else {
         for (size_t i = 0; i < j->n; i++) {
@@ -77,7 +90,7 @@ static void *run_job(void *p)
 }
 
 /* ns per op with `threads` threads splitting the region list. */
-static double measure(enum op op, int raw, _Atomic uint64_t *arr, dl_log *log,
+static double measure(enum op op, enum path path, _Atomic uint64_t *arr, dl_log *log,
                       const uint64_t *regions, size_t n, int threads)
 {
     pthread_t th[8];
@@ -86,7 +99,7 @@ static double measure(enum op op, int raw, _Atomic uint64_t *arr, dl_log *log,
     pthread_barrier_init(&start, NULL, (unsigned)threads);
     size_t per = n / (size_t)threads;
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (struct job){.op = op, .raw = raw, .arr = arr, .log = log,
+        jobs[t] = (struct job){.op = op, .path = path, .arr = arr, .log = log,
                                .regions = regions + per * (size_t)t, .n = per, .start = &start};
         pthread_create(&th[t], NULL, run_job, &jobs[t]);
     }
@@ -105,24 +118,27 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of 5 alternating raw/log rounds, so drift hits both alike. */
+/* Median of 5 alternating raw/call/inline rounds, so drift hits all alike. */
 static void compare(const char *pattern, enum op op, int threads, _Atomic uint64_t *arr,
                     dl_log *log, const uint64_t *regions, size_t n)
 {
-    double raw[5], lib[5];
-    for (int i = 0; i < 5; i++) {
-        /* mark before clear rounds so both sides clear set bits */
-        if (op == OP_CLEAR) {
-            measure(OP_MARK, 1, arr, log, regions, n, threads);
-            measure(OP_MARK, 0, arr, log, regions, n, threads);
+    int predicate = op == OP_IS_CLEAN || op == OP_IN_SYNC;
+    double t[3][5];
+    for (int i = 0; i < 5; i++)
+        for (int p = PATH_RAW; p <= (predicate ? PATH_INLINE : PATH_CALL); p++) {
+            /* mark before clear rounds so every side clears set bits */
+            if (op == OP_CLEAR)
+                measure(OP_MARK, p == PATH_RAW ? PATH_RAW : PATH_CALL, arr, log, regions, n,
+                        threads);
+            t[p][i] = measure(op, (enum path)p, arr, log, regions, n, threads);
         }
-        raw[i] = measure(op, 1, arr, log, regions, n, threads);
-        lib[i] = measure(op, 0, arr, log, regions, n, threads);
-    }
-    qsort(raw, 5, sizeof raw[0], cmp_double);
-    qsort(lib, 5, sizeof lib[0], cmp_double);
-    printf("%-5s %-9s %d thr  raw %7.2f ns/op  core %7.2f ns/op  ratio %.2f\n", pattern,
-           op_name[op], threads, raw[2], lib[2], lib[2] / raw[2]);
+    for (int p = 0; p < 3; p++)
+        qsort(t[p], 5, sizeof t[p][0], cmp_double);
+    printf("%-5s %-9s %d thr  raw %6.2f ns/op  call %6.2f ns/op  ratio %5.2f", pattern,
+           op_name[op], threads, t[0][2], t[1][2], t[1][2] / t[0][2]);
+    if (predicate)
+        printf("  inline %6.2f ns/op  ratio %5.2f", t[2][2], t[2][2] / t[0][2]);
+    printf("\n");
 }
 
 /* Next-dirty search over a sparse bitmap versus a linear scan of words. */
@@ -162,7 +178,7 @@ static void bench_search(uint64_t nbits)
 
 int main(int argc, char **argv)
 {
-    int log2 = 30;
+    int log2 = 24;
     size_t ops = 1 << 20;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--regions-log2"))
@@ -189,7 +205,10 @@ int main(int argc, char **argv)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         rnd[i] = x % regions;
     }
-    printf("core log of 2^%d regions, %zu ops per round, median of 5 rounds\n", log2, ops);
+    printf("core log of 2^%d regions (%s), %zu ops per round, median of 5 rounds, "
+           "CPU time per op of the slowest thread\n", log2,
+           dl_log_view(log)->clean_limit ? "flat: inline view published" : "sparse: no view",
+           ops);
     for (int threads = 1; threads <= 2; threads++)
         for (int op = 0; op < OP_COUNT; op++) {
             compare("seq", (enum op)op, threads, arr, log, seq, ops);
