@@ -167,6 +167,13 @@ uint32_t dl_log_get_region_size(dl_log *log) { return log ? log->region_size : 0
 uint64_t dl_log_get_region_count(dl_log *log) { return log ? log->region_count : 0; }
 uint64_t dl_log_get_target_sectors(dl_log *log) { return log ? log->target_sectors : 0; }
 
+/* (kept out of line so that the fast paths of the hot wrappers need no stack frame) */
+#if defined(__GNUC__) || defined(__clang__)
+#define SLOW_PATH __attribute__((noinline))
+#else
+#define SLOW_PATH
+#endif
+
 /* The NULL rule for every wrapper that returns an int. */
 #define CHECK_LOG(log)             \
     do {                           \
@@ -235,47 +242,64 @@ int dl_log_flush(dl_log *log)
     CALL(log, log->ops->flush(log));
 }
 
+static SLOW_PATH int mark_region(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, log->ops->mark_region(log, region));
+}
+
+static SLOW_PATH int clear_region(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, log->ops->clear_region(log, region));
+}
+
+static SLOW_PATH int is_clean(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, as_bool(log->ops->is_clean(log, region)));
+}
+
+static SLOW_PATH int in_sync(dl_log *log, uint64_t region, int can_block)
+{
+    CHECK_REGION(log, region);
+    CALL(log, as_bool(log->ops->in_sync(log, region, can_block)));
+}
+
 /* The view first (the type's own answer, without a call: it published the
  * view and withdraws it before the two could differ); a limit is never above
  * region_count, so a region it answers is in range. */
 int dl_log_is_clean(dl_log *log, uint64_t region)
 {
-    CHECK_LOG(log);
-    int dirty = dl_view_test(&log->view.clean_limit, &log->view.dirty, region);
-    if (dirty >= 0)
-        return !dirty;
-    CHECK_REGION(log, region);
-    CALL(log, as_bool(log->ops->is_clean(log, region)));
+    int dirty = log ? dl_view_test(&log->view.clean_limit, &log->view.dirty, region) : -1;
+    return dirty >= 0 ? !dirty : is_clean(log, region);
 }
 
 int dl_log_in_sync(dl_log *log, uint64_t region, int can_block)
 {
-    CHECK_LOG(log);
-    int out = dl_view_test(&log->view.sync_limit, &log->view.out_of_sync, region);
-    if (out >= 0)
-        return !out;
-    CHECK_REGION(log, region);
-    CALL(log, as_bool(log->ops->in_sync(log, region, can_block)));
+    int out = log ? dl_view_test(&log->view.sync_limit, &log->view.out_of_sync, region) : -1;
+    return out >= 0 ? !out : in_sync(log, region, can_block);
 }
 
+/* Devirtualised: a log that gave its flat dirty set (dl__log_set_fast_dirty)
+ * gets the type's op inlined here, in a leaf function (the checks and the
+ * lock live in the tail-called general path). */
 int dl_log_mark_region(dl_log *log, uint64_t region)
 {
-    CHECK_REGION(log, region);
-    if (log->fast_dirty.words) { /* the type's op, inlined (dl__log_set_fast_dirty) */
+    if (log && region < log->region_count && log->fast_dirty.words) {
         dl__flat_set(&log->fast_dirty, region);
         return 0;
     }
-    CALL(log, log->ops->mark_region(log, region));
+    return mark_region(log, region);
 }
 
 int dl_log_clear_region(dl_log *log, uint64_t region)
 {
-    CHECK_REGION(log, region);
-    if (log->fast_dirty.words) {
+    if (log && region < log->region_count && log->fast_dirty.words) {
         dl__flat_clear(&log->fast_dirty, region);
         return 0;
     }
-    CALL(log, log->ops->clear_region(log, region));
+    return clear_region(log, region);
 }
 
 static int resync_work(dl_log *log, uint64_t *region)

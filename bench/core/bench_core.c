@@ -3,6 +3,13 @@
  * predicates, through the inline read path (dl_log_is_clean_fast ...). Prints ns/op and the ratio to the raw baseline.
  *
  *   bench_core [--regions-log2 N] [--ops N]
+ *   bench_core --only OP/PATH/PATTERN [--reps R] [--regions-log2 N] [--ops N]
+ *
+ * --only runs one loop (e.g. is_clean/inline/seq, mark/raw/rand) R times in
+ * this thread, for instruction counts that do not depend on the machine's
+ * load: under `valgrind --tool=callgrind`, run_job's inclusive count divided
+ * by ops x R is the instructions per op (callgrind_annotate --inclusive=yes;
+ * a clear loop's re-marking runs in remark(), outside run_job).
  *
  * 2^24 regions by default: the largest log that publishes the inline view
  * (flat sets); 2^30 is a sparse log (no view: the inline functions make the
@@ -49,7 +56,13 @@ struct job {
     uint64_t sink;
 };
 
-static void *run_job(void *p)
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+static NOINLINE void *run_job(void *p)
 {
     struct job *j = p;
     uint64_t sink = 0;
@@ -141,6 +154,51 @@ static void compare(const char *pattern, enum op op, int threads, _Atomic uint64
     printf("\n");
 }
 
+/* Set the bits again (raw or through the call) before a clear loop. */
+static NOINLINE void remark(enum path path, _Atomic uint64_t *arr, dl_log *log,
+                            const uint64_t *regions, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (path == PATH_RAW)
+            atomic_fetch_or(&arr[regions[i] >> 6], 1ull << (regions[i] & 63));
+        else
+            dl_log_mark_region(log, regions[i]);
+    }
+}
+
+/* --only: one loop, reps times, in this thread. */
+static int run_only(const char *spec, int reps, _Atomic uint64_t *arr, dl_log *log,
+                    const uint64_t *seq, const uint64_t *rnd, size_t n)
+{
+    static const char *const path_name[] = {"raw", "call", "inline"};
+    char ops[16], paths[16], pat[16];
+    if (sscanf(spec, "%15[^/]/%15[^/]/%15s", ops, paths, pat) != 3)
+        return 1;
+    int op = -1, path = -1;
+    for (int i = 0; i < OP_COUNT; i++)
+        op = strcmp(ops, op_name[i]) ? op : i;
+    for (int i = 0; i < 3; i++)
+        path = strcmp(paths, path_name[i]) ? path : i;
+    if (op < 0 || path < 0 || (path == PATH_INLINE && op != OP_IS_CLEAN && op != OP_IN_SYNC) ||
+        (strcmp(pat, "seq") && strcmp(pat, "rand")))
+        return 1;
+    const uint64_t *regions = strcmp(pat, "seq") ? rnd : seq;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 1);
+    double ns = 0;
+    for (int r = 0; r < reps; r++) {
+        if (op == OP_CLEAR)
+            remark((enum path)path, arr, log, regions, n);
+        struct job j = {.op = (enum op)op, .path = (enum path)path, .arr = arr, .log = log,
+                        .regions = regions, .n = n, .start = &start};
+        run_job(&j);
+        ns += j.ns;
+    }
+    pthread_barrier_destroy(&start);
+    printf("only %s: %zu ops x %d reps, %.2f CPU ns/op\n", spec, n, reps, ns / (double)n / reps);
+    return 0;
+}
+
 /* Next-dirty search over a sparse bitmap versus a linear scan of words. */
 static void bench_search(uint64_t nbits)
 {
@@ -178,13 +236,18 @@ static void bench_search(uint64_t nbits)
 
 int main(int argc, char **argv)
 {
-    int log2 = 24;
+    int log2 = 24, reps = 1;
     size_t ops = 1 << 20;
+    const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--regions-log2"))
             log2 = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--ops"))
             ops = (size_t)strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--only"))
+            only = argv[i + 1];
+        else if (!strcmp(argv[i], "--reps"))
+            reps = atoi(argv[i + 1]);
     }
     uint64_t regions = 1ull << log2;
     char table[64];
@@ -204,6 +267,18 @@ int main(int argc, char **argv)
         seq[i] = (regions / 3 + i) % regions;
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         rnd[i] = x % regions;
+    }
+    if (only) {
+        if (run_only(only, reps > 0 ? reps : 1, arr, log, seq, rnd, ops) != 0) {
+            fprintf(stderr, "--only OP/PATH/PATTERN: OP mark|clear|is_clean|in_sync, PATH "
+                            "raw|call|inline (inline: is_clean, in_sync), PATTERN seq|rand\n");
+            return 2;
+        }
+        dl_log_destroy(log);
+        free(arr);
+        free(seq);
+        free(rnd);
+        return 0;
     }
     printf("core log of 2^%d regions (%s), %zu ops per round, median of 5 rounds, "
            "CPU time per op of the slowest thread\n", log2,
