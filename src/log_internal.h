@@ -62,8 +62,9 @@ void dl__log_publish_view(dl_log *log, const _Atomic uint64_t *dirty,
 void dl__log_withdraw_view(dl_log *log);
 
 /* In a ctr: the type's mark_region / clear_region do nothing but
- * dl__bitmap_set / dl__bitmap_clear on the flat bitmap `dirty` (and their
- * result is 0 whatever the previous value): let the wrappers do it inline. */
+ * dl__bitmap_set / dl__bitmap_clear on the bitmap `dirty` (and their result
+ * is 0 whatever the previous value): if it is flat, let the wrappers do it
+ * inline (a sparse one changes nothing). */
 static inline void dl__log_set_fast_dirty(dl_log *log, struct bitmap *dirty)
 {
     dl__bitmap_get_flat_bits(dirty, &log->fast_dirty);

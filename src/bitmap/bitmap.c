@@ -816,6 +816,24 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     return 0;
 }
 
+/* Bytes of flat words held by the whole process (DL__BITMAP_FLAT_BUDGET). */
+static _Atomic uint64_t flat_bytes_in_use;
+
+static bool take_flat_budget(uint64_t bytes)
+{
+    uint64_t used = atomic_load(&flat_bytes_in_use);
+    do {
+        if (bytes > DL__BITMAP_FLAT_BUDGET - used)
+            return false;
+    } while (!atomic_compare_exchange_weak(&flat_bytes_in_use, &used, used + bytes));
+    return true;
+}
+
+static size_t flat_bytes(const struct bitmap *bm)
+{
+    return bm->rfan * sizeof(struct leaf);
+}
+
 int dl__bitmap_create_flat(struct bitmap **out, uint64_t nbits, int initial_value)
 {
     /* Root -> leaf only: nothing but the root's pointers above the leaves. */
@@ -826,9 +844,14 @@ int dl__bitmap_create_flat(struct bitmap **out, uint64_t nbits, int initial_valu
     int r = dl__bitmap_create(&bm, nbits, 0);
     if (r < 0)
         return r;
-    size_t bytes = bm->rfan * sizeof(struct leaf);
+    size_t bytes = flat_bytes(bm);
+    if (!take_flat_budget(bytes)) {
+        dl__bitmap_destroy(bm);
+        return -ENOSPC;
+    }
     bm->flat = aligned_alloc(64, bytes); /* a multiple of 64: whole leaves */
     if (!bm->flat) {
+        atomic_fetch_sub(&flat_bytes_in_use, bytes);
         dl__bitmap_destroy(bm);
         return -ENOMEM;
     }
@@ -841,6 +864,13 @@ int dl__bitmap_create_flat(struct bitmap **out, uint64_t nbits, int initial_valu
     dl__bitmap_fill(bm, initial_value);
     *out = bm;
     return 0;
+}
+
+int dl__bitmap_create_prefer_flat(struct bitmap **out, uint64_t nbits, int initial_value)
+{
+    int r = nbits <= DL__BITMAP_FLAT_MAX_BITS ? dl__bitmap_create_flat(out, nbits, initial_value)
+                                              : -EINVAL;
+    return r == -EINVAL || r == -ENOSPC ? dl__bitmap_create(out, nbits, initial_value) : r;
 }
 
 const _Atomic uint64_t *dl__bitmap_flat_words(const struct bitmap *bm)
@@ -862,6 +892,8 @@ void dl__bitmap_destroy(struct bitmap *bm)
     if (!bm)
         return;
     dl__bitmap_fill(bm, 0);
+    if (bm->flat)
+        atomic_fetch_sub(&flat_bytes_in_use, flat_bytes(bm));
     free(bm->flat);
     free(bm);
 }

@@ -72,7 +72,16 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value);
  * is as in the sparse mode. Costs nbits/8 bytes (rounded up to 4 KiB) from
  * the start: 2 MiB at the maximum. */
 #define DL__BITMAP_FLAT_MAX_BITS (1ull << 24)
+/* All flat bitmaps of the process together hold at most this many bytes of
+ * words: past it dl__bitmap_create_flat fails with -ENOSPC (nothing
+ * allocated). It bounds what creating logs costs up front whoever asks for
+ * them (a daemon hosting logs for untrusted clients: 16 logs at the largest
+ * flat size, more of smaller ones); later logs are sparse, which changes
+ * their speed, never their answers. */
+#define DL__BITMAP_FLAT_BUDGET (64ull << 20)
 int dl__bitmap_create_flat(struct bitmap **out, uint64_t nbits, int initial_value);
+/* Flat if nbits and the budget allow, else sparse (dl__bitmap_create). */
+int dl__bitmap_create_prefer_flat(struct bitmap **out, uint64_t nbits, int initial_value);
 
 /* Flat mode: the words (valid until dl__bitmap_destroy; read them with
  * atomic loads only). NULL for a sparse bitmap. */

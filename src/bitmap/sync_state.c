@@ -5,12 +5,13 @@
 
 #include "bitmap/bitmap.h"
 
-int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync, int flat)
+int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync,
+                        int prefer_flat)
 {
     s->out_of_sync = s->recovering = NULL;
     s->region_count = region_count;
-    int r = flat ? dl__bitmap_create_flat(&s->out_of_sync, region_count, !in_sync)
-                 : dl__bitmap_create(&s->out_of_sync, region_count, !in_sync);
+    int r = prefer_flat ? dl__bitmap_create_prefer_flat(&s->out_of_sync, region_count, !in_sync)
+                        : dl__bitmap_create(&s->out_of_sync, region_count, !in_sync);
     if (r == 0)
         r = dl__bitmap_create(&s->recovering, region_count, 0);
     if (r < 0) {

@@ -18,8 +18,9 @@ struct sync_state {
 };
 
 /* Every region in sync (in_sync != 0) or out of sync; out_of_sync in flat
- * mode if flat != 0 (dl__bitmap_create_flat). 0, -EINVAL or -ENOMEM. */
-int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync, int flat);
+ * mode when prefer_flat and dl__bitmap_create_prefer_flat can. 0 or -ENOMEM. */
+int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync,
+                        int prefer_flat);
 void dl__sync_state_destroy(struct sync_state *s);
 
 /* After out_of_sync was rewritten wholesale (a reload): recount, forget

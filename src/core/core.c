@@ -82,9 +82,10 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         return r;
     }
     lc->region_count = dl_region_count(target, lc->region_size);
+    /* Flat (and published) when small enough and the budget allows. */
     int flat = lc->region_count <= DL_LOG_VIEW_MAX_REGIONS;
     /* A new core log is out of sync unless the table says nosync. */
-    if ((flat ? dl__bitmap_create_flat(&lc->dirty, lc->region_count, 0)
+    if ((flat ? dl__bitmap_create_prefer_flat(&lc->dirty, lc->region_count, 0)
               : dl__bitmap_create(&lc->dirty, lc->region_count, 0)) < 0 ||
         dl__sync_state_init(&lc->sync, lc->region_count, lc->sync_mode == DL_SYNC_NONE,
                             flat) < 0) {
@@ -93,11 +94,10 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     }
     dl_log_set_context(log, lc);
     dl__log_set_range_ops(log, &core_range_ops);
-    if (flat) {
-        dl__log_publish_view(log, dl__bitmap_flat_words(lc->dirty),
-                             dl__bitmap_flat_words(lc->sync.out_of_sync), lc->region_count);
-        dl__log_set_fast_dirty(log, lc->dirty); /* core_mark_region / core_clear_region */
-    }
+    /* (a set that ended up sparse has no words: it is not published) */
+    dl__log_publish_view(log, dl__bitmap_flat_words(lc->dirty),
+                         dl__bitmap_flat_words(lc->sync.out_of_sync), lc->region_count);
+    dl__log_set_fast_dirty(log, lc->dirty); /* core_mark_region / core_clear_region */
     return 0;
 }
 

@@ -188,10 +188,11 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         r = dl__disk_open_device(log, lc, given);
     if (r == 0)
         r = dl__disk_check_device(log, lc);
-    /* Small logs keep dirty and out_of_sync flat: the view (below). */
+    /* Small logs keep dirty and out_of_sync flat if the process's budget
+     * allows (bitmap.h): the view (below). */
     int flat = lc->region_count <= DL_LOG_VIEW_MAX_REGIONS;
     if (r == 0 &&
-        ((flat ? dl__bitmap_create_flat(&lc->dirty, lc->region_count, 0)
+        ((flat ? dl__bitmap_create_prefer_flat(&lc->dirty, lc->region_count, 0)
                : dl__bitmap_create(&lc->dirty, lc->region_count, 0)) < 0 ||
          /* Until the first resume loads the bitmap, answer conservatively. */
          dl__sync_state_init(&lc->sync, lc->region_count, 0, flat) < 0 ||
@@ -226,7 +227,7 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     dl__log_set_range_ops(log, &disk_range_ops);
     /* The view answers as disk_is_clean / disk_in_sync do while the log has
      * not failed; dl__disk_fail withdraws it. */
-    if (flat && !atomic_load(&lc->failed))
+    if (!atomic_load(&lc->failed)) /* (sets that ended up sparse are not published) */
         dl__log_publish_view(log, dl__bitmap_flat_words(lc->dirty),
                              dl__bitmap_flat_words(lc->sync.out_of_sync), lc->region_count);
     return 0;

@@ -115,6 +115,38 @@ static int test_threshold(void)
     return 0;
 }
 
+/* The process-wide budget of flat memory: past it logs are created sparse
+ * (no view, same answers); destroying a flat log gives its memory back. */
+static int test_budget(void)
+{
+    enum { MAX = 64 };
+    dl_log *logs[MAX];
+    int n = 0, sparse = -1;
+    for (; n < MAX && sparse < 0; n++) {
+        logs[n] = create("core 2 2 nosync", DL_LOG_VIEW_MAX_REGIONS * 2);
+        REQUIRE(logs[n]);
+        if (dl_log_view(logs[n])->sync_limit == 0)
+            sparse = n;
+    }
+    REQUIRE(sparse > 0); /* at least one got a view, and the budget ran out */
+    dl_log *last = logs[sparse];
+    CHECK_U64(dl_log_view(last)->clean_limit, 0);
+    CHECK_EQ(dl_log_mark_region(last, 77), 0);
+    CHECK_EQ(dl_log_set_region_sync(last, 78, 0), 0);
+    CHECK_EQ(dl_log_is_clean_fast(last, 77), 0);
+    CHECK_EQ(dl_log_is_clean_fast(last, 78), 1);
+    CHECK_EQ(dl_log_in_sync_fast(last, 78, 1), 0);
+    CHECK_EQ(dl_log_in_sync_fast(last, 77, 1), 1);
+    dl_log_destroy(logs[0]); /* gives back a whole log's worth */
+    logs[0] = create("core 2 2 nosync", DL_LOG_VIEW_MAX_REGIONS * 2);
+    REQUIRE(logs[0]);
+    CHECK_U64(dl_log_view(logs[0])->clean_limit, DL_LOG_VIEW_MAX_REGIONS);
+    CHECK_U64(dl_log_view(logs[0])->sync_limit, DL_LOG_VIEW_MAX_REGIONS);
+    for (int i = 0; i < n; i++)
+        dl_log_destroy(logs[i]);
+    return 0;
+}
+
 /* ---- a type that publishes no view -------------------------------------- */
 
 struct tiny {
@@ -396,6 +428,7 @@ int main(void)
 {
     test_core();
     test_threshold();
+    test_budget();
     test_custom_type();
     test_disk();
     test_threads();
