@@ -131,13 +131,16 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median of 5 alternating raw/call/inline rounds, so drift hits all alike. */
+/* Median of ROUNDS alternating raw/call/inline rounds, so drift hits all
+ * alike (rounds are short, so a burst of load on the shared machine spoils
+ * few of them). */
+#define ROUNDS 9
 static void compare(const char *pattern, enum op op, int threads, _Atomic uint64_t *arr,
                     dl_log *log, const uint64_t *regions, size_t n)
 {
     int predicate = op == OP_IS_CLEAN || op == OP_IN_SYNC;
-    double t[3][5];
-    for (int i = 0; i < 5; i++)
+    double t[3][ROUNDS];
+    for (int i = 0; i < ROUNDS; i++)
         for (int p = PATH_RAW; p <= (predicate ? PATH_INLINE : PATH_CALL); p++) {
             /* mark before clear rounds so every side clears set bits */
             if (op == OP_CLEAR)
@@ -146,11 +149,13 @@ static void compare(const char *pattern, enum op op, int threads, _Atomic uint64
             t[p][i] = measure(op, (enum path)p, arr, log, regions, n, threads);
         }
     for (int p = 0; p < 3; p++)
-        qsort(t[p], 5, sizeof t[p][0], cmp_double);
+        qsort(t[p], ROUNDS, sizeof t[p][0], cmp_double);
     printf("%-5s %-9s %d thr  raw %6.2f ns/op  call %6.2f ns/op  ratio %5.2f", pattern,
-           op_name[op], threads, t[0][2], t[1][2], t[1][2] / t[0][2]);
+           op_name[op], threads, t[0][ROUNDS / 2], t[1][ROUNDS / 2],
+           t[1][ROUNDS / 2] / t[0][ROUNDS / 2]);
     if (predicate)
-        printf("  inline %6.2f ns/op  ratio %5.2f", t[2][2], t[2][2] / t[0][2]);
+        printf("  inline %6.2f ns/op  ratio %5.2f", t[2][ROUNDS / 2],
+               t[2][ROUNDS / 2] / t[0][ROUNDS / 2]);
     printf("\n");
 }
 
@@ -237,7 +242,7 @@ static void bench_search(uint64_t nbits)
 int main(int argc, char **argv)
 {
     int log2 = 24, reps = 1;
-    size_t ops = 1 << 20;
+    size_t ops = 1 << 19;
     const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--regions-log2"))
@@ -284,10 +289,10 @@ int main(int argc, char **argv)
         free(rnd);
         return 0;
     }
-    printf("core log of 2^%d regions (%s), %zu ops per round, median of 5 rounds, "
+    printf("core log of 2^%d regions (%s), %zu ops per round, median of %d rounds, "
            "CPU time per op of the slowest thread\n", log2,
            dl_log_view(log)->clean_limit ? "flat: inline view published" : "sparse: no view",
-           ops);
+           ops, ROUNDS);
     for (int threads = 1; threads <= 2; threads++)
         for (int op = 0; op < OP_COUNT; op++) {
             compare("seq", (enum op)op, threads, arr, log, seq, ops);
