@@ -220,8 +220,9 @@ DL_EXPORT int dl_log_clear_range(dl_log *log, uint64_t first, uint64_t count);
  * fall back to those calls), but without a call when the log publishes a
  * read-only view of the set: a flat bitmap and the number of regions it
  * answers for. "core" and "disk" logs of at most DL_LOG_VIEW_MAX_REGIONS
- * regions publish one (2 MiB per set at the maximum); other types, bigger
- * logs and a failed disk log do not.
+ * regions publish one (2 MiB per set at the maximum; all such sets of a
+ * process within 64 MiB, later logs go without); other types, bigger logs
+ * and a failed disk log do not.
  *
  * ABI. Every dl_log begins with a struct dl_log_view, and always will. Its
  * fields up to out_of_sync (DL_LOG_VIEW_SIZE_V1) never move; later versions

@@ -63,6 +63,10 @@ static const struct dl__range_ops core_range_ops = {
     .clear_range = core_clear_range,
 };
 
+/* The public threshold is what a flat bitmap can hold. */
+_Static_assert(DL_LOG_VIEW_MAX_REGIONS <= DL__BITMAP_FLAT_MAX_BITS,
+               "DL_LOG_VIEW_MAX_REGIONS exceeds what a flat bitmap holds");
+
 static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 {
     if (argc < 1 || argc > 3) {
