@@ -2,7 +2,8 @@
  * the calls: the same answers for core and disk logs with a view (after
  * marks, clears, range calls, set_region_sync, resync hand-out, a disk load
  * and a disk failure), from several threads at once, and for logs without a
- * view (above DL_LOG_VIEW_MAX_REGIONS, or a type that publishes none). */
+ * view (above DL_LOG_VIEW_MAX_REGIONS, past the process's flat budget, or a
+ * type that publishes none); and the range calls from several threads. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
@@ -401,6 +402,53 @@ static void *reader(void *p)
     return NULL;
 }
 
+/* Range calls from several threads: each owns a block of BLOCK regions (not
+ * word-aligned, so neighbours share words) and checks its own block. */
+#define BLOCK 100
+
+static void *range_worker(void *p)
+{
+    struct worker *w = p;
+    unsigned char dirty[BLOCK] = {0};
+    uint64_t x = 0x2545F4914F6CDD1Dull * (w->idx + 1), base = (uint64_t)w->idx * BLOCK;
+    for (unsigned i = 0; i < w->iterations / 10; i++) {
+        uint64_t f = xorshift(&x) % BLOCK, n = xorshift(&x) % (BLOCK - f + 1), fd = 0;
+        int mark = (int)(xorshift(&x) % 2);
+        CHECK_EQ(mark ? dl_log_mark_range(w->log, base + f, n)
+                      : dl_log_clear_range(w->log, base + f, n), 0);
+        memset(dirty + f, mark, n);
+        uint64_t want = UINT64_MAX;
+        for (uint64_t k = 0; k < BLOCK && want == UINT64_MAX; k++)
+            if (dirty[k])
+                want = base + k;
+        int r = dl_log_is_clean_range(w->log, base, BLOCK, &fd);
+        CHECK_EQ(r, want == UINT64_MAX);
+        if (r == 0)
+            CHECK_U64(fd, want);
+        uint64_t k = xorshift(&x) % BLOCK;
+        CHECK_EQ(dl_log_is_clean_fast(w->log, base + k), !dirty[k]);
+    }
+    return NULL;
+}
+
+static int test_range_threads(const char *table, uint64_t target)
+{
+    const char *san = getenv("DL_SANITIZER");
+    unsigned iterations = san && *san ? 3000 : 30000;
+    dl_log *log = create(table, target);
+    REQUIRE(log);
+    pthread_t th[WORKERS];
+    struct worker ws[WORKERS];
+    for (unsigned t = 0; t < WORKERS; t++) {
+        ws[t] = (struct worker){.log = log, .idx = t, .iterations = iterations};
+        REQUIRE_EQ(pthread_create(&th[t], NULL, range_worker, &ws[t]), 0);
+    }
+    for (unsigned t = 0; t < WORKERS; t++)
+        pthread_join(th[t], NULL);
+    dl_log_destroy(log);
+    return 0;
+}
+
 static int test_threads(void)
 {
     const char *san = getenv("DL_SANITIZER");
@@ -432,5 +480,7 @@ int main(void)
     test_custom_type();
     test_disk();
     test_threads();
+    test_range_threads("core 2 2 nosync", WORKERS * BLOCK * 2);         /* flat */
+    test_range_threads("core 2 2 nosync", (DL_LOG_VIEW_MAX_REGIONS + 1) * 2); /* sparse */
     return test_exit_status("test_inline_view");
 }
