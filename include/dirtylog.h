@@ -195,6 +195,113 @@ DL_EXPORT int dl_log_is_remote_recovering(dl_log *log, uint64_t region);
 /* The log's type (valid while the log exists, and after: see dl_find_type()). */
 DL_EXPORT const struct dl_log_type *dl_log_get_type(dl_log *log);
 
+/* ---- Batch calls: a multi-region I/O pays one call ---------------------- */
+/* The range [first, first + count) must lie within the log (first + count
+ * <= region_count, no wrap-around), else -ERANGE and nothing is touched.
+ * count 0 is a valid empty range. */
+
+/* 1 if every region of the range is clean (count 0 included), 0 if one is
+ * not: then *first_dirty (if not NULL) is the lowest such region. -errno. */
+DL_EXPORT int dl_log_is_clean_range(dl_log *log, uint64_t first, uint64_t count,
+                                    uint64_t *first_dirty);
+/* Mark / clear every region of the range: 0 or -errno. core and disk logs do
+ * it in one pass, all or nothing (every allocation happens first). Other
+ * types get a loop over their mark_region / clear_region: if one of those
+ * fails, the regions before it stay marked (cleared) -- a mark is never
+ * undone, that could drop a mark another caller made -- and the error is
+ * returned. */
+DL_EXPORT int dl_log_mark_range(dl_log *log, uint64_t first, uint64_t count);
+DL_EXPORT int dl_log_clear_range(dl_log *log, uint64_t first, uint64_t count);
+
+/* ---- Inline read path ----------------------------------------------------
+ *
+ * dl_log_is_clean_fast() and dl_log_in_sync_fast() answer exactly as
+ * dl_log_is_clean() and dl_log_in_sync() do (same values, same errors: they
+ * fall back to those calls), but without a call when the log publishes a
+ * read-only view of the set: a flat bitmap and the number of regions it
+ * answers for. "core" and "disk" logs of at most DL_LOG_VIEW_MAX_REGIONS
+ * regions publish one (2 MiB per set at the maximum; all such sets of a
+ * process within 64 MiB, later logs go without); other types, bigger logs
+ * and a failed disk log do not.
+ *
+ * ABI. Every dl_log begins with a struct dl_log_view, and always will. Its
+ * fields up to out_of_sync (DL_LOG_VIEW_SIZE_V1) never move; later versions
+ * only append fields, and say how far the library's view goes in
+ * struct_size, which a reader must check before it reads any field past
+ * DL_LOG_VIEW_SIZE_V1. So a program built against this header keeps working
+ * with every later library. A limit is read with an acquire load: a set's
+ * words pointer is written before its limit is first made non-zero (release)
+ * and never changes afterwards; the words it points at stay valid until
+ * dl_log_destroy(); a limit only ever drops to 0 (the view is withdrawn, the
+ * calls answer from then on). Words are read with atomic loads: bit r of
+ * word r / 64 (LSB first) is 1 for a dirty (resp. out-of-sync) region.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+typedef uint64_t dl_view_word __attribute__((aligned(8))); /* 8-aligned on 32-bit too */
+#define DL_HAVE_INLINE_VIEW 1
+#else
+typedef uint64_t dl_view_word;
+#define DL_HAVE_INLINE_VIEW 0
+#endif
+
+struct dl_log_view {
+    uint32_t struct_size;     /* sizeof(struct dl_log_view) of the library */
+    uint32_t reserved;        /* 0 */
+    dl_view_word clean_limit; /* regions < it: dirty[] answers; 0: no view */
+    const dl_view_word *dirty;       /* bit set: not clean */
+    dl_view_word sync_limit;  /* regions < it: out_of_sync[] answers */
+    const dl_view_word *out_of_sync; /* bit set: not in sync */
+};
+
+#define DL_LOG_VIEW_SIZE_V1 \
+    (offsetof(struct dl_log_view, out_of_sync) + sizeof(const dl_view_word *))
+/* The largest log that publishes a view (the library's policy; a reader
+ * needs no knowledge of it). */
+#define DL_LOG_VIEW_MAX_REGIONS (1ull << 24)
+
+/* The view of a log (never NULL for a non-NULL log; its limits say what it
+ * answers). */
+static inline const struct dl_log_view *dl_log_view(const dl_log *log)
+{
+    return (const struct dl_log_view *)(const void *)log;
+}
+
+/* 0 or 1 from a set's words, or -1 if the view does not answer for region. */
+static inline int dl_view_test(const dl_view_word *limit, const dl_view_word *const *words,
+                               uint64_t region)
+{
+#if DL_HAVE_INLINE_VIEW
+    if (region < __atomic_load_n(limit, __ATOMIC_ACQUIRE))
+        return (int)((__atomic_load_n(&(*words)[region / 64], __ATOMIC_ACQUIRE) >> (region % 64)) &
+                     1);
+#else
+    (void)limit, (void)words, (void)region;
+#endif
+    return -1;
+}
+
+static inline int dl_log_is_clean_fast(dl_log *log, uint64_t region)
+{
+    if (log) {
+        const struct dl_log_view *v = dl_log_view(log);
+        int dirty = dl_view_test(&v->clean_limit, &v->dirty, region);
+        if (dirty >= 0)
+            return !dirty;
+    }
+    return dl_log_is_clean(log, region);
+}
+
+static inline int dl_log_in_sync_fast(dl_log *log, uint64_t region, int can_block)
+{
+    if (log) {
+        const struct dl_log_view *v = dl_log_view(log);
+        int out = dl_view_test(&v->sync_limit, &v->out_of_sync, region);
+        if (out >= 0)
+            return !out;
+    }
+    return dl_log_in_sync(log, region, can_block);
+}
+
 /* ---- For implementers of log types ------------------------------------- */
 
 /* A type's private state, set in ctr. */

@@ -57,6 +57,7 @@ static int construct(const struct dl_log_type *ops, struct dl_registry_entry *en
             dl__registry_release(entry);
         return -ENOMEM;
     }
+    log->view.struct_size = sizeof log->view; /* limits 0: no view until a ctr publishes */
     log->ops = ops;
     log->entry = entry;
     log->create_arg = create_arg;
@@ -166,6 +167,13 @@ uint32_t dl_log_get_region_size(dl_log *log) { return log ? log->region_size : 0
 uint64_t dl_log_get_region_count(dl_log *log) { return log ? log->region_count : 0; }
 uint64_t dl_log_get_target_sectors(dl_log *log) { return log ? log->target_sectors : 0; }
 
+/* (kept out of line so that the fast paths of the hot wrappers need no stack frame) */
+#if defined(__GNUC__) || defined(__clang__)
+#define SLOW_PATH __attribute__((noinline))
+#else
+#define SLOW_PATH
+#endif
+
 /* The NULL rule for every wrapper that returns an int. */
 #define CHECK_LOG(log)             \
     do {                           \
@@ -234,28 +242,64 @@ int dl_log_flush(dl_log *log)
     CALL(log, log->ops->flush(log));
 }
 
-int dl_log_is_clean(dl_log *log, uint64_t region)
-{
-    CHECK_REGION(log, region);
-    CALL(log, as_bool(log->ops->is_clean(log, region)));
-}
-
-int dl_log_in_sync(dl_log *log, uint64_t region, int can_block)
-{
-    CHECK_REGION(log, region);
-    CALL(log, as_bool(log->ops->in_sync(log, region, can_block)));
-}
-
-int dl_log_mark_region(dl_log *log, uint64_t region)
+static SLOW_PATH int mark_region(dl_log *log, uint64_t region)
 {
     CHECK_REGION(log, region);
     CALL(log, log->ops->mark_region(log, region));
 }
 
-int dl_log_clear_region(dl_log *log, uint64_t region)
+static SLOW_PATH int clear_region(dl_log *log, uint64_t region)
 {
     CHECK_REGION(log, region);
     CALL(log, log->ops->clear_region(log, region));
+}
+
+static SLOW_PATH int is_clean(dl_log *log, uint64_t region)
+{
+    CHECK_REGION(log, region);
+    CALL(log, as_bool(log->ops->is_clean(log, region)));
+}
+
+static SLOW_PATH int in_sync(dl_log *log, uint64_t region, int can_block)
+{
+    CHECK_REGION(log, region);
+    CALL(log, as_bool(log->ops->in_sync(log, region, can_block)));
+}
+
+/* The view first (the type's own answer, without a call: it published the
+ * view and withdraws it before the two could differ); a limit is never above
+ * region_count, so a region it answers is in range. */
+int dl_log_is_clean(dl_log *log, uint64_t region)
+{
+    int dirty = log ? dl_view_test(&log->view.clean_limit, &log->view.dirty, region) : -1;
+    return dirty >= 0 ? !dirty : is_clean(log, region);
+}
+
+int dl_log_in_sync(dl_log *log, uint64_t region, int can_block)
+{
+    int out = log ? dl_view_test(&log->view.sync_limit, &log->view.out_of_sync, region) : -1;
+    return out >= 0 ? !out : in_sync(log, region, can_block);
+}
+
+/* Devirtualised: a log that gave its flat dirty set (dl__log_set_fast_dirty)
+ * gets the type's op inlined here, in a leaf function (the checks and the
+ * lock live in the tail-called general path). */
+int dl_log_mark_region(dl_log *log, uint64_t region)
+{
+    if (log && region < log->region_count && log->fast_dirty.words) {
+        dl__flat_set(&log->fast_dirty, region);
+        return 0;
+    }
+    return mark_region(log, region);
+}
+
+int dl_log_clear_region(dl_log *log, uint64_t region)
+{
+    if (log && region < log->region_count && log->fast_dirty.words) {
+        dl__flat_clear(&log->fast_dirty, region);
+        return 0;
+    }
+    return clear_region(log, region);
 }
 
 static int resync_work(dl_log *log, uint64_t *region)
@@ -328,4 +372,117 @@ int dl_log_is_remote_recovering(dl_log *log, uint64_t region)
     if (!log->ops->is_remote_recovering)
         return 0;
     CALL(log, as_bool(log->ops->is_remote_recovering(log, region)));
+}
+
+/* ---- the inline read path's view ------------------------------------------
+ *
+ * Why a reader never sees a torn or freed view (the contract is in
+ * dirtylog.h):
+ * - the view is the first member of struct dl_log, so it lives exactly as
+ *   long as the log; every field a reader loads is naturally aligned and
+ *   loaded whole (the limits atomically);
+ * - a set's words pointer is stored once, in the ctr, before its limit (a
+ *   release store, paired with the reader's acquire load of the limit), and
+ *   never changes afterwards: a reader that sees a limit > 0 sees the
+ *   pointer;
+ * - the pointer is the flat array of a flat-mode bitmap, which stays at that
+ *   address until dl__bitmap_destroy (fill and write_words overwrite it in
+ *   place), and the type destroys its bitmaps only in its dtr, which runs in
+ *   dl_log_destroy(): after that the log itself is gone, and no call of any
+ *   kind is allowed on it;
+ * - a limit goes from 0 to region_count once (publish) and, perhaps, back to
+ *   0 for good (withdraw): any value a reader sees either answers from valid
+ *   words or sends it to the call. */
+static void store_limit(dl_view_word *limit, uint64_t value)
+{
+    __atomic_store_n(limit, value, __ATOMIC_SEQ_CST);
+}
+
+void dl__log_publish_view(dl_log *log, const _Atomic uint64_t *dirty,
+                          const _Atomic uint64_t *out_of_sync, uint64_t limit)
+{
+    /* (the library's words are _Atomic uint64_t; a reader loads them with
+     * __atomic_load_n on the same addresses) */
+    if (dirty) {
+        log->view.dirty = (const dl_view_word *)(const void *)dirty;
+        store_limit(&log->view.clean_limit, limit);
+    }
+    if (out_of_sync) {
+        log->view.out_of_sync = (const dl_view_word *)(const void *)out_of_sync;
+        store_limit(&log->view.sync_limit, limit);
+    }
+}
+
+void dl__log_withdraw_view(dl_log *log)
+{
+    store_limit(&log->view.clean_limit, 0);
+    store_limit(&log->view.sync_limit, 0);
+}
+
+/* ---- batch calls ----------------------------------------------------------- */
+
+static int range_error(dl_log *log, uint64_t first, uint64_t count)
+{
+    dl__set_error("regions [%" PRIu64 ", +%" PRIu64 ") are out of range (region count %" PRIu64
+                  ")", first, count, log->region_count);
+    return -ERANGE;
+}
+
+/* The handle, then the whole range (no wrap-around). */
+#define CHECK_RANGE(log, first, count)                                            \
+    do {                                                                          \
+        CHECK_LOG(log);                                                           \
+        if (DL_UNLIKELY((first) > (log)->region_count ||                          \
+                        (count) > (log)->region_count - (first)))                 \
+            return range_error(log, first, count);                                \
+    } while (0)
+
+/* One region through the type's op, as the single-region wrappers do. */
+static int is_clean_one(dl_log *log, uint64_t r) { CALL(log, as_bool(log->ops->is_clean(log, r))); }
+static int mark_one(dl_log *log, uint64_t r) { CALL(log, log->ops->mark_region(log, r)); }
+static int clear_one(dl_log *log, uint64_t r) { CALL(log, log->ops->clear_region(log, r)); }
+
+int dl_log_is_clean_range(dl_log *log, uint64_t first, uint64_t count, uint64_t *first_dirty)
+{
+    CHECK_RANGE(log, first, count);
+    if (log->range_ops)
+        return log->range_ops->is_clean_range(log, first, count, first_dirty);
+    for (uint64_t r = first; r < first + count; r++) {
+        int c = is_clean_one(log, r);
+        if (c <= 0) {
+            if (c == 0 && first_dirty)
+                *first_dirty = r;
+            return c;
+        }
+    }
+    return 1;
+}
+
+/* The generic loop: stop at the first failure (see dirtylog.h: what was
+ * done before it stays done). */
+static int each_region(dl_log *log, uint64_t first, uint64_t count,
+                       int (*one)(dl_log *, uint64_t))
+{
+    for (uint64_t r = first; r < first + count; r++) {
+        int e = one(log, r);
+        if (e < 0)
+            return e;
+    }
+    return 0;
+}
+
+int dl_log_mark_range(dl_log *log, uint64_t first, uint64_t count)
+{
+    CHECK_RANGE(log, first, count);
+    if (log->range_ops)
+        return log->range_ops->mark_range(log, first, count);
+    return each_region(log, first, count, mark_one);
+}
+
+int dl_log_clear_range(dl_log *log, uint64_t first, uint64_t count)
+{
+    CHECK_RANGE(log, first, count);
+    if (log->range_ops)
+        return log->range_ops->clear_range(log, first, count);
+    return each_region(log, first, count, clear_one);
 }

@@ -4,14 +4,31 @@
 #define DL_LOG_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
+#include "bitmap/bitmap.h"
 #include "dirtylog.h"
 
 struct dl_registry_entry;
 
+/* A built-in type's native range calls (NULL: the wrappers loop over the
+ * single-region ops). The range is checked by the wrapper. */
+struct dl__range_ops {
+    int (*is_clean_range)(dl_log *log, uint64_t first, uint64_t count, uint64_t *first_dirty);
+    int (*mark_range)(dl_log *log, uint64_t first, uint64_t count);
+    int (*clear_range)(dl_log *log, uint64_t first, uint64_t count);
+};
+
 struct dl_log {
+    /* FIRST, always: the inline read path of dirtylog.h reads it (ABI). */
+    struct dl_log_view view;
     const struct dl_log_type *ops; /* the registry's full-size copy */
+    const struct dl__range_ops *range_ops; /* built-in types only, or NULL */
+    /* Devirtualised marks: when words is set, mark_region / clear_region are
+     * exactly a set / clear of this flat bitmap, and the wrappers do them
+     * inline (core logs with a view). */
+    struct dl__flat_bits fast_dirty;
     struct dl_registry_entry *entry;
     void *context;
     uint64_t target_sectors;
@@ -30,6 +47,32 @@ struct dl_log {
 static inline void *dl__context(dl_log *log)
 {
     return log->context;
+}
+
+/* In a ctr (before the log is visible to any other thread): publish flat
+ * words (dl__bitmap_flat_words) for regions [0, limit) as the view of the
+ * dirty set and/or of the out-of-sync set (NULL: that set has none). The
+ * words must stay at that address until the dtr. */
+void dl__log_publish_view(dl_log *log, const _Atomic uint64_t *dirty,
+                          const _Atomic uint64_t *out_of_sync, uint64_t limit);
+/* Withdraw the view (both sets) for good, from any thread: readers that see
+ * it gone make the call, which must then answer for the log's new state
+ * (e.g. a failed disk log reads every region dirty). The words stay valid,
+ * so a reader that loaded a limit just before still reads valid memory. */
+void dl__log_withdraw_view(dl_log *log);
+
+/* In a ctr: the type's mark_region / clear_region do nothing but
+ * dl__bitmap_set / dl__bitmap_clear on the bitmap `dirty` (and their result
+ * is 0 whatever the previous value): if it is flat, let the wrappers do it
+ * inline (a sparse one changes nothing). */
+static inline void dl__log_set_fast_dirty(dl_log *log, struct bitmap *dirty)
+{
+    dl__bitmap_get_flat_bits(dirty, &log->fast_dirty);
+}
+
+static inline void dl__log_set_range_ops(dl_log *log, const struct dl__range_ops *ops)
+{
+    log->range_ops = ops;
 }
 
 /* Create a log of the built-in `type` itself (no registry lookup by name:

@@ -106,6 +106,7 @@ struct inode {
 
 struct bitmap {
     uint64_t nbits;
+    struct leaf *flat; /* flat mode: every leaf, contiguous and permanent */
     unsigned level; /* of the root, >= 1 */
     unsigned rfan;  /* root children */
     bool count_leaf_visits; /* bitmap_hooks.h (tests only) */
@@ -411,6 +412,114 @@ int dl__bitmap_clear(struct bitmap *bm, uint64_t bit)
     DISPATCH(clear_impl, bm, bit)
 }
 
+/* ---- ranges --------------------------------------------------------------- */
+
+/* The first bit after the aligned span of 2^shift bits that holds bit. */
+static inline uint64_t span_end(uint64_t bit, unsigned shift)
+{
+    return (bit | ((1ULL << shift) - 1)) + 1;
+}
+
+/* Where the uniform or leaf answer of walk() for bit stops holding, capped
+ * at end. */
+static inline uint64_t walked_span_end(const void *c, const struct path *p, uint64_t bit,
+                                       uint64_t end)
+{
+    uint64_t e = span_end(bit, is_node(c) ? LEAF_SHIFT : cshift(p->stop));
+    return e < end ? e : end;
+}
+
+/* Bits [first, end) of word w, as a mask. */
+static inline uint64_t word_mask(uint64_t w, uint64_t first, uint64_t end)
+{
+    uint64_t base = w * 64;
+    uint64_t lo = first > base ? first - base : 0;
+    return dl__low_bits(end - base) & (~0ULL << lo);
+}
+
+int dl__bitmap_find_set_in(const struct bitmap *cbm, uint64_t first, uint64_t end,
+                           uint64_t *found)
+{
+    struct bitmap *bm = (struct bitmap *)cbm; /* walk() in WALK_READ only loads */
+    if (end > bm->nbits)
+        end = bm->nbits;
+    for (uint64_t b = first; b < end;) {
+        struct path p;
+        void *c = walk(bm, b, WALK_READ, &p);
+        if (c == ONES) {
+            *found = b;
+            return 1;
+        }
+        uint64_t stop = walked_span_end(c, &p, b, end);
+        for (uint64_t w = b / 64; c && w * 64 < stop; w++) {
+            uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[w % LEAF_WORDS],
+                                              memory_order_acquire) & word_mask(w, b, stop);
+            if (v) {
+                *found = w * 64 + ctz64(v);
+                return 1;
+            }
+        }
+        b = stop;
+    }
+    return 0;
+}
+
+/* Set (or clear) bits [first, first + count): first materialise every leaf
+ * the change needs, so that nothing can fail once a bit has changed; then one
+ * RMW per word, skipped where the word already has the wanted bits, and (set)
+ * the summaries bottom-up as dl__bitmap_set does for one bit. */
+int dl__bitmap_reserve(struct bitmap *bm, uint64_t first, uint64_t count, int value)
+{
+    struct path p;
+    for (uint64_t b = first; b < first + count; b = span_end(b, LEAF_SHIFT))
+        if (walk(bm, b, value ? WALK_SET : WALK_CLEAR, &p) == NOMEM)
+            return -ENOMEM;
+    return 0;
+}
+
+static int change_range(struct bitmap *bm, uint64_t first, uint64_t count, bool set)
+{
+    uint64_t end = first + count;
+    int mode = set ? WALK_SET : WALK_CLEAR;
+    struct path p;
+    if (dl__bitmap_reserve(bm, first, count, set) < 0)
+        return -ENOMEM;
+    for (uint64_t b = first; b < end;) {
+        /* Materialised above, and only exclusive calls free nodes: this walk
+         * allocates nothing; NULL/ONES here is already the wanted value. */
+        void *c = walk(bm, b, mode, &p);
+        if (c == NOMEM)
+            return -ENOMEM;
+        uint64_t stop = walked_span_end(c, &p, b, end);
+        if (is_node(c)) {
+            for (uint64_t w = b / 64; w * 64 < stop; w++) {
+                _Atomic uint64_t *x = &((struct leaf *)c)->w[w % LEAF_WORDS];
+                uint64_t m = word_mask(w, b, stop);
+                if (set && (atomic_load(x) & m) != m) /* seq_cst: see leaf_set */
+                    atomic_fetch_or(x, m);
+                else if (!set && (atomic_load_explicit(x, memory_order_relaxed) & m))
+                    atomic_fetch_and(x, ~m);
+            }
+            if (set)
+                ensure_path(bm, &p, 1);
+        } else if (set) {
+            ensure_path(bm, &p, p.stop); /* ONES: as set_slow does */
+        }
+        b = stop;
+    }
+    return 0;
+}
+
+int dl__bitmap_set_range(struct bitmap *bm, uint64_t first, uint64_t count)
+{
+    return change_range(bm, first, count, true);
+}
+
+int dl__bitmap_clear_range(struct bitmap *bm, uint64_t first, uint64_t count)
+{
+    return change_range(bm, first, count, false);
+}
+
 /* ---- find_next_set ------------------------------------------------------ */
 
 static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
@@ -646,12 +755,24 @@ static void free_rec(struct bitmap *bm, void *c, unsigned l)
     atomic_fetch_sub_explicit(&bm->mem, node_size(l), memory_order_relaxed);
 }
 
+/* Flat mode: write every word in place (the leaves stay where they are). */
+static void flat_fill(struct bitmap *bm, int value)
+{
+    for (unsigned j = 0; j < bm->rfan; j++)
+        for (unsigned i = 0; i < LEAF_WORDS; i++) {
+            uint64_t b = ((uint64_t)j << LEAF_SHIFT) + 64 * (uint64_t)i;
+            atomic_store_explicit(&bm->flat[j].w[i], value ? valid_mask(bm, b) : 0,
+                                  memory_order_relaxed);
+        }
+}
+
 int dl__bitmap_fill(struct bitmap *bm, int value)
 {
-    void *v = value ? ONES : NULL;
-    for (unsigned j = 0; j < bm->rfan; j++) {
+    if (bm->flat)
+        flat_fill(bm, value);
+    for (unsigned j = 0; j < bm->rfan && !bm->flat; j++) {
         free_rec(bm, atomic_load_explicit(&bm->rchild[j], memory_order_relaxed), bm->level - 1);
-        atomic_store_explicit(&bm->rchild[j], v, memory_order_relaxed);
+        atomic_store_explicit(&bm->rchild[j], value ? ONES : NULL, memory_order_relaxed);
     }
     for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++) {
         uint64_t s = 0;
@@ -678,6 +799,7 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     if (!bm)
         return -ENOMEM;
     bm->nbits = nbits;
+    bm->flat = NULL;
     bm->level = l;
     bm->rfan = fan;
     bm->count_leaf_visits = false;
@@ -694,11 +816,85 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     return 0;
 }
 
+/* Bytes of flat words held by the whole process (DL__BITMAP_FLAT_BUDGET). */
+static _Atomic uint64_t flat_bytes_in_use;
+
+static bool take_flat_budget(uint64_t bytes)
+{
+    uint64_t used = atomic_load(&flat_bytes_in_use);
+    do {
+        if (bytes > DL__BITMAP_FLAT_BUDGET - used)
+            return false;
+    } while (!atomic_compare_exchange_weak(&flat_bytes_in_use, &used, used + bytes));
+    return true;
+}
+
+static size_t flat_bytes(const struct bitmap *bm)
+{
+    return bm->rfan * sizeof(struct leaf);
+}
+
+int dl__bitmap_create_flat(struct bitmap **out, uint64_t nbits, int initial_value)
+{
+    /* Root -> leaf only: nothing but the root's pointers above the leaves. */
+    if (!out || nbits == 0 || nbits > DL__BITMAP_FLAT_MAX_BITS ||
+        nbits > (uint64_t)ROOT_MAX_FAN << LEAF_SHIFT)
+        return -EINVAL;
+    struct bitmap *bm;
+    int r = dl__bitmap_create(&bm, nbits, 0);
+    if (r < 0)
+        return r;
+    size_t bytes = flat_bytes(bm);
+    if (!take_flat_budget(bytes)) {
+        dl__bitmap_destroy(bm);
+        return -ENOSPC;
+    }
+    bm->flat = aligned_alloc(64, bytes); /* a multiple of 64: whole leaves */
+    if (!bm->flat) {
+        atomic_fetch_sub(&flat_bytes_in_use, bytes);
+        dl__bitmap_destroy(bm);
+        return -ENOMEM;
+    }
+    atomic_fetch_add_explicit(&bm->mem, bytes, memory_order_relaxed);
+    for (unsigned j = 0; j < bm->rfan; j++) {
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            atomic_init(&bm->flat[j].w[i], 0);
+        atomic_init(&bm->rchild[j], &bm->flat[j]);
+    }
+    dl__bitmap_fill(bm, initial_value);
+    *out = bm;
+    return 0;
+}
+
+int dl__bitmap_create_prefer_flat(struct bitmap **out, uint64_t nbits, int initial_value)
+{
+    int r = nbits <= DL__BITMAP_FLAT_MAX_BITS ? dl__bitmap_create_flat(out, nbits, initial_value)
+                                              : -EINVAL;
+    return r == -EINVAL || r == -ENOSPC ? dl__bitmap_create(out, nbits, initial_value) : r;
+}
+
+const _Atomic uint64_t *dl__bitmap_flat_words(const struct bitmap *bm)
+{
+    return bm->flat ? bm->flat[0].w : NULL;
+}
+
+void dl__bitmap_get_flat_bits(struct bitmap *bm, struct dl__flat_bits *out)
+{
+    /* Flat maps are level 1 (dl__bitmap_create_flat): the leaf's summary
+     * bit is in the root, and bit b lives in leaf b >> LEAF_SHIFT. */
+    out->words = bm->flat ? bm->flat[0].w : NULL;
+    out->rsum = bm->rsum;
+    out->leaf_shift = LEAF_SHIFT;
+}
+
 void dl__bitmap_destroy(struct bitmap *bm)
 {
     if (!bm)
         return;
     dl__bitmap_fill(bm, 0);
+    if (bm->flat)
+        atomic_fetch_sub(&flat_bytes_in_use, flat_bytes(bm));
+    free(bm->flat);
     free(bm);
 }
 
@@ -790,6 +986,15 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
         nw[i] = v;
         zero &= v == 0;
         ones &= v == valid;
+    }
+    if (bm->flat) { /* in place; the leaf's summary bit made exact */
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            atomic_store_explicit(&((struct leaf *)cur)->w[i], nw[i], memory_order_relaxed);
+        if (zero)
+            atomic_fetch_and(p.sum[1], ~p.mask[1]);
+        else
+            ensure_path(bm, &p, 1);
+        return 0;
     }
     void *target = ones ? ONES : NULL; /* used when zero || ones */
     if ((zero || ones) && cur == target)
@@ -888,7 +1093,7 @@ int dl__bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, con
         if (!err)
             k += cnt;
     }
-    if (k) /* also after an error: keep the tree tidy and the summaries exact */
+    if (k && !bm->flat) /* also after an error: keep the tree tidy and the summaries exact */
         collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, first * 64,
                           (first + k) * 64);
     return err;

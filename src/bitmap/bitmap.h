@@ -52,6 +52,7 @@
 #ifndef DIRTYLOG_BITMAP_H
 #define DIRTYLOG_BITMAP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,69 @@ struct bitmap;
  * (initial_value: 0, or any non-zero value for 1).
  * Returns 0, -EINVAL (nbits out of range, out NULL) or -ENOMEM. */
 int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value);
+
+/* The same in flat mode (nbits <= DL__BITMAP_FLAT_MAX_BITS, else -EINVAL):
+ * every leaf is allocated at once, in one contiguous array of words, and
+ * stays at that address until dl__bitmap_destroy (fill and write_words
+ * overwrite it in place; no leaf is ever replaced by NULL/ONES). Word w at
+ * dl__bitmap_flat_words()[w] holds bits [64w, 64w+64), LSB first, bits >=
+ * nbits 0. Everything else (summaries, searches, the concurrency contract)
+ * is as in the sparse mode. Costs nbits/8 bytes (rounded up to 4 KiB) from
+ * the start: 2 MiB at the maximum. */
+#define DL__BITMAP_FLAT_MAX_BITS (1ull << 24)
+/* All flat bitmaps of the process together hold at most this many bytes of
+ * words: past it dl__bitmap_create_flat fails with -ENOSPC (nothing
+ * allocated). It bounds what creating logs costs up front whoever asks for
+ * them (a daemon hosting logs for untrusted clients: 16 logs at the largest
+ * flat size, more of smaller ones); later logs are sparse, which changes
+ * their speed, never their answers. */
+#define DL__BITMAP_FLAT_BUDGET (64ull << 20)
+int dl__bitmap_create_flat(struct bitmap **out, uint64_t nbits, int initial_value);
+/* Flat if nbits and the budget allow, else sparse (dl__bitmap_create). */
+int dl__bitmap_create_prefer_flat(struct bitmap **out, uint64_t nbits, int initial_value);
+
+/* Flat mode: the words (valid until dl__bitmap_destroy; read them with
+ * atomic loads only). NULL for a sparse bitmap. */
+const _Atomic uint64_t *dl__bitmap_flat_words(const struct bitmap *bm);
+
+/* Flat mode's single-bit set and clear, inlined by the log wrappers (log.c)
+ * to skip the type's op and the bitmap's dispatch. The same protocol as
+ * dl__bitmap_set / dl__bitmap_clear on a level-1 map (bitmap.c, leaf_set,
+ * leaf_clear, ensure_summary): the word's RMW (skipped when the bit already
+ * has the value; the set's load is seq_cst), then, for a set, the root
+ * summary bit of the leaf (seq_cst load, fetch_or if missing). Neither can
+ * fail. Valid until dl__bitmap_destroy. */
+struct dl__flat_bits {
+    _Atomic uint64_t *words; /* NULL: the bitmap is not flat */
+    _Atomic uint64_t *rsum;  /* the root's summary words: bit j = leaf j may hold a 1 */
+    unsigned leaf_shift;     /* log2 of the bits per leaf */
+};
+void dl__bitmap_get_flat_bits(struct bitmap *bm, struct dl__flat_bits *out);
+
+/* Previous value of the bit (0/1). */
+static inline int dl__flat_set(const struct dl__flat_bits *f, uint64_t bit)
+{
+    _Atomic uint64_t *w = &f->words[bit / 64];
+    uint64_t m = 1ULL << (bit % 64);
+    int old = (atomic_load(w) & m) != 0;
+    if (!old)
+        old = (atomic_fetch_or(w, m) & m) != 0;
+    uint64_t leaf = bit >> f->leaf_shift;
+    _Atomic uint64_t *sw = &f->rsum[leaf / 64];
+    uint64_t sm = 1ULL << (leaf % 64);
+    if (!(atomic_load(sw) & sm))
+        atomic_fetch_or(sw, sm);
+    return old;
+}
+
+static inline int dl__flat_clear(const struct dl__flat_bits *f, uint64_t bit)
+{
+    _Atomic uint64_t *w = &f->words[bit / 64];
+    uint64_t m = 1ULL << (bit % 64);
+    if (!(atomic_load_explicit(w, memory_order_relaxed) & m))
+        return 0;
+    return (atomic_fetch_and(w, ~m) & m) != 0;
+}
 
 /* Free everything. NULL is ignored. Exclusive. */
 void dl__bitmap_destroy(struct bitmap *bm);
@@ -75,6 +139,25 @@ int dl__bitmap_test(const struct bitmap *bm, uint64_t bit);
  * -ENOMEM when a node could not be allocated (the bit is then unchanged). */
 int dl__bitmap_set(struct bitmap *bm, uint64_t bit);
 int dl__bitmap_clear(struct bitmap *bm, uint64_t bit);
+
+/* Set/clear bits [first, first + count) (first + count <= nbits), one atomic
+ * RMW per word touched. Every allocation happens before any bit changes:
+ * 0, or -ENOMEM with every bit unchanged. Concurrent like dl__bitmap_set. */
+int dl__bitmap_set_range(struct bitmap *bm, uint64_t first, uint64_t count);
+int dl__bitmap_clear_range(struct bitmap *bm, uint64_t first, uint64_t count);
+
+/* Allocate what setting (value != 0) or clearing (value 0) any bit of
+ * [first, first + count) needs, changing no bit: afterwards such a
+ * dl__bitmap_set / dl__bitmap_clear cannot fail (nodes are freed only by the
+ * exclusive calls). 0 or -ENOMEM. Concurrent like dl__bitmap_set. */
+int dl__bitmap_reserve(struct bitmap *bm, uint64_t first, uint64_t count, int value);
+
+/* The first 1 in [first, end) (end capped at nbits): 1 and *found, or 0.
+ * Reads only the words of the range (no summary, no pruning): for short
+ * ranges, where dl__bitmap_find_next_set would scan to the end of a leaf.
+ * Same guarantee as dl__bitmap_find_next_set for bits set before the call. */
+int dl__bitmap_find_set_in(const struct bitmap *bm, uint64_t first, uint64_t end,
+                           uint64_t *found);
 
 /* First bit >= from that is 1 (resp. 0) and < nbits: returns 1 and stores it
  * in *found, or returns 0 (*found untouched). from >= nbits returns 0.

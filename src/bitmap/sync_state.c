@@ -5,14 +5,18 @@
 
 #include "bitmap/bitmap.h"
 
-int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync)
+int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync,
+                        int prefer_flat)
 {
     s->out_of_sync = s->recovering = NULL;
     s->region_count = region_count;
-    if (dl__bitmap_create(&s->out_of_sync, region_count, !in_sync) < 0 ||
-        dl__bitmap_create(&s->recovering, region_count, 0) < 0) {
+    int r = prefer_flat ? dl__bitmap_create_prefer_flat(&s->out_of_sync, region_count, !in_sync)
+                        : dl__bitmap_create(&s->out_of_sync, region_count, !in_sync);
+    if (r == 0)
+        r = dl__bitmap_create(&s->recovering, region_count, 0);
+    if (r < 0) {
         dl__sync_state_destroy(s);
-        return -ENOMEM;
+        return r;
     }
     atomic_init(&s->sync_count, in_sync ? region_count : 0);
     atomic_init(&s->search_from, 0);

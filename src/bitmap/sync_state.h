@@ -17,8 +17,10 @@ struct sync_state {
     _Atomic uint64_t search_from; /* where the next resync search starts */
 };
 
-/* Every region in sync (in_sync != 0) or out of sync; 0 or -ENOMEM. */
-int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync);
+/* Every region in sync (in_sync != 0) or out of sync; out_of_sync in flat
+ * mode when prefer_flat and dl__bitmap_create_prefer_flat can. 0 or -ENOMEM. */
+int dl__sync_state_init(struct sync_state *s, uint64_t region_count, int in_sync,
+                        int prefer_flat);
 void dl__sync_state_destroy(struct sync_state *s);
 
 /* After out_of_sync was rewritten wholesale (a reload): recount, forget

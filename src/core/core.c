@@ -2,7 +2,10 @@
  * core <region_size> [sync|nosync] [block_on_error]
  *
  * Every op is lock-free: the dirty set is an atomic sparse bitmap and the
- * sync state (bitmap/sync_state.h) keeps an exact count the same way. */
+ * sync state (bitmap/sync_state.h) keeps an exact count the same way. A log
+ * of at most DL_LOG_VIEW_MAX_REGIONS regions keeps its dirty and
+ * out-of-sync sets flat and publishes them as the inline read path's view
+ * (dirtylog.h): the view answers exactly as core_is_clean / core_in_sync. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -30,6 +33,40 @@ static void core_free(struct core_log *lc)
     free(lc);
 }
 
+/* ---- range calls (the wrapper checked the range) ---- */
+
+static int core_is_clean_range(dl_log *log, uint64_t first, uint64_t count,
+                               uint64_t *first_dirty)
+{
+    uint64_t found;
+    if (!dl__bitmap_find_set_in(((struct core_log *)dl__context(log))->dirty, first,
+                                first + count, &found))
+        return 1;
+    if (first_dirty)
+        *first_dirty = found;
+    return 0;
+}
+
+static int core_mark_range(dl_log *log, uint64_t first, uint64_t count)
+{
+    return dl__bitmap_set_range(((struct core_log *)dl__context(log))->dirty, first, count);
+}
+
+static int core_clear_range(dl_log *log, uint64_t first, uint64_t count)
+{
+    return dl__bitmap_clear_range(((struct core_log *)dl__context(log))->dirty, first, count);
+}
+
+static const struct dl__range_ops core_range_ops = {
+    .is_clean_range = core_is_clean_range,
+    .mark_range = core_mark_range,
+    .clear_range = core_clear_range,
+};
+
+/* The public threshold is what a flat bitmap can hold. */
+_Static_assert(DL_LOG_VIEW_MAX_REGIONS <= DL__BITMAP_FLAT_MAX_BITS,
+               "DL_LOG_VIEW_MAX_REGIONS exceeds what a flat bitmap holds");
+
 static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 {
     if (argc < 1 || argc > 3) {
@@ -49,13 +86,22 @@ static int core_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         return r;
     }
     lc->region_count = dl_region_count(target, lc->region_size);
+    /* Flat (and published) when small enough and the budget allows. */
+    int flat = lc->region_count <= DL_LOG_VIEW_MAX_REGIONS;
     /* A new core log is out of sync unless the table says nosync. */
-    if (dl__bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
-        dl__sync_state_init(&lc->sync, lc->region_count, lc->sync_mode == DL_SYNC_NONE) < 0) {
+    if ((flat ? dl__bitmap_create_prefer_flat(&lc->dirty, lc->region_count, 0)
+              : dl__bitmap_create(&lc->dirty, lc->region_count, 0)) < 0 ||
+        dl__sync_state_init(&lc->sync, lc->region_count, lc->sync_mode == DL_SYNC_NONE,
+                            flat) < 0) {
         core_free(lc);
         return -ENOMEM;
     }
     dl_log_set_context(log, lc);
+    dl__log_set_range_ops(log, &core_range_ops);
+    /* (a set that ended up sparse has no words: it is not published) */
+    dl__log_publish_view(log, dl__bitmap_flat_words(lc->dirty),
+                         dl__bitmap_flat_words(lc->sync.out_of_sync), lc->region_count);
+    dl__log_set_fast_dirty(log, lc->dirty); /* core_mark_region / core_clear_region */
     return 0;
 }
 

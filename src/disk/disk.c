@@ -36,6 +36,9 @@
  * cause is written once, before the letter is published. */
 int dl__disk_fail(dl_log *log, struct disk_log *lc, int letter, int err, const char *what)
 {
+    /* The view first: once `failed` is visible, no reader may still answer
+     * from the bitmap without the call. */
+    dl__log_withdraw_view(log);
     if (atomic_load(&lc->failed) == 0) {
         lc->fail_err = err < 0 ? err : -EIO;
         snprintf(lc->fail_what, sizeof lc->fail_what, "%s", what);
@@ -144,6 +147,12 @@ static int check_bitmap_cap(dl_log *log, struct disk_log *lc)
     return -EFBIG;
 }
 
+static const struct dl__range_ops disk_range_ops = {
+    .is_clean_range = dl__disk_is_clean_range,
+    .mark_range = dl__disk_mark_range,
+    .clear_range = dl__disk_clear_range,
+};
+
 static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
 {
     /* dl_log_create_disk_io's io, or NULL when created by name. */
@@ -179,10 +188,14 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         r = dl__disk_open_device(log, lc, given);
     if (r == 0)
         r = dl__disk_check_device(log, lc);
+    /* Small logs keep dirty and out_of_sync flat if the process's budget
+     * allows (bitmap.h): the view (below). */
+    int flat = lc->region_count <= DL_LOG_VIEW_MAX_REGIONS;
     if (r == 0 &&
-        (dl__bitmap_create(&lc->dirty, lc->region_count, 0) < 0 ||
+        ((flat ? dl__bitmap_create_prefer_flat(&lc->dirty, lc->region_count, 0)
+               : dl__bitmap_create(&lc->dirty, lc->region_count, 0)) < 0 ||
          /* Until the first resume loads the bitmap, answer conservatively. */
-         dl__sync_state_init(&lc->sync, lc->region_count, 0) < 0 ||
+         dl__sync_state_init(&lc->sync, lc->region_count, 0, flat) < 0 ||
          dl__bitmap_create(&lc->ondisk, lc->region_count, 0) < 0 ||
          dl__bitmap_create(&lc->changed, lc->nunits, 0) < 0))
         r = -ENOMEM;
@@ -211,6 +224,12 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         return r;
     }
     dl_log_set_context(log, lc);
+    dl__log_set_range_ops(log, &disk_range_ops);
+    /* The view answers as disk_is_clean / disk_in_sync do while the log has
+     * not failed; dl__disk_fail withdraws it. */
+    if (!atomic_load(&lc->failed)) /* (sets that ended up sparse are not published) */
+        dl__log_publish_view(log, dl__bitmap_flat_words(lc->dirty),
+                             dl__bitmap_flat_words(lc->sync.out_of_sync), lc->region_count);
     return 0;
 }
 

@@ -75,6 +75,48 @@ int dl__disk_set_region_sync(dl_log *log, uint64_t region, int in_sync)
     return in_sync ? queue_if_dirty_on_disk(lc, region) : queue_if_clean_on_disk(lc, region);
 }
 
+/* ---- range calls: one pass over the range (the wrapper checked it) ------- */
+
+int dl__disk_is_clean_range(dl_log *log, uint64_t first, uint64_t count, uint64_t *first_dirty)
+{
+    struct disk_log *lc = dl__context(log);
+    uint64_t found = first; /* a failed log reads every region dirty */
+    if (count == 0 || (!atomic_load_explicit(&lc->failed, memory_order_relaxed) &&
+                       !dl__bitmap_find_set_in(lc->dirty, first, first + count, &found)))
+        return 1;
+    if (first_dirty)
+        *first_dirty = found;
+    return 0;
+}
+
+/* Change dirty over the range, then queue each region's unit as the single
+ * ops do. Every allocation happens first (the range's units in changed,
+ * then the bits of dirty: all or nothing), so nothing fails after a bit
+ * changed. */
+static int change_range(struct disk_log *lc, uint64_t first, uint64_t count, int mark)
+{
+    if (count == 0)
+        return 0;
+    uint64_t u0 = unit_of(lc, first), u1 = unit_of(lc, first + count - 1);
+    int r = dl__bitmap_reserve(lc->changed, u0, u1 - u0 + 1, 1);
+    if (r == 0)
+        r = mark ? dl__bitmap_set_range(lc->dirty, first, count)
+                 : dl__bitmap_clear_range(lc->dirty, first, count);
+    for (uint64_t x = first; r == 0 && x < first + count; x++)
+        r = mark ? queue_if_clean_on_disk(lc, x) : queue_if_dirty_on_disk(lc, x);
+    return r;
+}
+
+int dl__disk_mark_range(dl_log *log, uint64_t first, uint64_t count)
+{
+    return change_range(dl__context(log), first, count, 1);
+}
+
+int dl__disk_clear_range(dl_log *log, uint64_t first, uint64_t count)
+{
+    return change_range(dl__context(log), first, count, 0);
+}
+
 /* The error of a flush whose own round failed: the cause itself. */
 static int failed_now(dl_log *log, struct disk_log *lc)
 {

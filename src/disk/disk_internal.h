@@ -93,6 +93,10 @@ int dl__disk_mark_region(dl_log *log, uint64_t region);
 int dl__disk_clear_region(dl_log *log, uint64_t region);
 int dl__disk_set_region_sync(dl_log *log, uint64_t region, int in_sync);
 int dl__disk_flush(dl_log *log);
+/* ... and their range forms (log_internal.h: struct dl__range_ops). */
+int dl__disk_is_clean_range(dl_log *log, uint64_t first, uint64_t count, uint64_t *first_dirty);
+int dl__disk_mark_range(dl_log *log, uint64_t first, uint64_t count);
+int dl__disk_clear_range(dl_log *log, uint64_t first, uint64_t count);
 
 /* format_units.c: bitmap words <-> on-disk bytes of whole units, and the
  * writes of units. */

@@ -270,6 +270,92 @@ static void test_bounds(void)
     dl_log_destroy(log);
 }
 
+/* Every region's answer through the call, and through the inline path
+ * (which must give exactly the call's answer, view or not). */
+static void check_clean_map(dl_log *log, uint64_t n, const unsigned char *dirty)
+{
+    for (uint64_t r = 0; r < n; r++) {
+        CHECK_EQ(dl_log_is_clean(log, r), !dirty[r]);
+        CHECK_EQ(dl_log_is_clean_fast(log, r), !dirty[r]);
+    }
+}
+
+static void test_ranges(void)
+{
+    dl_log *log = open_new("1024 nosync", 200 * 1024);
+    if (!log)
+        return;
+    uint64_t n = dl_log_get_region_count(log), fd = 0;
+    unsigned char dirty[200] = {0};
+    CHECK_U64(n, 200);
+    CHECK_EQ(dl_log_is_clean_range(log, 0, n, &fd), 1);
+    CHECK_EQ(dl_log_is_clean_range(log, n, 0, NULL), 1); /* empty, at the end */
+    /* Across word boundaries: [10, 80) and [130, 131). */
+    CHECK_EQ(dl_log_mark_range(log, 10, 70), 0);
+    CHECK_EQ(dl_log_mark_range(log, 130, 1), 0);
+    CHECK_EQ(dl_log_mark_range(log, 5, 0), 0); /* empty: nothing */
+    memset(dirty + 10, 1, 70);
+    dirty[130] = 1;
+    CHECK_EQ(dl_log_flush(log), 0);
+    check_clean_map(log, n, dirty);
+    CHECK_EQ(dl_log_is_clean_range(log, 0, 10, &fd), 1);
+    fd = 12345;
+    CHECK_EQ(dl_log_is_clean_range(log, 0, n, &fd), 0);
+    CHECK_U64(fd, 10);
+    CHECK_EQ(dl_log_is_clean_range(log, 79, 100, &fd), 0);
+    CHECK_U64(fd, 79);
+    CHECK_EQ(dl_log_is_clean_range(log, 80, 50, &fd), 1);
+    CHECK_EQ(dl_log_is_clean_range(log, 80, 51, &fd), 0);
+    CHECK_U64(fd, 130);
+    CHECK_EQ(dl_log_is_clean_range(log, 80, 51, NULL), 0);
+    /* Bounds: -ERANGE, and nothing changed. */
+    const uint64_t bad[][2] = {{n - 5, 6}, {n + 1, 0}, {UINT64_MAX, 2}, {1, UINT64_MAX},
+                               {0, n + 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ(dl_log_mark_range(log, bad[i][0], bad[i][1]), -ERANGE);
+        CHECK_EQ(dl_log_clear_range(log, bad[i][0], bad[i][1]), -ERANGE);
+        CHECK_EQ(dl_log_is_clean_range(log, bad[i][0], bad[i][1], &fd), -ERANGE);
+    }
+    CHECK_EQ(dl_log_mark_range(NULL, 0, 1), -EINVAL);
+    CHECK_EQ(dl_log_clear_range(NULL, 0, 1), -EINVAL);
+    CHECK_EQ(dl_log_is_clean_range(NULL, 0, 1, &fd), -EINVAL);
+    CHECK_EQ(dl_log_flush(log), 0);
+    check_clean_map(log, n, dirty);
+    /* Clear part of the marked run, and a clean stretch (harmless). */
+    CHECK_EQ(dl_log_clear_range(log, 20, 40), 0);
+    CHECK_EQ(dl_log_clear_range(log, 150, 50), 0);
+    memset(dirty + 20, 0, 40);
+    CHECK_EQ(dl_log_flush(log), 0);
+    check_clean_map(log, n, dirty);
+    CHECK_EQ(dl_log_is_clean_range(log, 20, 40, &fd), 1);
+    /* The whole log, then nothing. */
+    CHECK_EQ(dl_log_mark_range(log, 0, n), 0);
+    memset(dirty, 1, sizeof dirty);
+    CHECK_EQ(dl_log_flush(log), 0);
+    check_clean_map(log, n, dirty);
+    CHECK_EQ(dl_log_clear_range(log, 0, n), 0);
+    memset(dirty, 0, sizeof dirty);
+    CHECK_EQ(dl_log_flush(log), 0);
+    check_clean_map(log, n, dirty);
+    CHECK_EQ(dl_log_is_clean_range(log, 0, n, &fd), 1);
+    /* Marks do not touch the sync state. */
+    CHECK_U64(sync_count(log), n);
+    if (fx->persistent) { /* a range mark is as durable as single marks */
+        CHECK_EQ(dl_log_mark_range(log, 60, 70), 0);
+        memset(dirty + 60, 1, 70);
+        CHECK_EQ(dl_log_flush(log), 0);
+        CHECK_EQ(dl_log_postsuspend(log), 0);
+        dl_log_destroy(log);
+        log = reopen("1024", 200 * 1024);
+        if (!log)
+            return;
+        check_clean_map(log, n, dirty);
+        CHECK_EQ(dl_log_is_clean_range(log, 0, n, &fd), 0);
+        CHECK_U64(fd, 60);
+    }
+    dl_log_destroy(log);
+}
+
 static void test_sync_count(void)
 {
     dl_log *log = open_new("1024", 16 * 1024);
@@ -577,6 +663,7 @@ int conformance_run(const struct conf_fixture *fixture)
         {"sync count", test_sync_count, 0},     {"resync work", test_resync_work, 0},
         {"status", test_status, 0},             {"huge log", test_huge, 0},
         {"persistence", test_persistence, 1},   {"threads", test_threads, 0},
+        {"range calls", test_ranges, 0},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (tests[i].persistent_only && !fx->persistent) {
