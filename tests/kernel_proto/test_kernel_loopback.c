@@ -367,6 +367,50 @@ static void after_kill9(int fd)
     CHECK_EQ(is_clean(fd, 5), 1);
 }
 
+/* A table with `nosync` (usual for a new mirror of blank disks): the flag
+ * applies at first activation only. After kill -9 the restarted daemon
+ * hosts the log again; were the flag applied again, its load would wipe the
+ * mark acknowledged before the crash. */
+static void nosync_kill9(int fd_kernel, int fd_daemon)
+{
+    char nctr[300];
+    snprintf(nctr, sizeof nctr, "%d disk %s/nosync.log %d nosync", REGIONS * REGION_SIZE,
+             log_dir, REGION_SIZE);
+    uint32_t len = (uint32_t)strlen(nctr) + 1;
+    struct reply r;
+    struct child c = spawn(fd_daemon, 0);
+    CHECK(c.pid > 0);
+    uint32_t seq = send_request(fd_kernel, "nosync", DLW_CTR, nctr, len);
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    CHECK_EQ(r.seq, seq);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(send_request(fd_kernel, "nosync", DLW_RESUME, NULL, 0) > 0, 1);
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    uint64_t region = 42;
+    send_request(fd_kernel, "nosync", DLW_FLUSH, &region, 8); /* integrated flush */
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    CHECK_EQ(r.error, 0);
+    kill9(&c);
+
+    c = spawn(fd_daemon, 0);
+    CHECK(c.pid > 0);
+    send_request(fd_kernel, "nosync", DLW_CTR, nctr, len); /* the kernel's replay */
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    CHECK_EQ(r.error, 0);
+    send_request(fd_kernel, "nosync", DLW_RESUME, NULL, 0);
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    CHECK_EQ(r.error, 0);
+    send_request(fd_kernel, "nosync", DLW_IS_CLEAN, &region, 8);
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(r.len, 8);
+    CHECK_U64(word(&r, 0), 0); /* still dirty */
+    send_request(fd_kernel, "nosync", DLW_DTR, NULL, 0);
+    CHECK_EQ(recv_reply(fd_kernel, &r), 0);
+    CHECK_EQ(r.error, 0);
+    CHECK_EQ(stop(&c), 0);
+}
+
 /* Requests already received when the daemon is told to stop are answered:
  * the stop pipe is readable before the daemon even starts. */
 static void shutdown_answers(int fd_kernel, int fd_daemon)
@@ -472,6 +516,7 @@ int main(void)
     CHECK_EQ(stop(&c), 0);
 
     shutdown_answers(sv[0], sv[1]);
+    nosync_kill9(sv[0], sv[1]);
     CHECK(empty_dir(state_dir)); /* the DTR ended the log */
 
     close(sv[0]);
