@@ -429,6 +429,9 @@ int main(int argc, char **argv)
         dld_server_destroy(&srv);
         return 1;
     }
+    char boot[DLD_BOOT_ID_MAX];
+    if (kernel_fd >= 0 && dld_kernel_boot_id(boot) == 0)
+        dld_kernel_forget_old_boot(&srv, boot); /* failures are logged */
     /* The kernel channel runs in a thread of its own (kernel.h) and stops
      * with the socket transport, before the logs are flushed. */
     struct dld_kernel_thread *kt = NULL;
