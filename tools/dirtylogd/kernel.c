@@ -129,7 +129,12 @@ static size_t handle_request(struct dld_server *srv, const struct dlk_msg *m, ui
             m->h.luid);
     uint8_t data[DLK_MAX_REPLY_PAYLOAD];
     uint32_t len = kernel_payload(req, payload, &rp, data);
-    return dlk_encode_reply(&m->h, 0, data, len, out, cap);
+    size_t n = dlk_encode_reply(&m->h, 0, data, len, out, cap);
+    if (n == 0) { /* cannot happen with cap >= DLK_MAX_DATAGRAM; still an answer */
+        say(srv, LOG_ERR, "reply to %s of log %s does not fit", request_name(req), m->h.uuid);
+        n = dlk_encode_reply(&m->h, -EMSGSIZE, NULL, 0, out, cap);
+    }
+    return n;
 }
 
 size_t dld_kernel_handle(struct dld_server *srv, const uint8_t *in, size_t n, uint8_t *out,
