@@ -47,13 +47,15 @@ int dld_kernel_serve(struct dld_server *srv, int fd, int netlink, int stop_fd);
 
 /* Kernel sessions of a previous boot (kernel_boot.c): the kernel's luid is a
  * pointer, meaningless after a reboot, so such a session never reattaches.
- * If the state directory was last served in another boot than boot_id,
- * release the detached kernel sessions (their regions stay dirty), then
- * record boot_id there. After dld_server_open_state, before serving. The
- * number released, or -errno if the boot id could not be recorded. */
+ * Before dld_server_open_state: if state_dir was last served in another
+ * boot than boot_id, remove the state files of the kernel's logs (their
+ * marks stay on the log devices). The number removed, or -errno. After
+ * dld_server_open_state: dld_kernel_record_boot() notes boot_id there. */
 #define DLD_BOOT_ID_MAX 64
 int dld_kernel_boot_id(char id[DLD_BOOT_ID_MAX]); /* the running boot's; 0 or -errno */
-int dld_kernel_forget_old_boot(struct dld_server *srv, const char *boot_id);
+int dld_kernel_forget_old_boot(const char *state_dir, const char *boot_id,
+                               void (*logf)(int level, const char *fmt, ...));
+int dld_kernel_record_boot(struct dld_server *srv, const char *boot_id);
 
 /* dld_kernel_serve in a thread. */
 struct dld_kernel_thread;

@@ -2,13 +2,14 @@
  * The kernel names a session by a pointer (luid) that means nothing after a
  * reboot: a session of a previous boot never reattaches, and left pending it
  * would hold every clear of its log for ever (the grace after a restart,
- * docs/protocol.md "Restarts") and take a slot per reboot. So at start the
- * kernel front end compares the boot the state directory was last served in
- * (file "kernel-boot-id") with the running one and, if they differ,
- * releases the detached kernel sessions: their marks stay dirty in the log
- * (the new boot's mirror resyncs them), only the bookkeeping goes.
- * Within one boot nothing is released: the kernel replays CTR + RESUME and
- * takes its sessions back. */
+ * docs/protocol.md "Restarts"). So before hosting anything the kernel front
+ * end compares the boot the state directory was last served in (file
+ * "kernel-boot-id") with the running one and, if they differ, forgets the
+ * kernel's logs (their state files: only kernel sessions are in them). The
+ * marks stay dirty on the log devices, where the new boot's table finds
+ * them (and its constructor may differ from the old one's). Within one boot
+ * nothing is forgotten: the kernel replays CTR + RESUME and takes its
+ * sessions back. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "state.h"
 
 #define BOOT_FILE "kernel-boot-id"
 #define BOOT_TMP "kernel-boot-id.tmp"
@@ -69,55 +71,52 @@ static int store(int dirfd, const char *id)
     return r;
 }
 
-/* The uuids of the kernel's logs (a malloc'ed array of *n), or NULL. */
-static char (*kernel_logs(struct dld_server *srv, size_t *n))[DLW_UUID_SIZE]
+struct forget {
+    int dirfd, removed;
+    void (*logf)(int level, const char *fmt, ...);
+};
+
+static void forget_one(void *arg, const char *uuid, const struct dld_state *st, int error,
+                       const char *err)
 {
-    char (*uuids)[DLW_UUID_SIZE] = NULL;
-    size_t cap = 0;
-    *n = 0;
-    pthread_mutex_lock(&srv->lock);
-    for (unsigned b = 0; b < DLD_LOG_BUCKETS; b++)
-        for (struct dld_log *L = srv->buckets[b]; L; L = L->next) {
-            if (L->owner_uid != (uint32_t)DLD_KERNEL_UID || L->refusal)
-                continue;
-            if (*n == cap) {
-                size_t nc = cap ? 2 * cap : 8;
-                void *nu = realloc(uuids, nc * sizeof *uuids);
-                if (!nu)
-                    goto out;
-                uuids = nu;
-                cap = nc;
-            }
-            memcpy(uuids[(*n)++], L->uuid, DLW_UUID_SIZE);
-        }
-out:
-    pthread_mutex_unlock(&srv->lock);
-    return uuids;
+    struct forget *f = arg;
+    (void)err; /* an unreadable file stays: the daemon refuses its log, as always */
+    if (error < 0 || st->owner_uid != (uint32_t)DLD_KERNEL_UID)
+        return;
+    char e[256];
+    if (dld_state_remove(f->dirfd, uuid, e, sizeof e) == 0)
+        f->removed++;
+    else if (f->logf)
+        f->logf(LOG_ERR, "kernel: log %s: %s", uuid, e);
 }
 
-int dld_kernel_forget_old_boot(struct dld_server *srv, const char *boot_id)
+int dld_kernel_forget_old_boot(const char *state_dir, const char *boot_id,
+                               void (*logf)(int level, const char *fmt, ...))
+{
+    int fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno; /* nothing persisted yet */
+    char stored[DLD_BOOT_ID_MAX];
+    read_stored(fd, stored);
+    struct forget f = {.dirfd = fd, .removed = 0, .logf = logf};
+    int r = strcmp(stored, boot_id) != 0 ? dld_state_scan(fd, forget_one, &f) : 0;
+    close(fd);
+    if (f.removed && logf)
+        logf(LOG_NOTICE, "kernel: forgot %d log(s) of the kernel's previous boot (their "
+             "sessions cannot come back; the regions stay dirty on the log devices)",
+             f.removed);
+    return r < 0 ? r : f.removed;
+}
+
+int dld_kernel_record_boot(struct dld_server *srv, const char *boot_id)
 {
     if (srv->state_dirfd < 0)
         return 0;
     char stored[DLD_BOOT_ID_MAX];
     read_stored(srv->state_dirfd, stored);
-    int released = 0;
-    if (strcmp(stored, boot_id) != 0) {
-        size_t n = 0;
-        char (*uuids)[DLW_UUID_SIZE] = kernel_logs(srv, &n);
-        for (size_t i = 0; i < n; i++) {
-            int r = dld_release(srv, 0, uuids[i], 1, 0);
-            if (r > 0)
-                released += r;
-        }
-        free(uuids);
-        if (released && srv->logf)
-            srv->logf(LOG_NOTICE, "kernel: released %d kernel session(s) of a previous boot "
-                      "(their regions stay dirty until the new mirror clears them)", released);
-    }
     int r = strcmp(stored, boot_id) ? store(srv->state_dirfd, boot_id) : 0;
     if (r < 0 && srv->logf)
         srv->logf(LOG_ERR, "kernel: cannot record the boot id in the state directory: %s",
                   strerror(-r));
-    return r < 0 ? r : released;
+    return r;
 }

@@ -425,13 +425,17 @@ int main(int argc, char **argv)
     srv.verbose = verbose;
     srv.confine = &confine;
     srv.logf = say;
+    char boot[DLD_BOOT_ID_MAX] = ""; /* kernel sessions end with their boot */
+    if (kernel_fd >= 0 && dld_kernel_boot_id(boot) < 0)
+        boot[0] = '\0';
+    if (boot[0] && dld_kernel_forget_old_boot(state_dir, boot, say) < 0)
+        say(LOG_ERR, "kernel: cannot check the state directory for a previous boot");
     if (dld_server_open_state(&srv, state_dir) < 0) {
         dld_server_destroy(&srv);
         return 1;
     }
-    char boot[DLD_BOOT_ID_MAX];
-    if (kernel_fd >= 0 && dld_kernel_boot_id(boot) == 0)
-        dld_kernel_forget_old_boot(&srv, boot); /* failures are logged */
+    if (boot[0])
+        dld_kernel_record_boot(&srv, boot); /* a failure is logged */
     /* The kernel channel runs in a thread of its own (kernel.h) and stops
      * with the socket transport, before the logs are flushed. */
     struct dld_kernel_thread *kt = NULL;
