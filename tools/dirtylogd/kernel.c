@@ -250,6 +250,12 @@ int dld_kernel_serve(struct dld_server *srv, int fd, int netlink, int stop_fd)
         }
         if (p[0].revents)
             break;
+        if (p[1].revents & POLLNVAL) {
+            r = -EBADF;
+            break;
+        }
+        if ((p[1].revents & POLLHUP) && !(p[1].revents & POLLIN))
+            break; /* an injected socket whose peer is gone */
         if (p[1].revents) {
             int k = serve_one(c);
             r = k < 0 ? k : 0;
