@@ -93,6 +93,20 @@ static uint32_t kernel_payload(unsigned req, const uint8_t *rq_le, const struct 
     return rp->len;
 }
 
+/* A request of a session this daemon knows only from its state directory:
+ * the daemon restarted, and the kernel, which replays CTR + RESUME only
+ * when no daemon listens, did not notice (a restart within its 15 s
+ * timeout). Do its replay for it, once: 1 if the session is back. */
+static int reattach(struct dld_server *srv, const struct dld_request *rq)
+{
+    struct dld_reply rp = {.error = 0, .len = 0};
+    if (dld_request_reattach(srv, &rq->peer, rq->h->uuid, rq->h->luid, &rp) < 0)
+        return 0;
+    say(srv, LOG_NOTICE, "log %s (luid %016" PRIx64 "): session taken back after a restart "
+        "(the kernel did not replay its CTR)", rq->h->uuid, rq->h->luid);
+    return 1;
+}
+
 static size_t handle_request(struct dld_server *srv, const struct dlk_msg *m, uint8_t *out,
                              size_t cap)
 {
@@ -117,6 +131,10 @@ static size_t handle_request(struct dld_server *srv, const struct dlk_msg *m, ui
         .peer = {.conn_id = DLD_KERNEL_CONN_ID, .uid = DLD_KERNEL_UID, .pid = 0},
     };
     dld_request_handle(srv, &rq, &rp);
+    if (rp.error == -ENOENT && req != DLW_CTR && reattach(srv, &rq)) {
+        rp = (struct dld_reply){.error = 0, .len = 0};
+        dld_request_handle(srv, &rq, &rp);
+    }
     if (rp.error < 0) {
         /* No payload with an error: the kernel's reply buffer may have no
          * room (a replayed CTR), and then it would loop. Say it here. */
