@@ -12,7 +12,9 @@
  *   goes to our log instead;
  * - IS_REMOTE_RECOVERING's in_sync_hint is never above the region asked
  *   about, because the kernel keeps a hint across a daemon restart and
- *   asks for no resync work while its hint covers the whole device. */
+ *   asks for no resync work while its hint covers the whole device;
+ * - the kernel replays CTR + RESUME only when no daemon listens, so after a
+ *   restart it did not notice, its next request takes its session back. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
