@@ -300,23 +300,29 @@ int dld_kernel_serve(struct dld_server *srv, int fd, int netlink, int stop_fd)
 struct dld_kernel_thread {
     pthread_t thread;
     struct dld_server *srv;
-    int fd, netlink, stop_fd, result;
+    int fd, netlink, stop_fd, fail_fd, result;
 };
 
 static void *thread_main(void *arg)
 {
     struct dld_kernel_thread *t = arg;
     t->result = dld_kernel_serve(t->srv, t->fd, t->netlink, t->stop_fd);
+    /* A daemon that no longer serves the kernel must not go on as if it
+     * did: stop it all (a service manager restarts it; the kernel, which
+     * found no listener meanwhile, replays to the new one). */
+    if (t->result < 0 && t->fail_fd >= 0)
+        (void)!write(t->fail_fd, "k", 1);
     return NULL;
 }
 
 int dld_kernel_start(struct dld_kernel_thread **out, struct dld_server *srv, int fd, int netlink,
-                     int stop_fd)
+                     int stop_fd, int fail_fd)
 {
     struct dld_kernel_thread *t = calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
-    *t = (struct dld_kernel_thread){.srv = srv, .fd = fd, .netlink = netlink, .stop_fd = stop_fd};
+    *t = (struct dld_kernel_thread){.srv = srv, .fd = fd, .netlink = netlink, .stop_fd = stop_fd,
+                                    .fail_fd = fail_fd};
     int e = pthread_create(&t->thread, NULL, thread_main, t);
     if (e) {
         free(t);
