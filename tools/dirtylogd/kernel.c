@@ -42,6 +42,8 @@
 /* Attempts to send one reply when the socket is momentarily out of memory. */
 #define SEND_TRIES 5
 
+_Static_assert(DLK_MAX_REPLY_PAYLOAD >= DLD_REPLY_MAX, "every reply of the layer fits a datagram");
+
 static void say(const struct dld_server *srv, int level, const char *fmt, ...) DL_PRINTF(3, 4);
 static void say(const struct dld_server *srv, int level, const char *fmt, ...)
 {
