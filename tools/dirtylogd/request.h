@@ -27,6 +27,11 @@ struct dld_server;
 
 #define DLD_REPLY_MAX 4096u /* largest reply payload (status strings) */
 
+/* The peer uid of the kernel (the netlink front end, kernel.c): (uid_t)-1
+ * is never a process's credential, so the kernel's logs and sessions stay
+ * apart from every socket client's, root's included (docs/kernel.md). */
+#define DLD_KERNEL_UID ((uid_t)-1)
+
 /* Who sent a request, as the transport proved it. */
 struct dld_peer {
     uint64_t conn_id; /* > 0; a session is attached to one connection */
@@ -56,6 +61,13 @@ struct dld_reply {
  * a call: every outcome is in rp. */
 void dld_request_handle(struct dld_server *srv, const struct dld_request *rq,
                         struct dld_reply *rp);
+
+/* For a transport whose client cannot tell that the daemon restarted (the
+ * kernel replays CTR + RESUME only while no daemon listens): take back the
+ * peer's detached session (uuid, luid) and resume it, as the client's CTR +
+ * RESUME would. 0; -ENOENT if there is no such session; or the error. */
+int dld_request_reattach(struct dld_server *srv, const struct dld_peer *peer, const char *uuid,
+                         uint64_t luid, struct dld_reply *rp);
 
 /* A connection of the transport is gone: detach its sessions (they keep
  * their marks). */
