@@ -21,6 +21,7 @@
 #include "confine.h"
 #include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
+#include "pidfile.h"
 #include "state.h" /* dld_state_dirs_overlap */
 
 #define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
@@ -81,7 +82,6 @@ static void usage(FILE *f)
 "      --idle-timeout SECS close connections idle this long (default 600)\n"
 "      --io-timeout SECS   close a connection whose request is not complete, or\n"
 "                          whose replies it does not read, this long (default 30)\n"
-"  -r, --release UUID[:LUID]\n"
 "      --max-logs-per-uid N     logs one uid may own (default %u)\n"
 "      --max-clients-per-log N  clients of one log (default %u)\n"
 "      --max-regions N     largest log, in regions (default %llu)\n"
@@ -95,6 +95,8 @@ static void usage(FILE *f)
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
 "                          only the client whose tag -v printed) and exit\n"
+"      --pidfile PATH      write the daemon's pid there once it listens (locked;\n"
+"                          refuses to start if a running daemon holds it)\n"
 "  -h, --help              this text\n"
 "\n"
 "Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
@@ -140,6 +142,16 @@ static int parse_allow(char *list, uid_t **out, size_t *n)
         nu[(*n)++] = uid;
     }
     return 0;
+}
+
+/* The listeners are up (net.h, ready): now the pid file names us. */
+static int write_pidfile(void *arg)
+{
+    struct dld_pidfile *pf = arg;
+    int r = dld_pidfile_write(pf);
+    if (r < 0)
+        say(LOG_ERR, "cannot write pid file %s: %s", pf->path, strerror(-r));
+    return r;
 }
 
 /* --release: one ADMIN_RELEASE request to the running daemon. */
@@ -232,6 +244,7 @@ int main(int argc, char **argv)
         {"max-regions", required_argument, NULL, 7},
         {"max-log-memory", required_argument, NULL, 8},
         {"max-uid-memory", required_argument, NULL, 9},
+        {"pidfile", required_argument, NULL, 12},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -244,6 +257,7 @@ int main(int argc, char **argv)
     char **devices = NULL;
     size_t ndevices = 0;
     const char *state_dir = DLD_DEFAULT_STATE_DIR;
+    const char *pidfile_path = NULL;
     int socket_given = 0;
     unsigned long v;
     int c;
@@ -311,6 +325,9 @@ int main(int argc, char **argv)
         }
         case 10:
             log_dir = optarg;
+            break;
+        case 12:
+            pidfile_path = optarg;
             break;
         case 11: {
             char **nd = realloc(devices, (ndevices + 1) * sizeof *nd);
@@ -401,6 +418,17 @@ int main(int argc, char **argv)
         }
     }
 
+    /* After daemon(): a lock is not inherited across fork. */
+    struct dld_pidfile pidfile = {.fd = -1};
+    if (pidfile_path && dld_pidfile_claim(&pidfile, pidfile_path, why, sizeof why) < 0) {
+        say(LOG_ERR, "%s", why);
+        return 1;
+    }
+    if (pidfile_path) {
+        cfg.ready = write_pidfile;
+        cfg.ready_arg = &pidfile;
+    }
+
     struct dld_server srv;
     if (dld_server_init(&srv, &limits) < 0)
         return 1;
@@ -409,12 +437,14 @@ int main(int argc, char **argv)
     srv.logf = say;
     if (dld_server_open_state(&srv, state_dir) < 0) {
         dld_server_destroy(&srv);
+        dld_pidfile_release(&pidfile);
         return 1;
     }
     int r = dld_net_run(&srv, &cfg, stop_pipe[0]);
     int failed = dld_server_flush_all(&srv);
     dld_server_destroy(&srv);
     dld_confine_fini(&confine);
+    dld_pidfile_release(&pidfile);
     free(allow);
     if (r < 0)
         say(LOG_ERR, "stopped: %s", strerror(-r));
