@@ -18,6 +18,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "confine.h"
 #include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
@@ -95,6 +96,8 @@ static void usage(FILE *f)
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
 "                          only the client whose tag -v printed) and exit\n"
+"  -l, --list [--json]     do not serve: list the running daemon's logs and their\n"
+"                          clients (root sees all; others their own) and exit\n"
 "      --pidfile PATH      write the daemon's pid there once it listens (locked;\n"
 "                          refuses to start if a running daemon holds it)\n"
 "  -h, --help              this text\n"
@@ -154,71 +157,6 @@ static int write_pidfile(void *arg)
     return r;
 }
 
-/* --release: one ADMIN_RELEASE request to the running daemon. */
-static int admin_release(const char *path, const char *spec)
-{
-    struct dlw_header h;
-    char uuid[DLW_UUID_SIZE + 32];
-    snprintf(uuid, sizeof uuid, "%s", spec);
-    uint8_t msg[DLW_HEADER_SIZE + 8];
-    char *colon = strrchr(uuid, ':');
-    uint32_t plen = 0;
-    if (colon) {
-        *colon = '\0';
-        char *end;
-        errno = 0;
-        uint64_t tag = strtoull(colon + 1, &end, 16);
-        if (errno || !colon[1] || *end || tag > UINT32_MAX) {
-            fprintf(stderr, "dirtylogd: bad client tag '%s' (8 hex digits, as -v prints)\n",
-                    colon + 1);
-            return 2;
-        }
-        put_le64(msg + DLW_HEADER_SIZE, tag);
-        plen = 8;
-    }
-    if (dl__wire_request_header(&h, uuid, 0, 1, DLW_ADMIN_RELEASE, plen) < 0) {
-        fprintf(stderr, "dirtylogd: bad uuid '%s'\n", uuid);
-        return 2;
-    }
-    dl__wire_encode_header(&h, msg);
-
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "dirtylogd: cannot connect to %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    uint8_t rep[DLW_HEADER_SIZE + 4096];
-    size_t got = 0;
-    int ok = write(fd, msg, DLW_HEADER_SIZE + plen) == (ssize_t)(DLW_HEADER_SIZE + plen);
-    struct dlw_header rh;
-    while (ok) {
-        ssize_t k = read(fd, rep + got, sizeof rep - got);
-        if (k <= 0) {
-            ok = 0;
-            break;
-        }
-        got += (size_t)k;
-        if (got >= DLW_HEADER_SIZE && dl__wire_decode_header(rep, 4096, &rh) == 0 &&
-            got >= DLW_HEADER_SIZE + rh.data_size)
-            break;
-    }
-    close(fd);
-    if (!ok) {
-        fprintf(stderr, "dirtylogd: no answer from %s\n", path);
-        return 1;
-    }
-    if (rh.error < 0) {
-        fprintf(stderr, "dirtylogd: release failed: %s%s%.*s\n", strerror(-rh.error),
-                rh.data_size ? ": " : "", (int)rh.data_size, (const char *)rep + DLW_HEADER_SIZE);
-        return 1;
-    }
-    printf("released %" PRIu64 " client(s)\n",
-           rh.data_size >= 8 ? get_le64(rep + DLW_HEADER_SIZE) : 0);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -245,6 +183,8 @@ int main(int argc, char **argv)
         {"max-log-memory", required_argument, NULL, 8},
         {"max-uid-memory", required_argument, NULL, 9},
         {"pidfile", required_argument, NULL, 12},
+        {"list", no_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 13},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -258,10 +198,11 @@ int main(int argc, char **argv)
     size_t ndevices = 0;
     const char *state_dir = DLD_DEFAULT_STATE_DIR;
     const char *pidfile_path = NULL;
+    int list = 0, json = 0;
     int socket_given = 0;
     unsigned long v;
     int c;
-    while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:lh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             cfg.socket_path = optarg;
@@ -329,6 +270,10 @@ int main(int argc, char **argv)
         case 12:
             pidfile_path = optarg;
             break;
+        case 'l':
+        case 13:
+            *(c == 'l' ? &list : &json) = 1;
+            break;
         case 11: {
             char **nd = realloc(devices, (ndevices + 1) * sizeof *nd);
             if (!nd)
@@ -367,9 +312,14 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (release) {
+    if (release || list) {
         free(allow);
-        return admin_release(socket_given ? cfg.socket_path : dl__wire_default_socket_path(), release);
+        const char *path = socket_given ? cfg.socket_path : dl__wire_default_socket_path();
+        return release ? dld_admin_release(path, release) : dld_admin_list(path, json);
+    }
+    if (json) {
+        fprintf(stderr, "dirtylogd: --json goes with --list\n");
+        return 2;
     }
     if (!socket_given && !getenv("LISTEN_FDS"))
         cfg.socket_path = dl__wire_default_socket_path();
