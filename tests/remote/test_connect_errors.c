@@ -2,7 +2,8 @@
  * (src/remote/client_conn.c, dl__rc_connect_reason), not a bare errno:
  * no socket there (ENOENT), nothing listening (ECONNREFUSED), not a socket
  * (ENOTSOCK), permission denied (EACCES), each with a hint. The same
- * reasons come from `dirtylogd --list` (its admin client). */
+ * reasons come from `dirtylogd --list` (its admin client; the daemon's
+ * path is argv[1]). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/check.h"
+#include "daemon_fixture.h" /* daemon_exec */
 #include "dirtylog.h"
 
 TEST_MAIN_DEFINITIONS
@@ -41,6 +43,34 @@ static int expect_failure(const char *sock, int err, const char *what, const cha
     return ok;
 }
 
+/* `dirtylogd --socket sock --list` fails (exit 1) and says `what` on stderr. */
+static int list_says(const char *binary, const char *sock, const char *what)
+{
+    char errpath[128];
+    snprintf(errpath, sizeof errpath, "%s/list.err", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        daemon_exec(binary, (const char *const[]){binary, "--socket", sock, "--list", NULL});
+        _exit(127);
+    }
+    int st = -1;
+    waitpid(pid, &st, 0);
+    char err[1024] = "";
+    FILE *f = fopen(errpath, "r");
+    if (f) {
+        err[fread(err, 1, sizeof err - 1, f)] = '\0';
+        fclose(f);
+    }
+    unlink(errpath);
+    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(err, "cannot reach dirtylogd at ") &&
+             strstr(err, sock) && strstr(err, what);
+    if (!ok)
+        fprintf(stderr, "dirtylogd --list on %s: status %d, stderr '%s'\n", sock, st, err);
+    return ok;
+}
+
 static int make_socket(const char *path, int do_listen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -52,8 +82,10 @@ static int make_socket(const char *path, int do_listen)
     return fd;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc < 2)
+        return 2;
     setenv("DIRTYLOG_RECONNECT_MS", "50", 1);
     snprintf(dir, sizeof dir, "/tmp/dl-connerr-XXXXXX");
     REQUIRE(mkdtemp(dir) != NULL);
@@ -62,6 +94,7 @@ int main(void)
     /* ENOENT: no socket at all (the most common first error). */
     snprintf(path, sizeof path, "%s/missing.sock", dir);
     CHECK(expect_failure(path, -ENOENT, "no such socket", "is dirtylogd running?"));
+    CHECK(list_says(argv[1], path, "no such socket (is dirtylogd running?"));
 
     /* ECONNREFUSED: a socket file nobody listens on (a daemon that died). */
     snprintf(path, sizeof path, "%s/stale.sock", dir);
@@ -69,6 +102,7 @@ int main(void)
     CHECK(fd >= 0);
     CHECK(expect_failure(path, -ECONNREFUSED, "nothing listens on this socket",
                          "is dirtylogd running?"));
+    CHECK(list_says(argv[1], path, "nothing listens on this socket"));
     close(fd);
 
     /* ENOTSOCK: the path names a regular file. */
@@ -77,6 +111,7 @@ int main(void)
     CHECK(fd >= 0);
     close(fd);
     CHECK(expect_failure(path, -ENOTSOCK, "not a socket", "--socket"));
+    CHECK(list_says(argv[1], path, "not a socket"));
 
     /* EACCES: a listening socket this user may not write to. As root (who
      * may write anywhere) the check runs in a child that drops to nobody. */

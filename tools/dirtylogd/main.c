@@ -312,6 +312,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (release && list) {
+        fprintf(stderr, "dirtylogd: --release and --list are separate commands\n");
+        return 2;
+    }
     if (release || list) {
         free(allow);
         const char *path = socket_given ? cfg.socket_path : dl__wire_default_socket_path();
