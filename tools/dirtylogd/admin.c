@@ -240,6 +240,8 @@ static void print_log(struct lister *ls, const uint8_t *p)
             printf(", clients released");
         printf("\n  table: ");
         text_bytes(table, tlen);
+        if (!tlen)
+            printf("(unknown)"); /* a refused log whose state could not be read */
         printf("%s\n", flags & DLD_LOGF_TABLE_CUT ? "..." : "");
         if (flags & DLD_LOGF_REFUSED) {
             printf("  refused: ");
