@@ -117,6 +117,38 @@ int main(int argc, char **argv)
     CHECK_EQ(daemon_stop(&fx), 0);
     CHECK(access(pidfile, F_OK) != 0);
 
+    /* Detached (no -f): the lock passes to daemon()'s child, which writes
+     * its own pid; a second daemon is still refused; SIGTERM to that pid
+     * removes the file. */
+    pid_t parent = fork();
+    if (parent == 0) {
+        daemon_exec(fx.binary, (const char *const[]){fx.binary, "--socket", fx.socket, "--log-dir",
+                                                     fx.dir, "--state-dir", fx.state_dir,
+                                                     "--pidfile", pidfile, NULL});
+        _exit(127);
+    }
+    st = -1;
+    CHECK(waitpid(parent, &st, 0) == parent && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    long child = -1;
+    for (int i = 0; i < 2000 && child <= 0; i++) {
+        child = pid_in(pidfile);
+        if (child <= 0)
+            nap_ms(5);
+    }
+    CHECK(child > 0 && child != (long)parent);
+    if (child > 0) {
+        CHECK(second_daemon(&fx, pidfile, err, sizeof err) > 0);
+        CHECK(strstr(err, "held by a running dirtylogd") != NULL);
+        CHECK(kill((pid_t)child, SIGTERM) == 0);
+        int gone = 0;
+        for (int i = 0; i < 2000 && !gone; i++) {
+            gone = access(pidfile, F_OK) != 0;
+            if (!gone)
+                nap_ms(5);
+        }
+        CHECK(gone);
+    }
+
     daemon_cleanup(&fx);
     return test_exit_status("test_pidfile");
 }

@@ -364,23 +364,22 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
 
+    /* Before daemon() (its child inherits the lock): a refusal is seen. */
+    struct dld_pidfile pidfile = {.fd = -1};
+    if (pidfile_path && dld_pidfile_claim(&pidfile, pidfile_path, why, sizeof why) < 0) {
+        fprintf(stderr, "dirtylogd: %s\n", why);
+        return 1;
+    }
+    if (pidfile_path) {
+        cfg.ready = write_pidfile;
+        cfg.ready_arg = &pidfile;
+    }
     if (!foreground) {
         openlog("dirtylogd", LOG_PID, LOG_DAEMON);
         if (daemon(0, 0) < 0) {
             perror("dirtylogd: daemon");
             return 1;
         }
-    }
-
-    /* After daemon(): a lock is not inherited across fork. */
-    struct dld_pidfile pidfile = {.fd = -1};
-    if (pidfile_path && dld_pidfile_claim(&pidfile, pidfile_path, why, sizeof why) < 0) {
-        say(LOG_ERR, "%s", why);
-        return 1;
-    }
-    if (pidfile_path) {
-        cfg.ready = write_pidfile;
-        cfg.ready_arg = &pidfile;
     }
 
     struct dld_server srv;

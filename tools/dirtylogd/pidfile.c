@@ -1,21 +1,29 @@
 /* dirtylogd --pidfile (see pidfile.h). The lock is the truth: a pid in a
  * file nobody holds is stale (its daemon died; pids are reused), so it is
  * overwritten, never trusted. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* F_OFD_SETLK (POSIX.1-2024) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "pidfile.h"
 
-static int lock_whole(int fd, short type)
+/* A write lock of the open file description (not of the process): it is
+ * inherited by the child of daemon() and lasts while any descriptor of it
+ * is open. 0, or -1 with errno (EAGAIN, EACCES or EWOULDBLOCK: held). */
+static int lock_file(int fd)
 {
-    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
-    return fcntl(fd, F_SETLK, &fl);
+#ifdef F_OFD_SETLK
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    return fcntl(fd, F_OFD_SETLK, &fl);
+#else
+    return flock(fd, LOCK_EX | LOCK_NB);
+#endif
 }
 
 /* 1 if fd is still the file at path (a daemon exiting unlinks the file it
@@ -35,9 +43,9 @@ static int claim_once(struct dld_pidfile *pf, const char *path, char *why, size_
         snprintf(why, len, "cannot open pid file %s: %s", path, strerror(e));
         return -e;
     }
-    if (lock_whole(fd, F_WRLCK) < 0) {
+    if (lock_file(fd) < 0) {
         int e = errno;
-        if (e == EACCES || e == EAGAIN) {
+        if (e == EACCES || e == EAGAIN || e == EWOULDBLOCK) {
             char buf[32] = "";
             ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
             buf[n > 0 ? n : 0] = '\0';
