@@ -95,7 +95,7 @@ static void usage(FILE *f)
 "  -r, --release UUID[:TAG]\n"
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
-"                          only the client whose tag -v printed) and exit\n"
+"                          only the client whose tag -v or --list printed) and exit\n"
 "  -l, --list [--json]     do not serve: list the running daemon's logs and their\n"
 "                          clients (root sees all; others their own) and exit\n"
 "      --pidfile PATH      write the daemon's pid there once it listens (locked;\n"
