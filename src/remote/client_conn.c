@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -49,20 +50,69 @@ static void disconnect(struct rc_conn *c)
     c->fd = -1;
 }
 
+int dl__rc_connect_reason(const char *path, int err, char *buf, size_t len)
+{
+    struct stat st;
+    /* Linux answers ECONNREFUSED for a path that is not a socket at all. */
+    if ((err == -ECONNREFUSED || err == -ENOTSOCK) && stat(path, &st) == 0 &&
+        !S_ISSOCK(st.st_mode))
+        err = -ENOTSOCK;
+    const char *hint = "is dirtylogd running? give the path of its --socket with socket=, "
+                       "--socket or $" DLW_SOCKET_ENV;
+    switch (-err) {
+    case ENOENT:
+        snprintf(buf, len, "no such socket (%s)", hint);
+        break;
+    case ECONNREFUSED:
+        snprintf(buf, len, "nothing listens on this socket (left behind by a dirtylogd that "
+                 "stopped? %s)", hint);
+        break;
+    case ENOTSOCK:
+        snprintf(buf, len, "not a socket (%s)", hint);
+        break;
+    case EACCES:
+    case EPERM:
+        snprintf(buf, len, "permission denied on the socket or its directory (the daemon's "
+                 "socket is root's, mode 0600, unless dirtylogd runs with --group; also "
+                 "allow this uid with --allow-uid)");
+        break;
+    case ENOTDIR:
+        snprintf(buf, len, "a component of the path is not a directory (%s)", hint);
+        break;
+    case ENAMETOOLONG:
+        snprintf(buf, len, "the path is too long for a unix socket (at most %zu bytes)",
+                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        break;
+    default:
+        snprintf(buf, len, "%s", dl_strerror(err));
+    }
+    return err;
+}
+
+/* Connect to the daemon's socket; on failure the log's message says why
+ * (c->connect_err keeps the error for later messages). */
 static int connect_socket(struct rc_conn *c)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = -1, e = 0;
     if (strlen(c->socket_path) >= sizeof sa.sun_path)
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, c->socket_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        int e = -errno;
-        close(fd);
+        e = -ENAMETOOLONG;
+    else if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+        e = -errno;
+    if (fd >= 0) {
+        strcpy(sa.sun_path, c->socket_path);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            e = -errno;
+    }
+    if (e < 0) {
+        char why[320];
+        if (fd >= 0)
+            close(fd);
+        e = c->connect_err = dl__rc_connect_reason(c->socket_path, e, why, sizeof why);
+        dl_log_errorf(c->log, "cannot reach dirtylogd at %s: %s", c->socket_path, why);
         return e;
     }
+    c->connect_err = 0;
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     /* Bound every blocking recv/send by the request timeout (slices of it,
      * so a deadline is noticed within ~1/4 of the timeout). */
@@ -303,7 +353,11 @@ static int request_locked(struct rc_conn *c, uint32_t type, const void *payload,
                 break;
         }
         if (now_ms() + backoff > deadline) {
-            dl_log_errorf(c->log, "dirtylogd unreachable for %d ms", c->reconnect_ms);
+            char why[320] = "";
+            if (c->connect_err)
+                dl__rc_connect_reason(c->socket_path, c->connect_err, why, sizeof why);
+            dl_log_errorf(c->log, "dirtylogd unreachable at %s for %d ms%s%s", c->socket_path,
+                          c->reconnect_ms, *why ? ": " : "", why);
             r = -ENOTCONN;
             break;
         }
@@ -395,7 +449,7 @@ int dl__rc_open(struct rc_conn *c, dl_log *log, const char *where, const char *u
     int r = connect_and_ctr(c, &err);
     if (r == -EREMOTEIO)
         r = err;
-    else if (r < 0 && r != -EACCES)
+    else if (r < 0 && r != -EACCES && !c->connect_err) /* (connect_socket said why) */
         dl_log_errorf(log, "cannot reach dirtylogd at %s: %s", c->socket_path, dl_strerror(r));
     if (r < 0) {
         pthread_mutex_destroy(&c->lock);

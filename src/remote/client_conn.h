@@ -37,6 +37,7 @@ struct rc_conn {
     /* state, under lock */
     pthread_mutex_t lock;
     int fd;              /* -1 when disconnected */
+    int connect_err;     /* -errno of the last failed connect(), 0 after a success */
     uint32_t seq;
     uint64_t generation; /* +1 at every successful (re)connection */
     int resumed;         /* RESUME succeeded once: re-send it after reconnecting */
@@ -57,6 +58,13 @@ void dl__rc_close(struct rc_conn *c);
 /* 1 in a process forked after dl__rc_open (the connection is the parent's),
  * with a message recorded on the log; 0 otherwise. */
 int dl__rc_forked(struct rc_conn *c);
+
+/* Why connecting to the socket at path failed with err (-errno), in words
+ * an operator can act on (no socket there, nothing listening, not a
+ * socket, permission denied), with a hint, into buf. Returns err, made
+ * -ENOTSOCK when the path exists but is not a socket. Also used by
+ * dirtylogd's admin client. */
+int dl__rc_connect_reason(const char *path, int err, char *buf, size_t len);
 
 /* One request/reply, reconnecting as needed. Returns the reply's error (0 or
  * -errno from the daemon), or a connection error (-ENOTCONN, -ETIMEDOUT,

@@ -29,6 +29,8 @@ const char *dl__wire_request_name(unsigned number)
 {
     if (number == DLW_ADMIN_RELEASE)
         return "ADMIN_RELEASE";
+    if (number == DLW_ADMIN_LIST)
+        return "ADMIN_LIST";
     if (number < sizeof request_names / sizeof request_names[0])
         return request_names[number];
     return NULL;

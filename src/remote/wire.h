@@ -51,6 +51,7 @@ enum dlw_request {
     DLW_IS_REMOTE_RECOVERING = 17,
     /* dirtylog extensions (>= 128) */
     DLW_ADMIN_RELEASE = 128, /* drop the marks of disconnected clients */
+    DLW_ADMIN_LIST = 129,    /* what the daemon hosts, a page at a time */
 };
 
 struct dlw_header {

@@ -133,7 +133,57 @@ ro 0 inspect n.log
 expect_in "$out" "10 may differ (10.00%) in 4 ranges" "inspect after marks"
 expect_in "$out" "10 dirty, 10 out of sync, 90 clean and in sync" "inspect state"
 ro 1 check n.log
+
 expect_in "$out" "10 of 100 regions may differ" "check dirty"
+
+# ---- --json of inspect and check; paths that are not UTF-8 -----------------
+# (every JSON output escapes strings with src/json.c: docs/dirtylog-tool.md)
+# json_ok <what>: $out is one valid JSON document (python3 -m json.tool).
+if command -v python3 >/dev/null 2>&1; then have_python=1; else
+    have_python=0
+    echo "note: no python3 here: JSON validity is checked by the expected keys only"
+fi
+json_ok() {
+    [ "$have_python" = 1 ] || return 0
+    if printf '%s' "$out" | python3 -m json.tool >/dev/null 2>&1; then ok; else
+        fail "$1: not valid JSON: $out"
+    fi
+}
+ro 0 inspect --json n.log
+json_ok "inspect --json"
+expect_in "$out" '{"path":"n.log","format":"native","version":1,"magic":"0x474f4c44","uuid":"' \
+    "inspect --json header"
+expect_in "$out" '"region_size":2,"region_count":100,"bitmap_offset":8192,"bit_set_means":"may_differ","superblock_slot":0,"target_sectors":200,"bitmap_bytes":4096,"log_bytes":12288,"device_bytes":12288,"block_device":false' \
+    "inspect --json sizes"
+expect_in "$out" '"may_differ":10,"range_count":4,"dirty":10,"out_of_sync":10,"clean_and_in_sync":90,"stray_bits":0}' \
+    "inspect --json counts"
+ro 1 check --json n.log
+json_ok "check --json"
+expect_in "$out" '"verdict":"valid_may_differ","exit_status":1,"problems":0,"format":"native","region_count":100,"may_differ":10,"range_count":4' \
+    "check --json verdict"
+expect_in "$out" '{"level":"ok","message":"native format version 1, superblock checksums verified"}' \
+    "check --json findings"
+# A name with a Latin-1 byte (not UTF-8), control characters and a quote.
+odd=$(printf 'caf\xe9\x01\x7f"q.log')
+odd_json='"path":"caf\u00e9\u0001\u007f\"q.log"'
+cp n.log "$odd"
+ro 0 inspect --json "$odd"
+json_ok "inspect --json of a non-UTF-8 name"
+expect_in "$out" "$odd_json" "inspect --json escapes the path"
+ro 1 check --json "$odd"
+json_ok "check --json of a non-UTF-8 name"
+expect_in "$out" "$odd_json" "check --json escapes the path"
+ro 0 dump --json "$odd"
+json_ok "dump --json of a non-UTF-8 name"
+expect_in "$out" "$odd_json" "dump --json escapes the path"
+rm -f "$odd"
+# A log that does not open: still one JSON object, the reason among the findings.
+ro 2 check --json "$(printf 'gone\xff.log')"
+json_ok "check --json of a missing file"
+expect_in "$out" '"path":"gone\u00ff.log","verdict":"invalid","exit_status":2,"problems":1,"format":null' \
+    "check --json missing"
+expect_in "$out" '{"level":"error","message":"cannot open gone\u00ff.log: No such file or directory"}' \
+    "check --json missing: the reason"
 
 # A large sparse log: 1 TiB at 64 KiB regions (16 Mi regions, 2 MiB bitmap).
 run "$DL" create --nosync big.log 1T 128
@@ -299,10 +349,12 @@ expect_in "$err" "4096 bytes past the end of the log" "check long"
 before=$(hash_all)
 for f in n.log d.log g.log g0.log g1.log c.log s.log sd.log dv.log t.log empty.log \
     garbage.log zero.log long.log; do
-    for cmd in inspect dump "dump --json" check; do
+    for cmd in inspect "inspect --json" dump "dump --json" check "check --json"; do
         # shellcheck disable=SC2086
         run "$DL" $cmd "$f"
         case $rc in 0 | 1 | 2) ;; *) fail "$cmd $f: exit $rc" ;; esac
+        # check --json answers with one JSON object whatever the log holds.
+        [ "$cmd" = "check --json" ] && json_ok "check --json $f"
     done
 done
 after=$(hash_all)

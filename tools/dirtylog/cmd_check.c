@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "tool.h"
 
 /* Both native superblock copies: each must be valid or never written, and
@@ -27,11 +28,11 @@ static int check_slots(struct logread *lr)
         }
         st[i] = dl__native_decode(rec[i], &s[i], why, sizeof why);
         if (st[i] == 0)
-            printf("ok: superblock slot %d: valid, generation %" PRIu64 ", %" PRIu64
-                   " regions of %" PRIu32 " sectors\n",
-                   i, s[i].generation, s[i].region_count, s[i].region_size);
+            tool_ok("superblock slot %d: valid, generation %" PRIu64 ", %" PRIu64
+                    " regions of %" PRIu32 " sectors",
+                    i, s[i].generation, s[i].region_count, s[i].region_size);
         else if (st[i] == 1)
-            printf("ok: superblock slot %d: never written (all zero)\n", i);
+            tool_ok("superblock slot %d: never written (all zero)", i);
         else {
             tool_error("superblock slot %d is corrupt: %s (the other copy is in use; the "
                        "redundancy against a torn write is lost)", i, why);
@@ -51,26 +52,57 @@ static int check_slots(struct logread *lr)
     return errors;
 }
 
+/* --json: one object on one line; the exit status is the same. */
+static int json_verdict(const char *path, const struct logread *lr, int status, int errors,
+                        const struct disk_scan_result *res)
+{
+    printf("{\"path\":");
+    dl__json_cstring(stdout, path);
+    printf(",\"verdict\":\"%s\",\"exit_status\":%d,\"problems\":%d",
+           status == EXIT_FAIL ? "invalid" : status == EXIT_DIFFERS ? "valid_may_differ" : "valid",
+           status, errors);
+    if (lr)
+        printf(",\"format\":\"%s\",\"region_count\":%" PRIu64, format_name(lr->info.format),
+               lr->info.region_count);
+    else
+        printf(",\"format\":null,\"region_count\":null");
+    if (res)
+        printf(",\"may_differ\":%" PRIu64 ",\"range_count\":%" PRIu64, res->may_differ,
+               res->ranges);
+    else
+        printf(",\"may_differ\":null,\"range_count\":null");
+    putchar(',');
+    tool_findings_json();
+    printf("}\n");
+    return tool_finish_stdout(status);
+}
+
 int cmd_check(int argc, char **argv)
 {
+    static const struct opt_spec specs[] = {{"json", 0}};
     struct parsed_args pa;
     int status;
-    if (parse_command("check", argc, argv, NULL, 0, 1, "missing the log path", &pa, &status))
+    if (parse_command("check", argc, argv, specs, 1, 1, "missing the log path", &pa, &status))
         return status;
+    int json = pa.values[0] != NULL;
+    if (json)
+        tool_findings_start();
     struct logread lr;
     if (logread_open(&lr, pa.operands[0]) != 0) {
+        if (json)
+            return json_verdict(pa.operands[0], NULL, EXIT_FAIL, 1, NULL);
         printf("%s: INVALID\n", pa.operands[0]);
         return tool_finish_stdout(EXIT_FAIL);
     }
     const struct disk_header_info *in = &lr.info;
     int errors = 0;
     if (in->format == DISK_FORMAT_NATIVE) {
-        printf("ok: native format version %" PRIu32 ", superblock checksums verified\n",
-               in->native.version);
+        tool_ok("native format version %" PRIu32 ", superblock checksums verified",
+                in->native.version);
         errors += check_slots(&lr);
     } else {
-        printf("ok: dm format version %" PRIu32 ", %" PRIu64 " regions (the dm format has no "
-               "checksum)\n", in->dm.version, in->region_count);
+        tool_ok("dm format version %" PRIu32 ", %" PRIu64 " regions (the dm format has no "
+                "checksum)", in->dm.version, in->region_count);
         if (in->dm.version == 1)
             tool_warning("dm log version 1: readable, rewritten as version 2 at the next resume");
     }
@@ -79,8 +111,8 @@ int cmd_check(int argc, char **argv)
     uint64_t need = in->format == DISK_FORMAT_NATIVE
                         ? dl__native_layout_bytes(in->region_count)
                         : dl__dm_layout_bytes(in->region_count, in->logical_block_size);
-    printf("ok: layout needs %" PRIu64 " bytes, the %s has %" PRIu64 "\n", need,
-           lr.is_blockdev ? "device" : "file", in->device_bytes);
+    tool_ok("layout needs %" PRIu64 " bytes, the %s has %" PRIu64, need,
+            lr.is_blockdev ? "device" : "file", in->device_bytes);
     if (in->device_bytes < need)
         tool_warning("the %s ends %" PRIu64 " bytes before the end of the padded log area "
                      "(the bitmap itself is complete)", lr.is_blockdev ? "device" : "file",
@@ -90,11 +122,12 @@ int cmd_check(int argc, char **argv)
                      in->device_bytes - need);
 
     struct disk_scan_result res;
-    if (logread_scan(&lr, NULL, NULL, &res) != 0) {
+    int scanned = logread_scan(&lr, NULL, NULL, &res) == 0;
+    if (!scanned) {
         errors++;
     } else {
-        printf("ok: bitmap read: %" PRIu64 " bytes at byte %" PRIu64 "\n", res.area_bytes,
-               in->bitmap_offset);
+        tool_ok("bitmap read: %" PRIu64 " bytes at byte %" PRIu64, res.area_bytes,
+                in->bitmap_offset);
         if (res.stray_bits) {
             tool_error("%" PRIu64 " bits at or past region_count (%" PRIu64 ") are set in the "
                        "bitmap; they must be 0", res.stray_bits, in->region_count);
@@ -102,6 +135,9 @@ int cmd_check(int argc, char **argv)
         }
     }
     logread_close(&lr);
+    if (json)
+        return json_verdict(lr.path, &lr, errors ? EXIT_FAIL : res.may_differ ? EXIT_DIFFERS : EXIT_OK,
+                            errors, scanned ? &res : NULL);
     if (errors) {
         printf("%s: INVALID (%d problem%s)\n", lr.path, errors, errors == 1 ? "" : "s");
         return tool_finish_stdout(EXIT_FAIL);

@@ -19,20 +19,6 @@ static int json_range(uint64_t first, uint64_t last, void *arg)
     return printf("%s[%" PRIu64 ",%" PRIu64 "]", (*count)++ ? "," : "", first, last) < 0;
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p); /* bytes >= 0x80 pass through (UTF-8 paths stay valid) */
-    }
-    putchar('"');
-}
-
 int cmd_dump(int argc, char **argv)
 {
     static const struct opt_spec specs[] = {{"json", 0}};
@@ -48,26 +34,8 @@ int cmd_dump(int argc, char **argv)
         r = logread_scan(&lr, text_range, NULL, &res);
     } else {
         /* The header first, ranges streamed, counts (known at the end) last. */
-        const struct disk_header_info *in = &lr.info;
-        printf("{\"path\":");
-        json_string(lr.path);
-        printf(",\"format\":\"%s\"", format_name(in->format));
-        if (in->format == DISK_FORMAT_NATIVE) {
-            char uuid[37];
-            uuid_text(in->native.uuid, uuid);
-            printf(",\"version\":%" PRIu32 ",\"magic\":\"0x%08x\",\"uuid\":\"%s\","
-                   "\"generation\":%" PRIu64 ",\"incompat\":%" PRIu32 ",\"compat\":%" PRIu32
-                   ",\"region_size\":%" PRIu32,
-                   in->native.version, DLN_MAGIC, uuid, in->native.generation,
-                   in->native.incompat, in->native.compat, in->native.region_size);
-        } else {
-            printf(",\"version\":%" PRIu32 ",\"magic\":\"0x%08x\",\"region_size\":null",
-                   in->dm.version, DLM_MAGIC);
-        }
-        printf(",\"region_count\":%" PRIu64 ",\"bitmap_offset\":%" PRIu64
-               ",\"bit_set_means\":\"%s\",\"ranges\":[",
-               in->region_count, in->bitmap_offset,
-               in->one_means_clean ? "clean_and_in_sync" : "may_differ");
+        json_log_header(&lr, lr.info.region_size);
+        printf(",\"ranges\":[");
         int count = 0;
         r = logread_scan(&lr, json_range, &count, &res);
         if (r == 0)

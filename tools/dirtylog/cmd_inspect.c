@@ -39,12 +39,35 @@ int region_size_option(const char *value, const struct logread *lr, uint32_t *rs
     return 0;
 }
 
+/* --json: the header fields of dump --json, then the sizes and counts of
+ * the text rows (one object on one line). */
+static void inspect_json(const struct logread *lr, uint32_t rs, const struct disk_scan_result *res,
+                         uint64_t layout)
+{
+    const struct disk_header_info *in = &lr->info;
+    json_log_header(lr, rs);
+    if (in->format == DISK_FORMAT_NATIVE)
+        printf(",\"superblock_slot\":%d", in->native_slot);
+    uint64_t sectors = in->region_count * rs;
+    if (rs && sectors / rs == in->region_count)
+        printf(",\"target_sectors\":%" PRIu64, sectors);
+    else
+        printf(",\"target_sectors\":null");
+    printf(",\"bitmap_bytes\":%" PRIu64 ",\"log_bytes\":%" PRIu64 ",\"device_bytes\":%" PRIu64
+           ",\"block_device\":%s,\"may_differ\":%" PRIu64 ",\"range_count\":%" PRIu64
+           ",\"dirty\":%" PRIu64 ",\"out_of_sync\":%" PRIu64 ",\"clean_and_in_sync\":%" PRIu64
+           ",\"stray_bits\":%" PRIu64 "}\n",
+           res->area_bytes, layout, in->device_bytes, lr->is_blockdev ? "true" : "false",
+           res->may_differ, res->ranges, res->may_differ, res->may_differ,
+           in->region_count - res->may_differ, res->stray_bits);
+}
+
 int cmd_inspect(int argc, char **argv)
 {
-    static const struct opt_spec specs[] = {{"region-size", 1}};
+    static const struct opt_spec specs[] = {{"region-size", 1}, {"json", 0}};
     struct parsed_args pa;
     int status, r;
-    if (parse_command("inspect", argc, argv, specs, 1, 1, "missing the log path", &pa, &status))
+    if (parse_command("inspect", argc, argv, specs, 2, 1, "missing the log path", &pa, &status))
         return status;
     struct logread lr;
     if (logread_open(&lr, pa.operands[0]) != 0)
@@ -59,6 +82,17 @@ int cmd_inspect(int argc, char **argv)
     if (logread_scan(&lr, NULL, NULL, &res) != 0) {
         logread_close(&lr);
         return EXIT_FAIL;
+    }
+    uint64_t layout = in->format == DISK_FORMAT_DM
+                          ? dl__dm_layout_bytes(in->region_count, in->logical_block_size)
+                          : in->layout_bytes;
+    if (pa.values[1]) {
+        inspect_json(&lr, rs, &res, layout);
+        if (res.stray_bits)
+            tool_warning("%s: %" PRIu64 " bits past region_count are set (should be 0); run "
+                         "'dirtylog check'", lr.path, res.stray_bits);
+        logread_close(&lr);
+        return tool_finish_stdout(EXIT_OK);
     }
     char b1[32], b2[32];
     row("Filename", "%s", lr.path);
@@ -100,9 +134,6 @@ int cmd_inspect(int argc, char **argv)
     }
     row("Bitmap", "%" PRIu64 " bytes at byte %" PRIu64 ", bit set = %s", res.area_bytes,
         in->bitmap_offset, in->one_means_clean ? "clean and in sync" : "may differ");
-    uint64_t layout = in->format == DISK_FORMAT_DM
-                          ? dl__dm_layout_bytes(in->region_count, in->logical_block_size)
-                          : in->layout_bytes;
     human_bytes(layout, b1, sizeof b1);
     human_bytes(in->device_bytes, b2, sizeof b2);
     row("Log Size", "%" PRIu64 " bytes (%s); %s holds %" PRIu64 " bytes (%s)", layout,

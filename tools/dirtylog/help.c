@@ -28,26 +28,30 @@ static const struct {
      "                   holding a log or data (an empty file needs no --force)\n"
      "      --max-bitmap B  the largest bitmap allowed, in bytes (units K, M, G,\n"
      "                   T, P accepted; default 1G); more is refused\n"},
-    {"inspect", "dirtylog inspect [--region-size <size>] <path>",
+    {"inspect", "dirtylog inspect [--json] [--region-size <size>] <path>",
      "    Print the header (format, version, magic, uuid, generation, feature\n"
      "    flags), the region size and count, the target size covered, and how many\n"
      "    regions are dirty / out of sync, with a percentage (like mdadm -X). Both\n"
      "    formats store ONE bit per region meaning \"may differ\" (dirty or out of\n"
      "    sync), so the two counts are equal. The dm format does not store the\n"
-     "    region size: --region-size supplies it for the sizes shown.\n"},
+     "    region size: --region-size supplies it for the sizes shown. --json\n"
+     "    prints the same as one JSON object (the header fields of dump --json,\n"
+     "    then the sizes and counts).\n"},
     {"dump", "dirtylog dump [--json] <path>",
      "    Print the regions that may differ as ranges, one per line (\"0-5\",\n"
      "    \"17\"), in ascending order; nothing for a clean log. --json prints one\n"
      "    object: the header fields, \"ranges\": [[first,last], ...], \"may_differ\"\n"
      "    and \"range_count\". The bitmap is read in one pass; the output has one\n"
      "    line (or pair) per range, never one per region.\n"},
-    {"check", "dirtylog check <path>",
+    {"check", "dirtylog check [--json] <path>",
      "    Validate the log: the header or both superblock copies (magic,\n"
      "    version, checksums, fields, agreement of the copies), the file or device\n"
      "    size against the layout, and that bits past region_count are 0.\n"
      "    Exit status 0: valid, every region clean and in sync; 1: valid, some\n"
      "    regions may differ (dirty or out of sync); 2: invalid, corrupt or\n"
-     "    unreadable (or a usage error). Problems are printed on stderr.\n"},
+     "    unreadable (or a usage error). Problems are printed on stderr. --json\n"
+     "    prints one JSON object: the verdict, the exit status, the counts and\n"
+     "    every finding (level ok, warning or error, and its message).\n"},
     {"convert",
      "dirtylog convert [--force] [--region-size <size>] <in> <out> --to native|dm",
      "    Write <out> in the format given by --to with the same region count and\n"
@@ -88,7 +92,9 @@ void print_manual(void)
            "    format: native, or dm (the Linux dm-mirror disk log, version 2).\n"
            "    inspect, dump and check detect the format, open the log read-only and\n"
            "    never write; create and convert write only their output.\n"
-           "    Options may come before or after the operands; -- ends the options.\n\n"
+           "    Options may come before or after the operands; -- ends the options.\n"
+           "    JSON output is valid JSON whatever the bytes of a path: bytes that are\n"
+           "    not UTF-8 are written as \\u00XX of the byte.\n\n"
            "COMMANDS\n");
     for (size_t i = 0; i < NSECTIONS; i++)
         printf("  %s\n%s\n", sections[i].synopsis, sections[i].text);

@@ -1,16 +1,83 @@
 /* dirtylog(1): inspect, check, dump, create and convert disk dirty logs.
  * The manual is `dirtylog --help` (help.c) and docs/dirtylog-tool.md. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "tool.h"
 
 const char *tool_cmd;
 
+/* Findings recorded for a JSON report (tool_findings_start). */
+static struct finding {
+    const char *level;
+    char *text;
+} *findings;
+static size_t nfindings;
+static int collecting;
+
+static void record(const char *level, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    struct finding *nf = realloc(findings, (nfindings + 1) * sizeof *nf);
+    char *text = strdup(buf);
+    if (nf)
+        findings = nf;
+    if (!nf || !text) {
+        free(text);
+        return; /* out of memory: the finding is still on stderr (or stdout) */
+    }
+    findings[nfindings++] = (struct finding){level, text};
+}
+
+void tool_findings_start(void)
+{
+    collecting = 1;
+}
+
+void tool_ok(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (collecting) {
+        record("ok", fmt, ap);
+    } else {
+        fputs("ok: ", stdout);
+        vprintf(fmt, ap);
+        putchar('\n');
+    }
+    va_end(ap);
+}
+
+void tool_findings_json(void)
+{
+    printf("\"findings\":[");
+    for (size_t i = 0; i < nfindings; i++) {
+        printf("%s{\"level\":\"%s\",\"message\":", i ? "," : "", findings[i].level);
+        dl__json_cstring(stdout, findings[i].text);
+        putchar('}');
+        free(findings[i].text);
+    }
+    putchar(']');
+    free(findings);
+    findings = NULL;
+    nfindings = 0;
+    collecting = 0;
+}
+
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {
+    if (collecting && *kind) {
+        va_list copy;
+        va_copy(copy, ap);
+        record(strcmp(kind, "error: ") == 0 ? "error" : "warning", fmt, copy);
+        va_end(copy);
+    }
     fflush(stdout);
     fprintf(stderr, "dirtylog%s%s: %s", tool_cmd ? " " : "", tool_cmd ? tool_cmd : "", kind);
     vfprintf(stderr, fmt, ap);

@@ -23,6 +23,14 @@ void tool_warning(const char *fmt, ...) DL_PRINTF(1, 2);
 /* A usage error: the message, then the subcommand's synopsis, on stderr;
  * returns EXIT_FAIL. */
 int tool_usage_error(const char *fmt, ...) DL_PRINTF(1, 2);
+/* A JSON report of findings (check --json): after tool_findings_start(),
+ * tool_ok(), tool_error() and tool_warning() also record what they say
+ * (errors and warnings still go to stderr; tool_ok() then prints nothing);
+ * tool_findings_json() prints "findings":[{"level":..,"message":..},...]
+ * and stops recording. Without it tool_ok() prints "ok: <text>". */
+void tool_findings_start(void);
+void tool_ok(const char *fmt, ...) DL_PRINTF(1, 2);
+void tool_findings_json(void);
 /* Flush stdout and report a write error (EXIT_FAIL) if there was one. */
 int tool_finish_stdout(int status);
 
@@ -80,6 +88,13 @@ int logread_scan(struct logread *lr, disk_range_fn fn, void *arg, struct disk_sc
 const char *format_name(int format);
 /* uuid as 8-4-4-4-12 lower-case hex. */
 void uuid_text(const uint8_t uuid[16], char out[37]);
+
+/* The header fields every JSON output shares (json_out.c): prints
+ * {"path":..,"format":..,"version":..,"magic":..,[native: "uuid",
+ * "generation","incompat","compat",]"region_size":rs or null,
+ * "region_count","bitmap_offset","bit_set_means" -- without the closing
+ * brace. Strings are escaped by dl__json_string (src/json.h). */
+void json_log_header(const struct logread *lr, uint32_t rs);
 
 /* ---- writing a new log (newlog.c) ---- */
 

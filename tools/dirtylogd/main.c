@@ -18,10 +18,12 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "confine.h"
 #include "kernel.h"
 #include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
+#include "pidfile.h"
 #include "state.h" /* dld_state_dirs_overlap */
 
 #define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
@@ -94,7 +96,11 @@ static void usage(FILE *f)
 "  -r, --release UUID[:TAG]\n"
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
-"                          only the client whose tag -v printed) and exit\n"
+"                          only the client whose tag -v or --list printed) and exit\n"
+"  -l, --list [--json]     do not serve: list the running daemon's logs and their\n"
+"                          clients (root sees all; others their own) and exit\n"
+"      --pidfile PATH      write the daemon's pid there once it listens (locked;\n"
+"                          refuses to start if a running daemon holds it)\n"
 "      --kernel            also serve Linux device-mapper's `userspace` log\n"
 "                          (dm-mirror) over the kernel connector (root, in the\n"
 "                          initial network namespace)\n"
@@ -145,69 +151,14 @@ static int parse_allow(char *list, uid_t **out, size_t *n)
     return 0;
 }
 
-/* --release: one ADMIN_RELEASE request to the running daemon. */
-static int admin_release(const char *path, const char *spec)
+/* The listeners are up (net.h, ready): now the pid file names us. */
+static int write_pidfile(void *arg)
 {
-    struct dlw_header h;
-    char uuid[DLW_UUID_SIZE + 32];
-    snprintf(uuid, sizeof uuid, "%s", spec);
-    uint8_t msg[DLW_HEADER_SIZE + 8];
-    char *colon = strrchr(uuid, ':');
-    uint32_t plen = 0;
-    if (colon) {
-        *colon = '\0';
-        char *end;
-        errno = 0;
-        uint64_t tag = strtoull(colon + 1, &end, 16);
-        if (errno || !colon[1] || *end || tag > UINT32_MAX) {
-            fprintf(stderr, "dirtylogd: bad client tag '%s' (8 hex digits, as -v prints)\n",
-                    colon + 1);
-            return 2;
-        }
-        put_le64(msg + DLW_HEADER_SIZE, tag);
-        plen = 8;
-    }
-    if (dl__wire_request_header(&h, uuid, 0, 1, DLW_ADMIN_RELEASE, plen) < 0) {
-        fprintf(stderr, "dirtylogd: bad uuid '%s'\n", uuid);
-        return 2;
-    }
-    dl__wire_encode_header(&h, msg);
-
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        fprintf(stderr, "dirtylogd: cannot connect to %s: %s\n", path, strerror(errno));
-        return 1;
-    }
-    uint8_t rep[DLW_HEADER_SIZE + 4096];
-    size_t got = 0;
-    int ok = write(fd, msg, DLW_HEADER_SIZE + plen) == (ssize_t)(DLW_HEADER_SIZE + plen);
-    struct dlw_header rh;
-    while (ok) {
-        ssize_t k = read(fd, rep + got, sizeof rep - got);
-        if (k <= 0) {
-            ok = 0;
-            break;
-        }
-        got += (size_t)k;
-        if (got >= DLW_HEADER_SIZE && dl__wire_decode_header(rep, 4096, &rh) == 0 &&
-            got >= DLW_HEADER_SIZE + rh.data_size)
-            break;
-    }
-    close(fd);
-    if (!ok) {
-        fprintf(stderr, "dirtylogd: no answer from %s\n", path);
-        return 1;
-    }
-    if (rh.error < 0) {
-        fprintf(stderr, "dirtylogd: release failed: %s%s%.*s\n", strerror(-rh.error),
-                rh.data_size ? ": " : "", (int)rh.data_size, (const char *)rep + DLW_HEADER_SIZE);
-        return 1;
-    }
-    printf("released %" PRIu64 " client(s)\n",
-           rh.data_size >= 8 ? get_le64(rep + DLW_HEADER_SIZE) : 0);
-    return 0;
+    struct dld_pidfile *pf = arg;
+    int r = dld_pidfile_write(pf);
+    if (r < 0)
+        say(LOG_ERR, "cannot write pid file %s: %s", pf->path, strerror(-r));
+    return r;
 }
 
 int main(int argc, char **argv)
@@ -236,6 +187,9 @@ int main(int argc, char **argv)
         {"max-log-memory", required_argument, NULL, 8},
         {"max-uid-memory", required_argument, NULL, 9},
         {"kernel", no_argument, NULL, 30},
+        {"pidfile", required_argument, NULL, 12},
+        {"list", no_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 13},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -248,10 +202,12 @@ int main(int argc, char **argv)
     char **devices = NULL;
     size_t ndevices = 0;
     const char *state_dir = DLD_DEFAULT_STATE_DIR;
+    const char *pidfile_path = NULL;
+    int list = 0, json = 0;
     int socket_given = 0, kernel = 0;
     unsigned long v;
     int c;
-    while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:lh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
             cfg.socket_path = optarg;
@@ -316,6 +272,13 @@ int main(int argc, char **argv)
         case 10:
             log_dir = optarg;
             break;
+        case 12:
+            pidfile_path = optarg;
+            break;
+        case 'l':
+        case 13:
+            *(c == 'l' ? &list : &json) = 1;
+            break;
         case 11: {
             char **nd = realloc(devices, (ndevices + 1) * sizeof *nd);
             if (!nd)
@@ -357,9 +320,18 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (release) {
+    if (release && list) {
+        fprintf(stderr, "dirtylogd: --release and --list are separate commands\n");
+        return 2;
+    }
+    if (release || list) {
         free(allow);
-        return admin_release(socket_given ? cfg.socket_path : dl__wire_default_socket_path(), release);
+        const char *path = socket_given ? cfg.socket_path : dl__wire_default_socket_path();
+        return release ? dld_admin_release(path, release) : dld_admin_list(path, json);
+    }
+    if (json) {
+        fprintf(stderr, "dirtylogd: --json goes with --list\n");
+        return 2;
     }
     if (kernel && geteuid() != 0) {
         fprintf(stderr, "dirtylogd: --kernel needs root: the kernel ignores replies from "
@@ -410,6 +382,16 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
 
+    /* Before daemon() (its child inherits the lock): a refusal is seen. */
+    struct dld_pidfile pidfile = {.fd = -1};
+    if (pidfile_path && dld_pidfile_claim(&pidfile, pidfile_path, why, sizeof why) < 0) {
+        fprintf(stderr, "dirtylogd: %s\n", why);
+        return 1;
+    }
+    if (pidfile_path) {
+        cfg.ready = write_pidfile;
+        cfg.ready_arg = &pidfile;
+    }
     if (!foreground) {
         openlog("dirtylogd", LOG_PID, LOG_DAEMON);
         if (daemon(0, 0) < 0) {
@@ -431,6 +413,7 @@ int main(int argc, char **argv)
         say(LOG_ERR, "kernel: cannot check the state directory for a previous boot");
     if (dld_server_open_state(&srv, state_dir) < 0) {
         dld_server_destroy(&srv);
+        dld_pidfile_release(&pidfile);
         return 1;
     }
     if (boot[0])
@@ -452,6 +435,7 @@ int main(int argc, char **argv)
     int failed = dld_server_flush_all(&srv);
     dld_server_destroy(&srv);
     dld_confine_fini(&confine);
+    dld_pidfile_release(&pidfile);
     free(allow);
     if (r < 0)
         say(LOG_ERR, "stopped: %s", strerror(-r));

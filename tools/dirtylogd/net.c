@@ -384,6 +384,8 @@ int dld_net_run(struct dld_server *srv, const struct dld_net_config *cfg, int st
             break;
     }
 
+    if (r == 0 && cfg->ready)
+        r = cfg->ready(cfg->ready_arg);
     a.max_conns = conns_fd_room(cfg->max_clients);
     if (r == 0 && a.max_conns < cfg->max_clients)
         SAY(srv, LOG_WARNING,

@@ -35,6 +35,10 @@ struct dld_net_config {
     unsigned io_timeout;
     const uid_t *allow;      /* peers allowed on unix sockets */
     size_t nallow;
+    /* If set: called once every listener listens, before the first accept
+     * (main.c writes --pidfile then); < 0 (-errno) stops the daemon. */
+    int (*ready)(void *arg);
+    void *ready_arg;
 };
 
 /* Serve until stop_fd becomes readable; then close every connection (their

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "list.h"
 #include "server_internal.h"
 #include "state.h"
 
@@ -104,6 +105,11 @@ static int do_admin_release(struct op *o)
                     : r == -EBUSY ? ": that client is connected" : "");
     dld_reply_u64(o->rp, (uint64_t)r);
     return 0;
+}
+
+static int do_admin_list(struct op *o)
+{
+    return dld__list(o->srv, o->rq, o->rp);
 }
 
 /* ---- session requests (L pinned and locked, s the caller's session) ----- */
@@ -318,6 +324,7 @@ static const struct handler handlers[] = {
     [DLW_STATUS_TABLE] = {do_status_table, 1, PAYLOAD_NONE},
     [DLW_IS_REMOTE_RECOVERING] = {do_is_remote_recovering, 1, PAYLOAD_REGION},
     [DLW_ADMIN_RELEASE] = {do_admin_release, 0, PAYLOAD_OWN},
+    [DLW_ADMIN_LIST] = {do_admin_list, 0, PAYLOAD_OWN},
 };
 
 static int need_len(size_t len, size_t want, struct dld_reply *rp)

@@ -19,6 +19,8 @@ static atomic_uint_fast64_t next_conn_id = 1;
 static void close_conn(struct worker *w, size_t i)
 {
     struct wconn *c = w->conns[i];
+    SAY(w->srv, LOG_INFO, "conn %" PRIu64 " (uid %ld, pid %ld): closed", c->proto.id,
+        (long)c->uid, (long)c->proto.peer_pid);
     dld_conn_closed(w->srv, &c->proto);
     close(c->fd);
     if (c->uid_counted)
@@ -63,6 +65,8 @@ static void adopt_inbox(struct worker *w)
         dld_conn_init(&c->proto, atomic_fetch_add(&next_conn_id, 1));
         c->proto.peer_uid = a->uid;
         c->proto.peer_pid = a->pid;
+        SAY(w->srv, LOG_INFO, "conn %" PRIu64 " (uid %ld, pid %ld): connected", c->proto.id,
+            (long)a->uid, (long)a->pid);
         c->last_active_ms = now;
         w->pfds[1 + w->n] = (struct pollfd){.fd = c->fd, .events = POLLIN};
         w->conns[w->n++] = c;
