@@ -50,6 +50,12 @@ static int test_round_trips(void)
     CHECK_EQ(m.type, CLM_REQUEST_WORK);
     check_lengths(buf, n);
 
+    n = clm_encode_barrier(buf, 4);
+    REQUIRE_EQ(clm_decode(buf, n, &m), 0);
+    CHECK_EQ(m.type, CLM_BARRIER);
+    CHECK_U64(m.seq, 4);
+    check_lengths(buf, n);
+
     n = clm_encode_set_sync(buf, 6, 123456789, 1);
     REQUIRE_EQ(clm_decode(buf, n, &m), 0);
     CHECK_EQ(m.type, CLM_SET_SYNC);

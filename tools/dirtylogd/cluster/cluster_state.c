@@ -270,6 +270,10 @@ static int apply(struct cls_state *st, uint32_t from, const struct clm_msg *m)
         return apply_request_work(st, from, m);
     case CLM_SET_SYNC:
         return apply_set_sync(st, from, m);
+    case CLM_BARRIER: /* changes nothing: its sender now knows it has seen all before it */
+        if (from == st->me && st->ops.applied)
+            st->ops.applied(st->arg, m->seq, st->rep.applied, 0, 0);
+        return 0;
     case CLM_DURABLE:
         if (from != cls_writer(st))
             return 0; /* only the writer's word counts */

@@ -252,6 +252,10 @@ static int wait_applied(struct cl_log *c, uint64_t upto, int durable)
         if (pthread_cond_timedwait(&c->changed, &c->lock, &until) == ETIMEDOUT)
             r = -ETIMEDOUT;
     }
+    cl_say(c, LOG_ERR, "waited %d s for own message %" PRIu64 " (%zu outstanding, durable %" PRIu64
+           " of %" PRIu64 ", %s, %s)", CL_WAIT_S, upto, c->outstanding.len, c->st.durable,
+           c->last_index, c->st.in_round ? "in a round" : "no round",
+           c->st.failed ? "failed" : "replica ok");
     dl_log_errorf(c->log, "%s", c->lost ? "lost the connection to corosync"
                                : c->st.failed ? "this node's replica failed"
                                : durable ? "the writer did not report the flush durable in time"
@@ -260,6 +264,9 @@ static int wait_applied(struct cl_log *c, uint64_t upto, int durable)
 }
 
 /* ---- the ops --------------------------------------------------------------- */
+
+enum small { SMALL_WORK, SMALL_SET_SYNC, SMALL_BARRIER };
+static int send_and_wait(struct cl_log *c, enum small type, uint64_t region, int in_sync);
 
 static struct cl_log *ctx(dl_log *log)
 {
@@ -271,9 +278,19 @@ static uint32_t cl_get_region_size(dl_log *log)
     return ctx(log)->region_size;
 }
 
+/* A read sees every change the cluster delivered before it began: a flush
+ * another node acknowledged was delivered there, so it comes before this
+ * member's barrier in the agreed order. Without the group (lost, no state)
+ * the local replica answers. */
+static void read_barrier(struct cl_log *c)
+{
+    (void)send_and_wait(c, SMALL_BARRIER, 0, 0);
+}
+
 static int cl_is_clean(dl_log *log, uint64_t region)
 {
     struct cl_log *c = ctx(log);
+    read_barrier(c);
     pthread_mutex_lock(&c->lock);
     int r = !dl__u64map_get(&c->pend_mark, region) && cls_is_clean(&c->st, region);
     pthread_mutex_unlock(&c->lock);
@@ -282,8 +299,9 @@ static int cl_is_clean(dl_log *log, uint64_t region)
 
 static int cl_in_sync(dl_log *log, uint64_t region, int can_block)
 {
-    (void)can_block;
     struct cl_log *c = ctx(log);
+    if (can_block)
+        read_barrier(c);
     pthread_mutex_lock(&c->lock);
     int r = cls_in_sync(&c->st, region);
     pthread_mutex_unlock(&c->lock);
@@ -392,8 +410,8 @@ static int cl_flush(dl_log *log)
     return r;
 }
 
-/* Send one small own message (REQUEST_WORK or SET_SYNC) and wait for it. */
-static int send_and_wait(struct cl_log *c, int set_sync, uint64_t region, int in_sync)
+/* Send one small own message and wait until it was applied here. */
+static int send_and_wait(struct cl_log *c, enum small type, uint64_t region, int in_sync)
 {
     uint8_t buf[CLM_SET_SYNC_SIZE];
     int added;
@@ -404,9 +422,10 @@ static int send_and_wait(struct cl_log *c, int set_sync, uint64_t region, int in
     if (r == 0 && !dl__u64map_put(&c->outstanding, (seq = cls_next_seq(&c->st)), &added))
         r = -ENOMEM;
     if (r == 0) {
-        len = set_sync ? clm_encode_set_sync(buf, seq, region, in_sync)
-                       : clm_encode_request_work(buf, seq);
-        if (!set_sync)
+        len = type == SMALL_SET_SYNC ? clm_encode_set_sync(buf, seq, region, in_sync)
+              : type == SMALL_WORK   ? clm_encode_request_work(buf, seq)
+                                     : clm_encode_barrier(buf, seq);
+        if (type == SMALL_WORK)
             c->work_seq = seq;
     }
     pthread_mutex_unlock(&c->lock);
@@ -429,7 +448,7 @@ static int cl_get_resync_work(dl_log *log, uint64_t *region)
     if (no_quorum(c) < 0)
         return -EIO;
     pthread_mutex_lock(&c->work_lock);
-    int r = send_and_wait(c, 0, 0, 0);
+    int r = send_and_wait(c, SMALL_WORK, 0, 0);
     if (r == 0) {
         pthread_mutex_lock(&c->lock);
         r = c->work_found;
@@ -446,12 +465,13 @@ static int cl_set_region_sync(dl_log *log, uint64_t region, int in_sync)
     struct cl_log *c = ctx(log);
     if (no_quorum(c) < 0)
         return -EIO;
-    return send_and_wait(c, 1, region, in_sync);
+    return send_and_wait(c, SMALL_SET_SYNC, region, in_sync);
 }
 
 static int cl_get_sync_count(dl_log *log, uint64_t *count)
 {
     struct cl_log *c = ctx(log);
+    read_barrier(c);
     pthread_mutex_lock(&c->lock);
     *count = cls_sync_count(&c->st);
     pthread_mutex_unlock(&c->lock);
@@ -461,6 +481,7 @@ static int cl_get_sync_count(dl_log *log, uint64_t *count)
 static int cl_is_remote_recovering(dl_log *log, uint64_t region)
 {
     struct cl_log *c = ctx(log);
+    read_barrier(c);
     pthread_mutex_lock(&c->lock);
     uint32_t who = cls_recovering(&c->st, region);
     pthread_mutex_unlock(&c->lock);
