@@ -25,6 +25,9 @@
 #include "net.h"
 #include "pidfile.h"
 #include "state.h" /* dld_state_dirs_overlap */
+#ifdef DLD_HAVE_CLUSTER
+#include "cluster_type.h"
+#endif
 
 #define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
 
@@ -104,6 +107,8 @@ static void usage(FILE *f)
 "      --kernel            also serve Linux device-mapper's `userspace` log\n"
 "                          (dm-mirror) over the kernel connector (root, in the\n"
 "                          initial network namespace)\n"
+"      --cluster           join corosync and host clustered_core and clustered_disk\n"
+"                          logs shared by several hosts (see dirtylogd(8))\n"
 "  -h, --help              this text\n"
 "\n"
 "Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
@@ -190,6 +195,7 @@ int main(int argc, char **argv)
         {"pidfile", required_argument, NULL, 12},
         {"list", no_argument, NULL, 'l'},
         {"json", no_argument, NULL, 13},
+        {"cluster", no_argument, NULL, 31},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -204,7 +210,7 @@ int main(int argc, char **argv)
     const char *state_dir = DLD_DEFAULT_STATE_DIR;
     const char *pidfile_path = NULL;
     int list = 0, json = 0;
-    int socket_given = 0, kernel = 0;
+    int socket_given = 0, kernel = 0, cluster = 0;
     unsigned long v;
     int c;
     while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:lh", opts, NULL)) != -1) {
@@ -307,6 +313,14 @@ int main(int argc, char **argv)
         case 30:
             kernel = 1;
             break;
+        case 31:
+#ifndef DLD_HAVE_CLUSTER
+            fprintf(stderr, "dirtylogd: --cluster: this dirtylogd was built without corosync "
+                            "(libcpg, libquorum)\n");
+            return 2;
+#endif
+            cluster = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -406,6 +420,18 @@ int main(int argc, char **argv)
     srv.verbose = verbose;
     srv.confine = &confine;
     srv.logf = say;
+#ifdef DLD_HAVE_CLUSTER
+    if (cluster) {
+        if (dld_cluster_register() < 0) {
+            say(LOG_ERR, "cannot register the clustered log types");
+            dld_server_destroy(&srv);
+            dld_pidfile_release(&pidfile);
+            return 1;
+        }
+        srv.create_cluster_log = dld_cluster_create_log;
+    }
+#endif
+    (void)cluster;
     char boot[DLD_BOOT_ID_MAX] = ""; /* kernel sessions end with their boot */
     if (kernel_fd >= 0 && dld_kernel_boot_id(boot) < 0)
         boot[0] = '\0';

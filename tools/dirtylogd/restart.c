@@ -128,7 +128,7 @@ static void load_one(void *arg, const char *uuid, const struct dld_state *st, in
     char *rehost = error == 0 ? rehost_ctr(st->ctr) : NULL;
     if (error == 0 && rp && rehost && (L->ctr = strdup(st->ctr)) != NULL) {
         L->owner_uid = st->owner_uid;
-        error = dld__create_hosted_log(srv, rehost, &L->log, rp);
+        error = dld__create_hosted_log(srv, L->uuid, rehost, &L->log, rp);
         err = rp->len ? (const char *)rp->data : "cannot create the log";
     } else if (error == 0) {
         error = -ENOMEM;
