@@ -95,17 +95,25 @@ static int valid_node(unsigned node)
 
 const char *clu_which(const char *name)
 {
-    static char found[8][256];
-    static unsigned next;
+    /* Found paths stay valid for the program's life (one entry per name). */
+    static struct {
+        char name[32];
+        char path[256];
+    } found[16];
+    unsigned i = 0;
+    for (; i < 16 && found[i].name[0]; i++)
+        if (strcmp(found[i].name, name) == 0)
+            return found[i].path;
+    if (i == 16 || strlen(name) >= sizeof found[0].name)
+        return NULL;
     const char *path = getenv("PATH");
     char dirs[1024];
     snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "");
     for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char *slot = found[next % 8];
-        snprintf(slot, sizeof found[0], "%s/%s", d, name);
-        if (access(slot, X_OK) == 0) {
-            next++;
-            return slot;
+        snprintf(found[i].path, sizeof found[i].path, "%s/%s", d, name);
+        if (access(found[i].path, X_OK) == 0) {
+            snprintf(found[i].name, sizeof found[i].name, "%s", name);
+            return found[i].path;
         }
     }
     return NULL;

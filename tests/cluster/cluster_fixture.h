@@ -88,7 +88,8 @@ const char *clu_dir(void);        /* the run's temporary directory */
 const char *clu_shared_dir(void); /* <dir>/shared, every daemon's --log-dir */
 const char *clu_node_dir(unsigned node);
 const char *clu_node_ns(unsigned node);
-/* Absolute path of a program found in PATH, /usr/sbin or /sbin, or NULL. */
+/* Absolute path of a program found in PATH, /usr/sbin or /sbin, or NULL
+ * (main thread only; the string stays valid). */
 const char *clu_which(const char *name);
 
 /* Milliseconds scaled for slow runs: DL_TEST_SCALE does not apply; under
