@@ -22,6 +22,9 @@
 #include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
 #include "state.h" /* dld_state_dirs_overlap */
+#ifdef DLD_HAVE_CLUSTER
+#include "cluster_type.h"
+#endif
 
 #define DLD_DEFAULT_STATE_DIR "/var/lib/dirtylogd/state"
 
@@ -95,6 +98,8 @@ static void usage(FILE *f)
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
 "                          only the client whose tag -v printed) and exit\n"
+"      --cluster           join corosync and host clustered_core and clustered_disk\n"
+"                          logs (docs/cluster.md)\n"
 "  -h, --help              this text\n"
 "\n"
 "Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
@@ -232,6 +237,7 @@ int main(int argc, char **argv)
         {"max-regions", required_argument, NULL, 7},
         {"max-log-memory", required_argument, NULL, 8},
         {"max-uid-memory", required_argument, NULL, 9},
+        {"cluster", no_argument, NULL, 12},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -244,7 +250,7 @@ int main(int argc, char **argv)
     char **devices = NULL;
     size_t ndevices = 0;
     const char *state_dir = DLD_DEFAULT_STATE_DIR;
-    int socket_given = 0;
+    int socket_given = 0, cluster = 0;
     unsigned long v;
     int c;
     while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:h", opts, NULL)) != -1) {
@@ -337,6 +343,14 @@ int main(int argc, char **argv)
             else
                 limits.max_payload = (uint32_t)v;
             break;
+        case 12:
+#ifndef DLD_HAVE_CLUSTER
+            fprintf(stderr, "dirtylogd: --cluster: this dirtylogd was built without corosync "
+                            "(libcpg, libquorum)\n");
+            return 2;
+#endif
+            cluster = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -407,6 +421,17 @@ int main(int argc, char **argv)
     srv.verbose = verbose;
     srv.confine = &confine;
     srv.logf = say;
+#ifdef DLD_HAVE_CLUSTER
+    if (cluster) {
+        if (dld_cluster_register() < 0) {
+            say(LOG_ERR, "cannot register the clustered log types");
+            dld_server_destroy(&srv);
+            return 1;
+        }
+        srv.create_cluster_log = dld_cluster_create_log;
+    }
+#endif
+    (void)cluster;
     if (dld_server_open_state(&srv, state_dir) < 0) {
         dld_server_destroy(&srv);
         return 1;

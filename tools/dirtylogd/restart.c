@@ -99,7 +99,7 @@ static void load_one(void *arg, const char *uuid, const struct dld_state *st, in
     }
     if (error == 0 && rp && (L->ctr = strdup(st->ctr)) != NULL) {
         L->owner_uid = st->owner_uid;
-        error = dld__create_hosted_log(srv, L->ctr, &L->log, rp);
+        error = dld__create_hosted_log(srv, L->uuid, L->ctr, &L->log, rp);
         err = rp->len ? (const char *)rp->data : "cannot create the log";
     } else if (error == 0) {
         error = -ENOMEM;

@@ -164,8 +164,8 @@ static uint64_t regions_asked(uint64_t target, const char *type, unsigned argc, 
 /* Create the log a constructor string names, at most max_regions regions.
  * The one place the daemon creates a log (slow for a large disk log: called
  * without any lock). */
-int dld__create_hosted_log(const struct dld_server *srv, const char *ctr, dl_log **log,
-                           struct dld_reply *rp)
+int dld__create_hosted_log(const struct dld_server *srv, const char *uuid, const char *ctr,
+                           dl_log **log, struct dld_reply *rp)
 {
     char *work = strdup(ctr);
     if (!work)
@@ -181,9 +181,18 @@ int dld__create_hosted_log(const struct dld_server *srv, const char *ctr, dl_log
     if (asked > max_regions)
         r = fail(rp, -EFBIG, "a log of %" PRIu64 " regions is over this daemon's limit of %"
                  PRIu64 " (--max-regions)", asked, max_regions);
+    /* The cluster types (clustered_core, clustered-disk, ...): --cluster only. */
+    int clustered = r == 0 && strncmp(type, "clustered", 9) == 0 &&
+                    (type[9] == '_' || type[9] == '-') &&
+                    (strcmp(type + 10, "core") == 0 || strcmp(type + 10, "disk") == 0);
+    if (clustered && !srv->create_cluster_log)
+        r = fail(rp, -EACCES, "log type %s needs dirtylogd --cluster (built with corosync)", type);
     if (r == 0) {
         char why[512]; /* only beneath --log-dir or on --allow-device (confine.c) */
-        r = dld_confine_create_log(srv->confine, type, target, argc, argv, log, why, sizeof why);
+        r = clustered ? srv->create_cluster_log(srv, uuid, type, target, argc, argv, log, why,
+                                                sizeof why)
+                      : dld_confine_create_log(srv->confine, type, target, argc, argv, log, why,
+                                               sizeof why);
         if (r < 0)
             fail(rp, r, "%s", why);
     }
@@ -264,7 +273,7 @@ int dld__open_log(struct dld_server *srv, const struct dld_peer *peer, const cha
         /* Without the server lock: other logs are served meanwhile, and a
          * CTR of this uuid waits for the placeholder (bounded). */
         dl_log *log = NULL;
-        r = dld__create_hosted_log(srv, L->ctr, &log, rp);
+        r = dld__create_hosted_log(srv, L->uuid, L->ctr, &log, rp);
         pthread_mutex_lock(&srv->lock);
         L->log = log;
         L->creating = 0;

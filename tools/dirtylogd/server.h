@@ -102,6 +102,12 @@ struct dld_server {
     const struct dld_confine *confine; /* where logs may live; NULL: no disk logs */
     struct dld_quota quota; /* per-uid memory (limits.max_uid_memory) */
     int verbose;
+    /* --cluster (tools/dirtylogd/cluster): creates clustered_core and
+     * clustered_disk logs (joining the log's group, named by its uuid);
+     * NULL: those types are refused. 0 or -errno with a message in err. */
+    int (*create_cluster_log)(const struct dld_server *srv, const char *uuid, const char *type,
+                              uint64_t target, unsigned argc, char **argv, dl_log **log,
+                              char *err, size_t errlen);
     /* Where diagnostics go (stderr or syslog); may be NULL. */
     void (*logf)(int level, const char *fmt, ...) DL_PRINTF(2, 3);
 };

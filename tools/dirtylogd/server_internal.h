@@ -42,8 +42,8 @@ struct dld_log *dld__acquire_log(struct dld_server *srv, const char *uuid);
 void dld__release_log(struct dld_server *srv, struct dld_log *L);
 /* Create the log a constructor string names (no lock held: slow for a large
  * disk log). 0, or -errno with the reason in rp. */
-int dld__create_hosted_log(const struct dld_server *srv, const char *ctr, dl_log **log,
-                           struct dld_reply *rp);
+int dld__create_hosted_log(const struct dld_server *srv, const char *uuid, const char *ctr,
+                           dl_log **log, struct dld_reply *rp);
 /* The log a CTR names, created if new (owned by the peer's uid): returned
  * pinned in *out. Takes *ctr (malloc'ed) when it creates the log. */
 int dld__open_log(struct dld_server *srv, const struct dld_peer *peer, const char *uuid,
