@@ -666,9 +666,12 @@ int clu_daemon_start(unsigned node, const char *binary, const char *const *extra
         fprintf(stderr, "cluster fixture: dirtylogd of node %u already runs\n", node);
         return -1;
     }
-    const char *argv[40] = {binary,       "-f",        "--cluster", "--socket", nd->sock,
-                            "--state-dir", nd->dstate, "--log-dir", clu.shared};
-    unsigned n = 9;
+    /* -v: connections, logs and failed requests in its log, for a failing
+     * test's dump. */
+    const char *argv[40] = {binary,    "-f",         "-v",        "--cluster",
+                            "--socket", nd->sock,    "--state-dir", nd->dstate,
+                            "--log-dir", clu.shared};
+    unsigned n = 10;
     for (unsigned i = 0; extra && extra[i] && n < 39; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

@@ -63,7 +63,7 @@ int clu_kill(pid_t pid, int sig, unsigned timeout_ms);
  * (NUL-terminated, truncated to len - 1). The exit status, or -1. */
 int clu_run(unsigned node, const char *const *argv, char *out, size_t len);
 
-/* dirtylogd --cluster on a node: socket <node dir>/d.sock, state in
+/* dirtylogd -f -v --cluster on a node: socket <node dir>/d.sock, state in
  * <node dir>/dstate, --log-dir the run's shared directory (clu_shared_dir:
  * where clustered_disk devices live), stderr to <node dir>/dirtylogd.log.
  * Waits (bounded) until its socket accepts. `extra`: more arguments, NULL-
