@@ -83,6 +83,8 @@ void fg_fini(struct fake_group *g)
     memset(g, 0, sizeof *g);
 }
 
+void (*fg_before_join)(struct fg_member *m);
+
 struct fg_member *fg_member(struct fake_group *g, uint32_t id)
 {
     for (unsigned i = 0; i < g->n; i++)
@@ -193,6 +195,8 @@ int fg_join(struct fake_group *g, uint32_t id, int part, int all_out_of_sync)
         return r;
     g->n++;
     m->alive = 1;
+    if (fg_before_join)
+        fg_before_join(m);
     confchg_part(g, part, NULL, 0, &id, 1);
     return 0;
 }

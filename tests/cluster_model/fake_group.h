@@ -54,6 +54,10 @@ struct fake_group {
     uint64_t shuffle;
 };
 
+/* Called between a joining member's cls_init and its first confchg (to set
+ * what it loaded from a device), if set. */
+extern void (*fg_before_join)(struct fg_member *m);
+
 void fg_init(struct fake_group *g, uint64_t region_count, int disk, size_t max_msg);
 void fg_fini(struct fake_group *g);
 /* A new member (fresh replica; all_out_of_sync as a new core log) joins

@@ -50,6 +50,12 @@ static int test_round_trips(void)
     CHECK_EQ(m.type, CLM_REQUEST_WORK);
     check_lengths(buf, n);
 
+    n = clm_encode_barrier(buf, 4);
+    REQUIRE_EQ(clm_decode(buf, n, &m), 0);
+    CHECK_EQ(m.type, CLM_BARRIER);
+    CHECK_U64(m.seq, 4);
+    check_lengths(buf, n);
+
     n = clm_encode_set_sync(buf, 6, 123456789, 1);
     REQUIRE_EQ(clm_decode(buf, n, &m), 0);
     CHECK_EQ(m.type, CLM_SET_SYNC);
@@ -143,7 +149,7 @@ static int test_blob(void)
     uint8_t *blob, *again;
     size_t len, len2;
     REQUIRE_EQ(cls_replica_encode(&a, 0, &blob, &len), 0);
-    int fresh = -1;
+    unsigned fresh = 99;
     REQUIRE_EQ(clr_decode(blob, len, 1000, &b, &fresh), 0);
     CHECK_EQ(fresh, 0);
     REQUIRE_EQ(cls_replica_encode(&b, 0, &again, &len2), 0);
@@ -152,6 +158,16 @@ static int test_blob(void)
     CHECK_U64(b.applied, 42);
     free(again);
     clr_fini(&b);
+    /* Flags: fresh and unknown round-trip, other bits are refused. */
+    uint8_t *fb;
+    size_t flen;
+    REQUIRE_EQ(cls_replica_encode(&a, CLS_BLOB_FRESH | CLS_BLOB_UNKNOWN, &fb, &flen), 0);
+    REQUIRE_EQ(clr_decode(fb, flen, 1000, &b, &fresh), 0);
+    CHECK_EQ(fresh, CLS_BLOB_FRESH | CLS_BLOB_UNKNOWN);
+    clr_fini(&b);
+    fb[0] = 4;
+    CHECK_EQ(clr_decode(fb, flen, 1000, &b, &fresh), -EBADMSG);
+    free(fb);
     for (size_t n = 0; n < len; n++)
         if (FAILED(clr_decode(blob, n, 1000, &b, &fresh) < 0)) {
             fprintf(stderr, "  blob prefix %zu of %zu accepted\n", n, len);

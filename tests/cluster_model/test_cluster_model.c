@@ -408,6 +408,50 @@ static int test_partition_merge(int disk)
     return 0;
 }
 
+/* clustered_disk after every node stopped: the first member back brings what
+ * it read on the device (dirty there: dirty and out of sync until resynced);
+ * a member that could not read it never contributes; if none could, the
+ * log is not served. */
+static void load_device(struct fg_member *m)
+{
+    if (m->id == 1) {
+        for (uint64_t r = 5; r < 8; r++)
+            CHECK_EQ(cls_initial_dirty(&m->st, r), 0);
+        CHECK_EQ(cls_initial_sync(&m->st, 40, 0), 0);
+    } else {
+        cls_initial_unknown(&m->st);
+    }
+}
+
+static int test_restart_from_device(void)
+{
+    fg_fini(&G);
+    fg_init(&G, R, 1, 1024);
+    fg_before_join = load_device;
+    REQUIRE_EQ(fg_join(&G, 1, 0, 0), 0);
+    fg_drain(&G);
+    REQUIRE_EQ(fg_join(&G, 2, 0, 0), 0);
+    fg_drain(&G);
+    for (uint32_t id = 1; id <= 2; id++) {
+        struct fg_member *m = fg_member(&G, id);
+        REQUIRE(cls_ready(&m->st));
+        for (uint64_t r = 0; r < R; r++) {
+            CHECK_EQ(cls_is_clean(&m->st, r), !(r >= 5 && r < 8));
+            CHECK_EQ(cls_in_sync(&m->st, r), !(r >= 5 && r < 8) && r != 40);
+        }
+    }
+    CHECK(fg_member(&G, 1)->persists > 0);
+    /* Alone and unable to read the device: never ready. */
+    fg_fini(&G);
+    fg_init(&G, R, 1, 1024);
+    REQUIRE_EQ(fg_join(&G, 3, 0, 0), 0);
+    fg_drain(&G);
+    CHECK_EQ(cls_ready(&fg_member(&G, 3)->st), 0);
+    CHECK_EQ(fg_member(&G, 3)->st.failed, 1);
+    fg_before_join = NULL;
+    return 0;
+}
+
 /* Random interleavings of everything, seeded. */
 static int test_random(unsigned long seed, unsigned steps, int disk)
 {
@@ -479,6 +523,7 @@ int main(void)
     test_crash_and_join(0, 1);
     test_crash_and_join(1, 1);
     test_chunked_checkpoint();
+    test_restart_from_device();
     test_partition_merge(0);
     test_partition_merge(1);
     for (unsigned long seed = 1; seed <= seeds && !test_failures; seed++)

@@ -32,6 +32,9 @@ struct clg_group {
     void *arg;
     uint32_t local_id;
     size_t max_msg;
+    /* One request at a time on the CPG connection: libcpg matches each
+     * request with its response on one IPC channel. */
+    pthread_mutex_t send_lock;
     int stop[2];
     pthread_t thread;
     int thread_started;
@@ -158,6 +161,7 @@ void clg_leave(struct clg_group *g)
     }
     close(g->stop[0]);
     close(g->stop[1]);
+    pthread_mutex_destroy(&g->send_lock);
     free(g);
 }
 
@@ -171,9 +175,11 @@ int clg_join(const char *name, const struct clg_callbacks *cb, void *arg, struct
     }
     g->cb = *cb;
     g->arg = arg;
+    pthread_mutex_init(&g->send_lock, NULL);
     g->name.length = (uint32_t)strnlen(name, CPG_MAX_NAME_LENGTH - 1);
     memcpy(g->name.value, name, g->name.length);
     if (pipe2(g->stop, O_CLOEXEC) < 0) {
+        pthread_mutex_destroy(&g->send_lock);
         free(g);
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return -errno;
@@ -187,6 +193,7 @@ int clg_join(const char *name, const struct clg_callbacks *cb, void *arg, struct
     if (e != CS_OK) {
         close(g->stop[0]);
         close(g->stop[1]);
+        pthread_mutex_destroy(&g->send_lock);
         free(g);
         snprintf(err, errlen, "cannot reach corosync (cpg_model_initialize: error %d): is it running "
                  "in this network namespace?", (int)e);
@@ -233,13 +240,17 @@ int clg_mcast(struct clg_group *g, const uint8_t *msg, size_t len)
     if (len > g->max_msg)
         return -EMSGSIZE;
     struct iovec iov = {(void *)msg, len};
+    cs_error_t e;
+    pthread_mutex_lock(&g->send_lock);
     for (int waited = 0;; waited++) {
-        cs_error_t e = cpg_mcast_joined(g->cpg, CPG_TYPE_AGREED, &iov, 1);
+        e = cpg_mcast_joined(g->cpg, CPG_TYPE_AGREED, &iov, 1);
         if (e != CS_ERR_TRY_AGAIN || waited >= CLG_TRY_AGAIN_MS)
-            return cs_errno(e);
+            break;
         struct timespec ts = {0, 1000000}; /* flow control: corosync asks to retry */
         nanosleep(&ts, NULL);
     }
+    pthread_mutex_unlock(&g->send_lock);
+    return cs_errno(e);
 }
 
 uint32_t clg_local_id(const struct clg_group *g)

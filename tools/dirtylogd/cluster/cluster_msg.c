@@ -45,6 +45,11 @@ size_t clm_encode_request_work(uint8_t *buf, uint64_t seq)
     return put_header(buf, CLM_REQUEST_WORK, seq);
 }
 
+size_t clm_encode_barrier(uint8_t *buf, uint64_t seq)
+{
+    return put_header(buf, CLM_BARRIER, seq);
+}
+
 size_t clm_encode_set_sync(uint8_t *buf, uint64_t seq, uint64_t region, int in_sync)
 {
     size_t o = put_header(buf, CLM_SET_SYNC, seq);
@@ -150,6 +155,7 @@ int clm_decode(const uint8_t *buf, size_t len, struct clm_msg *m)
         m->regions = b + 8;
         return 0;
     case CLM_REQUEST_WORK:
+    case CLM_BARRIER:
         return n == 0 ? 0 : -EBADMSG;
     case CLM_SET_SYNC:
         if (n != 16 || b[8] > 1)

@@ -20,6 +20,7 @@ enum clm_type {
     CLM_SET_SYNC = 3,     /* the sender's resync result for a region */
     CLM_DURABLE = 4,      /* the writer persisted the state up to an index */
     CLM_CHECKPOINT = 5,   /* one chunk of a member's replica, at a confchg */
+    CLM_BARRIER = 6,      /* no change: its sender waits for it before a read */
 };
 
 struct clm_msg {
@@ -53,6 +54,7 @@ size_t clm_checkpoint_size(uint32_t nview, uint32_t nside, uint32_t data_len);
 size_t clm_encode_flush(uint8_t *buf, uint64_t seq, const uint64_t *marks, uint32_t nmarks,
                         const uint64_t *clears, uint32_t nclears);
 size_t clm_encode_request_work(uint8_t *buf, uint64_t seq);
+size_t clm_encode_barrier(uint8_t *buf, uint64_t seq); /* CLM_REQUEST_WORK_SIZE bytes */
 size_t clm_encode_set_sync(uint8_t *buf, uint64_t seq, uint64_t region, int in_sync);
 size_t clm_encode_durable(uint8_t *buf, uint64_t seq, uint64_t index);
 size_t clm_encode_checkpoint(uint8_t *buf, uint64_t seq, uint32_t chunk, uint32_t nchunks,

@@ -217,10 +217,10 @@ static void wb_set(struct wbuf *w, const struct u64map *m)
     free(k);
 }
 
-int cls_replica_encode(const struct cls_replica *rep, int fresh, uint8_t **out, size_t *len)
+int cls_replica_encode(const struct cls_replica *rep, unsigned flags, uint8_t **out, size_t *len)
 {
     struct wbuf w = {0};
-    wb_u32(&w, fresh ? 1u : 0u);
+    wb_u32(&w, flags);
     wb_u32(&w, rep->nnodes);
     wb_u64(&w, rep->region_count);
     wb_u64(&w, rep->applied);
@@ -349,19 +349,19 @@ int clr_set_range(struct bitmap *bm, uint64_t from, uint64_t to)
 }
 
 int clr_decode(const uint8_t *p, size_t len, uint64_t region_count, struct cls_replica *rep,
-               int *fresh)
+               unsigned *flags_out)
 {
     struct rbuf r = {p, len, 0};
     uint32_t flags, nnodes;
     uint64_t rc, applied, nruns;
-    if (rb_u32(&r, &flags) < 0 || flags > 1 || rb_u32(&r, &nnodes) < 0 ||
+    if (rb_u32(&r, &flags) < 0 || (flags & ~(CLS_BLOB_FRESH | CLS_BLOB_UNKNOWN)) || rb_u32(&r, &nnodes) < 0 ||
         nnodes > CLM_MAX_MEMBERS || rb_u64(&r, &rc) < 0 || rc != region_count ||
         rb_u64(&r, &applied) < 0 || rb_count(&r, 16, &nruns) < 0)
         return -EBADMSG;
     int e = clr_init(rep, region_count, 0);
     if (e < 0)
         return e;
-    *fresh = (int)flags;
+    *flags_out = flags;
     rep->applied = applied;
     uint64_t next = 0;
     for (uint64_t i = 0; i < nruns; i++) {

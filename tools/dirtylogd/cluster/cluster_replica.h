@@ -22,6 +22,6 @@ int clr_node_left(struct cls_replica *rep, uint32_t id, struct u64map *touched);
 int clr_set_range(struct bitmap *bm, uint64_t from, uint64_t to);
 /* A checkpoint blob: 0 and *rep (initialised here), or -EBADMSG/-ENOMEM. */
 int clr_decode(const uint8_t *p, size_t len, uint64_t region_count, struct cls_replica *rep,
-               int *fresh);
+               unsigned *flags);
 
 #endif

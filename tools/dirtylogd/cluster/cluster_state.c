@@ -122,6 +122,11 @@ int cls_initial_sync(struct cls_state *st, uint64_t region, int in_sync)
     return r < 0 ? r : 0;
 }
 
+void cls_initial_unknown(struct cls_state *st)
+{
+    st->initial_unknown = 1;
+}
+
 uint64_t cls_next_seq(struct cls_state *st)
 {
     return ++st->seq;
@@ -270,6 +275,10 @@ static int apply(struct cls_state *st, uint32_t from, const struct clm_msg *m)
         return apply_request_work(st, from, m);
     case CLM_SET_SYNC:
         return apply_set_sync(st, from, m);
+    case CLM_BARRIER: /* changes nothing: its sender now knows it has seen all before it */
+        if (from == st->me && st->ops.applied)
+            st->ops.applied(st->arg, m->seq, st->rep.applied, 0, 0);
+        return 0;
     case CLM_DURABLE:
         if (from != cls_writer(st))
             return 0; /* only the writer's word counts */
@@ -323,12 +332,12 @@ static void maybe_persist(struct cls_state *st, int full)
 
 /* ---- checkpoint rounds ------------------------------------------------------ */
 
-static int send_checkpoint(struct cls_state *st, const struct cls_replica *rep, int fresh,
+static int send_checkpoint(struct cls_state *st, const struct cls_replica *rep, unsigned flags,
                            const uint32_t *side, unsigned nside)
 {
     uint8_t *blob;
     size_t len;
-    int r = cls_replica_encode(rep, fresh, &blob, &len);
+    int r = cls_replica_encode(rep, flags, &blob, &len);
     if (r < 0)
         return r;
     if (len > CLS_MAX_BLOB) {
@@ -363,7 +372,8 @@ static void start_round(struct cls_state *st)
     int r = 0;
     if (!st->have_state) {
         uint32_t side = st->me;
-        r = send_checkpoint(st, &st->initial, 1, &side, 1);
+        r = send_checkpoint(st, &st->initial,
+                            CLS_BLOB_FRESH | (st->initial_unknown ? CLS_BLOB_UNKNOWN : 0), &side, 1);
     } else {
         uint32_t side[CLM_MAX_MEMBERS];
         unsigned n = 0;
@@ -398,19 +408,27 @@ static void abort_round(struct cls_state *st)
 static int merge(struct cls_state *st, struct cls_replica *out)
 {
     struct cls_replica part[CLM_MAX_MEMBERS];
-    int fresh[CLM_MAX_MEMBERS], any_state = 0, r = 0;
+    unsigned flags[CLM_MAX_MEMBERS];
+    int use[CLM_MAX_MEMBERS], any_state = 0, any_use = 0, r = 0;
+    memset(out, 0, sizeof *out);
     unsigned n = 0;
     for (; n < st->nblobs; n++) {
         r = clr_decode(st->blobs[n].data, st->blobs[n].len, st->rep.region_count, &part[n],
-                       &fresh[n]);
+                       &flags[n]);
         if (r < 0)
             break;
-        any_state |= !fresh[n];
+        any_state |= !(flags[n] & CLS_BLOB_FRESH);
     }
+    for (unsigned i = 0; r == 0 && i < n; i++) {
+        use[i] = any_state ? !(flags[i] & CLS_BLOB_FRESH) : !(flags[i] & CLS_BLOB_UNKNOWN);
+        any_use |= use[i];
+    }
+    if (r == 0 && !any_use)
+        r = -ENODATA; /* every member is new and none could read the device */
     if (r == 0)
         r = clr_init(out, st->rep.region_count, 0);
     for (unsigned i = 0; r == 0 && i < n; i++) {
-        if (fresh[i] && any_state)
+        if (!use[i])
             continue;
         const struct cls_replica *p = &part[i];
         const struct cls_blob *b = &st->blobs[i];
@@ -447,15 +465,14 @@ static int merge(struct cls_state *st, struct cls_replica *out)
      * applied there); marks of a member no contributing side speaks for
      * (departed, or back as a fresh instance) become orphans. */
     for (unsigned i = 0; r == 0 && i < n; i++) {
-        if (fresh[i] && any_state)
+        if (!use[i])
             continue;
         const struct cls_replica *p = &part[i];
         for (unsigned j = 0; r == 0 && j < p->nnodes; j++) {
             const struct cls_node *nd = &p->nodes[j];
             int spoken = 0;
             for (unsigned k = 0; k < n; k++)
-                spoken |= (!fresh[k] || !any_state) &&
-                          has(st->blobs[k].side, st->blobs[k].nside, nd->id);
+                spoken |= use[k] && has(st->blobs[k].side, st->blobs[k].nside, nd->id);
             for (size_t k = 0; !spoken && r == 0 && k < nd->marks.cap; k++)
                 if (nd->marks.used[k])
                     r = clr_orphan(out, nd->marks.keys[k]);
@@ -473,7 +490,9 @@ static void finish_round(struct cls_state *st)
     struct cls_replica merged;
     int r = merge(st, &merged);
     if (r < 0) {
-        give_up(st, r == -ENOMEM ? "out of memory merging checkpoints" : "corrupt checkpoint");
+        give_up(st, r == -ENOMEM   ? "out of memory merging checkpoints"
+                    : r == -ENODATA ? "no member could read the shared device"
+                                    : "corrupt checkpoint");
         drop_round(st);
         return;
     }

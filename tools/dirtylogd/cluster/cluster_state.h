@@ -70,6 +70,7 @@ struct cls_state {
     struct cls_replica rep;     /* valid once have_state */
     struct cls_replica initial; /* what this member brings when fresh */
     int have_state;
+    int initial_unknown;        /* see cls_initial_unknown */
     int failed;                 /* out of memory or a corrupt checkpoint: give up */
     uint32_t view[CLM_MAX_MEMBERS];
     unsigned nview;
@@ -97,6 +98,9 @@ void cls_fini(struct cls_state *st);
  * it stays dirty and out of sync until resynced. in_sync sets its sync bit. */
 int cls_initial_dirty(struct cls_state *st, uint64_t region);
 int cls_initial_sync(struct cls_state *st, uint64_t region, int in_sync);
+/* Before joining: this member could not read the shared device (another
+ * member holds it): its initial replica must never count. */
+void cls_initial_unknown(struct cls_state *st);
 
 /* Membership changed (sorted or not; CPG's order). */
 void cls_confchg(struct cls_state *st, const uint32_t *members, size_t n, const uint32_t *left,
@@ -123,6 +127,8 @@ const struct u64map *cls_touched(const struct cls_state *st);
 
 /* A canonical encoding of the replica (sorted), for comparing members and
  * for checkpoints: 0 and a malloc'ed buffer, or -ENOMEM. */
-int cls_replica_encode(const struct cls_replica *rep, int fresh, uint8_t **out, size_t *len);
+#define CLS_BLOB_FRESH 1u   /* a member's initial replica, not the cluster's */
+#define CLS_BLOB_UNKNOWN 2u /* ...and it could not read the shared device */
+int cls_replica_encode(const struct cls_replica *rep, unsigned flags, uint8_t **out, size_t *len);
 
 #endif

@@ -33,7 +33,11 @@ struct cl_log {
     uint32_t region_size;
     enum dl_sync_mode sync_mode;
     char dev[256];
-    dl_log *inner;             /* clustered_disk: the shared device, as a disk log */
+    dl_log *inner;             /* clustered_disk: the shared device, as a disk log,
+                                  open while this member is the writer */
+    uint64_t target;
+    unsigned argc;             /* the constructor's arguments (to open the device) */
+    char **argv;
     struct clg_group *grp;
     pthread_mutex_t lock;      /* everything below */
     pthread_cond_t changed;    /* a message or a membership change was applied */
@@ -88,6 +92,30 @@ static void st_durable(void *arg, uint64_t index)
     (void)index; /* cls_state keeps st.durable; waiters look there */
 }
 
+/* Open the shared device as a disk log under --log-dir's rules. Another
+ * member may hold it for a moment (a writer handing over on this machine:
+ * a regular file is claimed by an OFD lock); wait for it, bounded. */
+static int open_device(struct cl_log *c, int wait_ms, dl_log **out)
+{
+    char why[512];
+    for (int waited = 0;; waited += 50) {
+        int r = dld_confine_create_log(c->srv->confine, "disk", c->target, c->argc, c->argv, out,
+                                       why, sizeof why);
+        if (r == 0 && (r = dl_log_resume(*out)) < 0) { /* the first resume reads the device */
+            snprintf(why, sizeof why, "cannot read %s: %s", c->dev, dl_last_error());
+            dl_log_destroy(*out);
+            *out = NULL;
+        }
+        if (r != -EBUSY || waited >= wait_ms) {
+            if (r < 0)
+                cl_say(c, LOG_WARNING, "shared device: %s", why);
+            return r;
+        }
+        struct timespec ts = {0, 50 * 1000000}; /* the holder lets go on its own */
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* The writer mirrors the replica into the shared device's disk log: dirty
  * where any member (or an orphan) has the region marked, its sync bit, then
  * one flush (docs/cluster.md, "The shared device"). */
@@ -108,8 +136,13 @@ static int st_persist(void *arg, struct cls_state *st, int full)
 {
     struct cl_log *c = arg;
     int e = 0;
-    if (!c->inner)
+    if (!c->disk)
         return 0;
+    if (!c->inner) { /* just became the writer */
+        if ((e = open_device(c, 5000, &c->inner)) < 0)
+            return e;
+        full = 1;
+    }
     if (full) {
         uint64_t n = dl_log_get_region_count(c->inner);
         for (uint64_t r = 0; e == 0 && r < n; r++)
@@ -176,6 +209,10 @@ static void g_confchg(void *arg, const uint32_t *members, size_t n, const uint32
     struct cl_log *c = arg;
     pthread_mutex_lock(&c->lock);
     cls_confchg(&c->st, members, n, left, nleft, joined, njoined);
+    if (c->inner && cls_writer(&c->st) != c->st.me) { /* another member writes now */
+        dl_log_destroy(c->inner);
+        c->inner = NULL;
+    }
     char m[256], l[128], j[128];
     list_ids(m, sizeof m, members, n);
     list_ids(l, sizeof l, left, nleft);
@@ -252,6 +289,10 @@ static int wait_applied(struct cl_log *c, uint64_t upto, int durable)
         if (pthread_cond_timedwait(&c->changed, &c->lock, &until) == ETIMEDOUT)
             r = -ETIMEDOUT;
     }
+    cl_say(c, LOG_ERR, "waited %d s for own message %" PRIu64 " (%zu outstanding, durable %" PRIu64
+           " of %" PRIu64 ", %s, %s)", CL_WAIT_S, upto, c->outstanding.len, c->st.durable,
+           c->last_index, c->st.in_round ? "in a round" : "no round",
+           c->st.failed ? "failed" : "replica ok");
     dl_log_errorf(c->log, "%s", c->lost ? "lost the connection to corosync"
                                : c->st.failed ? "this node's replica failed"
                                : durable ? "the writer did not report the flush durable in time"
@@ -260,6 +301,9 @@ static int wait_applied(struct cl_log *c, uint64_t upto, int durable)
 }
 
 /* ---- the ops --------------------------------------------------------------- */
+
+enum small { SMALL_WORK, SMALL_SET_SYNC, SMALL_BARRIER };
+static int send_and_wait(struct cl_log *c, enum small type, uint64_t region, int in_sync);
 
 static struct cl_log *ctx(dl_log *log)
 {
@@ -271,9 +315,19 @@ static uint32_t cl_get_region_size(dl_log *log)
     return ctx(log)->region_size;
 }
 
+/* A read sees every change the cluster delivered before it began: a flush
+ * another node acknowledged was delivered there, so it comes before this
+ * member's barrier in the agreed order. Without the group (lost, no state)
+ * the local replica answers. */
+static void read_barrier(struct cl_log *c)
+{
+    (void)send_and_wait(c, SMALL_BARRIER, 0, 0);
+}
+
 static int cl_is_clean(dl_log *log, uint64_t region)
 {
     struct cl_log *c = ctx(log);
+    read_barrier(c);
     pthread_mutex_lock(&c->lock);
     int r = !dl__u64map_get(&c->pend_mark, region) && cls_is_clean(&c->st, region);
     pthread_mutex_unlock(&c->lock);
@@ -282,8 +336,9 @@ static int cl_is_clean(dl_log *log, uint64_t region)
 
 static int cl_in_sync(dl_log *log, uint64_t region, int can_block)
 {
-    (void)can_block;
     struct cl_log *c = ctx(log);
+    if (can_block)
+        read_barrier(c);
     pthread_mutex_lock(&c->lock);
     int r = cls_in_sync(&c->st, region);
     pthread_mutex_unlock(&c->lock);
@@ -392,8 +447,8 @@ static int cl_flush(dl_log *log)
     return r;
 }
 
-/* Send one small own message (REQUEST_WORK or SET_SYNC) and wait for it. */
-static int send_and_wait(struct cl_log *c, int set_sync, uint64_t region, int in_sync)
+/* Send one small own message and wait until it was applied here. */
+static int send_and_wait(struct cl_log *c, enum small type, uint64_t region, int in_sync)
 {
     uint8_t buf[CLM_SET_SYNC_SIZE];
     int added;
@@ -404,9 +459,10 @@ static int send_and_wait(struct cl_log *c, int set_sync, uint64_t region, int in
     if (r == 0 && !dl__u64map_put(&c->outstanding, (seq = cls_next_seq(&c->st)), &added))
         r = -ENOMEM;
     if (r == 0) {
-        len = set_sync ? clm_encode_set_sync(buf, seq, region, in_sync)
-                       : clm_encode_request_work(buf, seq);
-        if (!set_sync)
+        len = type == SMALL_SET_SYNC ? clm_encode_set_sync(buf, seq, region, in_sync)
+              : type == SMALL_WORK   ? clm_encode_request_work(buf, seq)
+                                     : clm_encode_barrier(buf, seq);
+        if (type == SMALL_WORK)
             c->work_seq = seq;
     }
     pthread_mutex_unlock(&c->lock);
@@ -429,7 +485,7 @@ static int cl_get_resync_work(dl_log *log, uint64_t *region)
     if (no_quorum(c) < 0)
         return -EIO;
     pthread_mutex_lock(&c->work_lock);
-    int r = send_and_wait(c, 0, 0, 0);
+    int r = send_and_wait(c, SMALL_WORK, 0, 0);
     if (r == 0) {
         pthread_mutex_lock(&c->lock);
         r = c->work_found;
@@ -446,12 +502,13 @@ static int cl_set_region_sync(dl_log *log, uint64_t region, int in_sync)
     struct cl_log *c = ctx(log);
     if (no_quorum(c) < 0)
         return -EIO;
-    return send_and_wait(c, 1, region, in_sync);
+    return send_and_wait(c, SMALL_SET_SYNC, region, in_sync);
 }
 
 static int cl_get_sync_count(dl_log *log, uint64_t *count)
 {
     struct cl_log *c = ctx(log);
+    read_barrier(c);
     pthread_mutex_lock(&c->lock);
     *count = cls_sync_count(&c->st);
     pthread_mutex_unlock(&c->lock);
@@ -461,6 +518,7 @@ static int cl_get_sync_count(dl_log *log, uint64_t *count)
 static int cl_is_remote_recovering(dl_log *log, uint64_t region)
 {
     struct cl_log *c = ctx(log);
+    read_barrier(c);
     pthread_mutex_lock(&c->lock);
     uint32_t who = cls_recovering(&c->st, region);
     pthread_mutex_unlock(&c->lock);
@@ -518,6 +576,9 @@ static void cl_free(struct cl_log *c)
     dl__u64map_free(&c->pend_mark);
     dl__u64map_free(&c->pend_clear);
     dl__u64map_free(&c->outstanding);
+    for (unsigned i = 0; i < c->argc; i++)
+        free(c->argv[i]);
+    free(c->argv);
     pthread_mutex_destroy(&c->work_lock);
     pthread_cond_destroy(&c->changed);
     pthread_mutex_destroy(&c->lock);
@@ -539,25 +600,31 @@ struct cl_create {
 };
 static _Thread_local struct cl_create *creating;
 
-/* clustered_disk: open the device as a disk log (under --log-dir's rules)
- * and take what it says as this node's initial replica: a region dirty on
- * the device stays dirty (and out of sync) until resynced. */
-static int load_device(struct cl_log *c, uint64_t target, unsigned argc, char **argv)
+/* clustered_disk: read the device and take what it says as this node's
+ * initial replica (a region dirty there stays dirty, and out of sync, until
+ * resynced), then let it go: only the writer keeps it open. A device
+ * another member holds (the writer: this node then joins a live cluster,
+ * whose state wins anyway) makes the initial replica unknown. */
+static int load_device(struct cl_log *c)
 {
-    char why[512];
-    int r = dld_confine_create_log(c->srv->confine, "disk", target, argc, argv, &c->inner, why,
-                                   sizeof why);
+    dl_log *dev = NULL;
+    int r = open_device(c, 2000, &dev);
+    if (r == -EBUSY) {
+        cls_initial_unknown(&c->st);
+        return 0;
+    }
     if (r < 0) {
-        dl_log_errorf(c->log, "%s", why);
+        dl_log_errorf(c->log, "%s", dl_last_error());
         return r;
     }
-    uint64_t n = dl_log_get_region_count(c->inner);
+    uint64_t n = dl_log_get_region_count(dev);
     for (uint64_t i = 0; r == 0 && i < n; i++) {
-        if (dl_log_is_clean(c->inner, i) != 1)
+        if (dl_log_is_clean(dev, i) != 1)
             r = cls_initial_dirty(&c->st, i);
         if (r == 0)
-            r = cls_initial_sync(&c->st, i, dl_log_in_sync(c->inner, i, 1) == 1);
+            r = cls_initial_sync(&c->st, i, dl_log_in_sync(dev, i, 1) == 1);
     }
+    dl_log_destroy(dev);
     return r;
 }
 
@@ -601,8 +668,18 @@ static int cl_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
         cl_free(c);
         return r;
     }
-    if (disk)
+    if (disk) {
         snprintf(c->dev, sizeof c->dev, "%s", argv[0]);
+        c->target = target;
+        c->argv = calloc(argc + 1, sizeof *c->argv);
+        for (unsigned i = 0; c->argv && i < argc; i++)
+            if ((c->argv[c->argc] = strdup(argv[i])) != NULL)
+                c->argc++;
+        if (!c->argv || c->argc != argc) {
+            cl_free(c);
+            return -ENOMEM;
+        }
+    }
     uint64_t regions = dl_region_count(target, c->region_size);
     /* Who we are comes from corosync, so join before the state exists: the
      * callbacks wait on c->lock until it does. */
@@ -620,7 +697,7 @@ static int cl_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
     r = cls_init(&c->st, clg_local_id(c->grp), regions, c->sync_mode != DL_SYNC_NONE, disk,
                  clg_max_msg(c->grp), &cl_ops, c);
     if (r == 0 && disk)
-        r = load_device(c, target, argc, argv);
+        r = load_device(c);
     /* The joiner serves no client until the cluster's state came. */
     struct timespec until = deadline();
     while (r == 0 && !cls_ready(&c->st) && !c->lost)
