@@ -359,24 +359,36 @@ void clu_stop(void)
     clu.set_up = 0;
 }
 
-/* Namespaces of earlier runs that were killed before their cleanup (their
- * test process is gone): dlc<pid>-... with no process <pid>. */
-static void sweep_stale_namespaces(void)
+/* The pid in a name of a run's (dlc<pid>-...), if its process is gone. */
+static int stale_run(const char *name)
+{
+    int pid, end = 0;
+    if (sscanf(name, "dlc%d-%n", &pid, &end) != 1 || end == 0 || pid <= 0)
+        return 0;
+    return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* What runs killed before their cleanup (ctest's timeout) left behind:
+ * namespaces dlc<pid>-... and directories /tmp/dlc<pid>-... of a dead <pid>. */
+static void sweep_stale_runs(void)
 {
     DIR *d = opendir(NETNS_DIR);
-    if (!d)
-        return;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int pid, end = 0;
-        if (sscanf(e->d_name, "dlc%d-%n", &pid, &end) != 1 || end == 0 || pid <= 0)
-            continue;
-        if (kill(pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char path[300];
-        snprintf(path, sizeof path, "%s/%s", NETNS_DIR, e->d_name);
-        delete_ns(path);
-    }
+    char path[300];
+    while (d && (e = readdir(d)) != NULL)
+        if (stale_run(e->d_name)) {
+            snprintf(path, sizeof path, "%s/%s", NETNS_DIR, e->d_name);
+            delete_ns(path);
+        }
+    if (d)
+        closedir(d);
+    if (getenv("DL_CLUSTER_KEEP") || !(d = opendir("/tmp")))
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (stale_run(e->d_name)) {
+            snprintf(path, sizeof path, "/tmp/%s", e->d_name);
+            nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
     closedir(d);
 }
 
@@ -488,7 +500,7 @@ int clu_setup(unsigned nodes)
         return -1;
     }
     install_cleanup();
-    sweep_stale_namespaces();
+    sweep_stale_runs();
     memset(&clu, 0, sizeof clu);
     clu.parent = getpid();
     clu.n = nodes;

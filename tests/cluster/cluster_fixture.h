@@ -11,7 +11,9 @@
  *
  * Everything started is recorded by pid and stopped by pid: clu_stop(), at
  * exit, on a fatal signal, and (PR_SET_PDEATHSIG) when the test itself is
- * killed. Namespaces a killed run left behind are removed by the next run.
+ * killed. Namespaces and directories a killed run left behind are removed by
+ * the next run (unless DL_CLUSTER_KEEP is set: then clu_stop keeps the run's
+ * directory too, for its logs).
  * Waits poll a condition until a deadline; nothing sleeps to synchronise.
  *
  * Nodes are numbered from 1. Functions return 0 or -1 (after printing why). */
