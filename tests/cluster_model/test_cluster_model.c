@@ -106,6 +106,10 @@ static int request_work(struct fg_member *m, uint64_t *region)
     const struct fg_applied *a = fg_applied_of(m, seq);
     if (!a)
         return -1; /* lost in a membership change */
+    /* The writer reports every change durable, a hand-out too (the glue's
+     * next flush waits for the index of this node's latest message). */
+    if (G.disk && cls_ready(&m->st))
+        CHECK(m->durable >= a->index);
     *region = a->region;
     return a->found;
 }

@@ -316,9 +316,11 @@ static void maybe_persist(struct cls_state *st, int full)
         dl__u64map_clear(&st->touched);
         return;
     }
-    if (!full && !became && st->touched.len == 0)
+    if (!full && !became && st->touched.len == 0 && st->durable_sent >= st->rep.applied)
         return;
-    int r = st->ops.persist ? st->ops.persist(st->arg, st, full || became) : 0;
+    int r = 0; /* a change that touched no region (a hand-out) needs only the DURABLE */
+    if (full || became || st->touched.len)
+        r = st->ops.persist ? st->ops.persist(st->arg, st, full || became) : 0;
     dl__u64map_clear(&st->touched);
     if (r < 0) {
         say(st, "writing the shared log failed (%d): flushes wait for the next writer", r);
@@ -328,6 +330,8 @@ static void maybe_persist(struct cls_state *st, int full)
     size_t n = clm_encode_durable(buf, cls_next_seq(st), st->rep.applied);
     if (st->ops.send(st->arg, buf, n) < 0)
         say(st, "cannot multicast DURABLE");
+    else
+        st->durable_sent = st->rep.applied;
 }
 
 /* ---- checkpoint rounds ------------------------------------------------------ */

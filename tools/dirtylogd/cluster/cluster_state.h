@@ -83,6 +83,7 @@ struct cls_state {
     size_t nqueue, queue_cap, queue_bytes;
     uint64_t seq;               /* this member's messages sent */
     uint64_t durable;           /* highest index the writer reported durable */
+    uint64_t durable_sent;      /* the last index this member (as writer) reported */
     uint32_t writer;            /* the writer the last persist decision saw */
     struct u64map touched;      /* regions changed since the last persist (writer) */
     uint64_t rounds;            /* checkpoint rounds finished (status, tests) */

@@ -329,7 +329,9 @@ static int cl_is_clean(dl_log *log, uint64_t region)
     struct cl_log *c = ctx(log);
     read_barrier(c);
     pthread_mutex_lock(&c->lock);
-    int r = !dl__u64map_get(&c->pend_mark, region) && cls_is_clean(&c->st, region);
+    /* The cluster's answer: a mark still pending here (its flush not yet
+     * sent, or failed) is not in the log yet, as through `userspace`. */
+    int r = cls_is_clean(&c->st, region);
     pthread_mutex_unlock(&c->lock);
     return r;
 }
@@ -530,8 +532,10 @@ static const char *mode_word(enum dl_sync_mode m)
     return m == DL_SYNC_FORCE ? " sync" : m == DL_SYNC_NONE ? " nosync" : "";
 }
 
-/* INFO: "clustered-core <node> members=<ids> writer=<id> dirty=<id>:<n>,...,orphan:<n>
- * [quorate|no-quorum]"; TABLE: the constructor line in cmirrord's spelling. */
+/* INFO: "<words> clustered-core <node> members=<ids> writer=<id>
+ * dirty=<id>:<n>,...,orphan:<n> quorate|no-quorum [failed]" (the kernel's
+ * INFO strings start with the number of words after it); TABLE: the
+ * constructor line in cmirrord's spelling. */
 static int cl_status(dl_log *log, enum dl_status_type type, char *buf, size_t len)
 {
     struct cl_log *c = ctx(log);
@@ -554,10 +558,11 @@ static int cl_status(dl_log *log, enum dl_status_type type, char *buf, size_t le
                                    c->st.view[i], cls_dirty_count(&c->st, c->st.view[i]));
         if (at < sizeof dirty)
             snprintf(dirty + at, sizeof dirty - at, "orphan:%" PRIu64, cls_dirty_count(&c->st, 0));
-        n = snprintf(buf, len, "%s %" PRIu32 " members=%s writer=%" PRIu32 " dirty=%s %s%s", name,
-                     c->st.me, members, cls_writer(&c->st), dirty,
+        int failed = c->lost || c->st.failed;
+        n = snprintf(buf, len, "%d %s %" PRIu32 " members=%s writer=%" PRIu32 " dirty=%s %s%s",
+                     6 + failed, name, c->st.me, members, cls_writer(&c->st), dirty,
                      clg_quorate(c->grp) ? "quorate" : "no-quorum",
-                     c->lost || c->st.failed ? " failed" : "");
+                     failed ? " failed" : "");
         pthread_mutex_unlock(&c->lock);
     }
     return n < 0 || (size_t)n >= len ? -ENOSPC : n;
