@@ -95,17 +95,25 @@ static int valid_node(unsigned node)
 
 const char *clu_which(const char *name)
 {
-    static char found[8][256];
-    static unsigned next;
+    /* Found paths stay valid for the program's life (one entry per name). */
+    static struct {
+        char name[32];
+        char path[256];
+    } found[16];
+    unsigned i = 0;
+    for (; i < 16 && found[i].name[0]; i++)
+        if (strcmp(found[i].name, name) == 0)
+            return found[i].path;
+    if (i == 16 || strlen(name) >= sizeof found[0].name)
+        return NULL;
     const char *path = getenv("PATH");
     char dirs[1024];
     snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/sbin:/usr/bin:/bin", path ? path : "");
     for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-        char *slot = found[next % 8];
-        snprintf(slot, sizeof found[0], "%s/%s", d, name);
-        if (access(slot, X_OK) == 0) {
-            next++;
-            return slot;
+        snprintf(found[i].path, sizeof found[i].path, "%s/%s", d, name);
+        if (access(found[i].path, X_OK) == 0) {
+            snprintf(found[i].name, sizeof found[i].name, "%s", name);
+            return found[i].path;
         }
     }
     return NULL;
@@ -351,24 +359,36 @@ void clu_stop(void)
     clu.set_up = 0;
 }
 
-/* Namespaces of earlier runs that were killed before their cleanup (their
- * test process is gone): dlc<pid>-... with no process <pid>. */
-static void sweep_stale_namespaces(void)
+/* The pid in a name of a run's (dlc<pid>-...), if its process is gone. */
+static int stale_run(const char *name)
+{
+    int pid, end = 0;
+    if (sscanf(name, "dlc%d-%n", &pid, &end) != 1 || end == 0 || pid <= 0)
+        return 0;
+    return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* What runs killed before their cleanup (ctest's timeout) left behind:
+ * namespaces dlc<pid>-... and directories /tmp/dlc<pid>-... of a dead <pid>. */
+static void sweep_stale_runs(void)
 {
     DIR *d = opendir(NETNS_DIR);
-    if (!d)
-        return;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        int pid, end = 0;
-        if (sscanf(e->d_name, "dlc%d-%n", &pid, &end) != 1 || end == 0 || pid <= 0)
-            continue;
-        if (kill(pid, 0) == 0 || errno != ESRCH)
-            continue;
-        char path[300];
-        snprintf(path, sizeof path, "%s/%s", NETNS_DIR, e->d_name);
-        delete_ns(path);
-    }
+    char path[300];
+    while (d && (e = readdir(d)) != NULL)
+        if (stale_run(e->d_name)) {
+            snprintf(path, sizeof path, "%s/%s", NETNS_DIR, e->d_name);
+            delete_ns(path);
+        }
+    if (d)
+        closedir(d);
+    if (getenv("DL_CLUSTER_KEEP") || !(d = opendir("/tmp")))
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (stale_run(e->d_name)) {
+            snprintf(path, sizeof path, "/tmp/%s", e->d_name);
+            nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
     closedir(d);
 }
 
@@ -480,7 +500,7 @@ int clu_setup(unsigned nodes)
         return -1;
     }
     install_cleanup();
-    sweep_stale_namespaces();
+    sweep_stale_runs();
     memset(&clu, 0, sizeof clu);
     clu.parent = getpid();
     clu.n = nodes;
@@ -658,9 +678,12 @@ int clu_daemon_start(unsigned node, const char *binary, const char *const *extra
         fprintf(stderr, "cluster fixture: dirtylogd of node %u already runs\n", node);
         return -1;
     }
-    const char *argv[40] = {binary,       "-f",        "--cluster", "--socket", nd->sock,
-                            "--state-dir", nd->dstate, "--log-dir", clu.shared};
-    unsigned n = 9;
+    /* -v: connections, logs and failed requests in its log, for a failing
+     * test's dump. */
+    const char *argv[40] = {binary,    "-f",         "-v",        "--cluster",
+                            "--socket", nd->sock,    "--state-dir", nd->dstate,
+                            "--log-dir", clu.shared};
+    unsigned n = 10;
     for (unsigned i = 0; extra && extra[i] && n < 39; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

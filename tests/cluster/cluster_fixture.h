@@ -11,7 +11,9 @@
  *
  * Everything started is recorded by pid and stopped by pid: clu_stop(), at
  * exit, on a fatal signal, and (PR_SET_PDEATHSIG) when the test itself is
- * killed. Namespaces a killed run left behind are removed by the next run.
+ * killed. Namespaces and directories a killed run left behind are removed by
+ * the next run (unless DL_CLUSTER_KEEP is set: then clu_stop keeps the run's
+ * directory too, for its logs).
  * Waits poll a condition until a deadline; nothing sleeps to synchronise.
  *
  * Nodes are numbered from 1. Functions return 0 or -1 (after printing why). */
@@ -63,7 +65,7 @@ int clu_kill(pid_t pid, int sig, unsigned timeout_ms);
  * (NUL-terminated, truncated to len - 1). The exit status, or -1. */
 int clu_run(unsigned node, const char *const *argv, char *out, size_t len);
 
-/* dirtylogd --cluster on a node: socket <node dir>/d.sock, state in
+/* dirtylogd -f -v --cluster on a node: socket <node dir>/d.sock, state in
  * <node dir>/dstate, --log-dir the run's shared directory (clu_shared_dir:
  * where clustered_disk devices live), stderr to <node dir>/dirtylogd.log.
  * Waits (bounded) until its socket accepts. `extra`: more arguments, NULL-
@@ -88,7 +90,8 @@ const char *clu_dir(void);        /* the run's temporary directory */
 const char *clu_shared_dir(void); /* <dir>/shared, every daemon's --log-dir */
 const char *clu_node_dir(unsigned node);
 const char *clu_node_ns(unsigned node);
-/* Absolute path of a program found in PATH, /usr/sbin or /sbin, or NULL. */
+/* Absolute path of a program found in PATH, /usr/sbin or /sbin, or NULL
+ * (main thread only; the string stays valid). */
 const char *clu_which(const char *name);
 
 /* Milliseconds scaled for slow runs: DL_TEST_SCALE does not apply; under

@@ -5,7 +5,7 @@
  * three-member corosync cluster. (The suite opens its logs itself, with
  * targets only it knows, so it cannot open the same log on the other nodes
  * too: logs shared by several nodes are what the scenario tests check.)
- *   test_cluster_conformance <dirtylogd> */
+ *   test_cluster_conformance <dirtylogd> core|disk <nodes> */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ static void reset(void *arg)
     b->generation++;
 }
 
-static void run(const char *dirtylogd, unsigned nodes)
+static void run(const char *dirtylogd, int disk, unsigned nodes)
 {
     int started = clu_start(nodes) == 0;
     for (unsigned n = 1; started && n <= nodes; n++)
@@ -62,18 +62,14 @@ static void run(const char *dirtylogd, unsigned nodes)
     CHECK(started);
     if (started) {
         char name[64];
-        struct backing core = {.disk = 0, .nodes = nodes};
-        snprintf(name, sizeof name, "clustered_core, %u node(s)", nodes);
-        struct conf_fixture fc = {.name = name, .make_table = make_table, .reset = reset,
-                                  .arg = &core, .persistent = 0, .huge_regions = 1ull << 20};
-        conformance_run(&fc);
-
-        char name2[64];
-        struct backing disk = {.disk = 1, .nodes = nodes};
-        snprintf(name2, sizeof name2, "clustered_disk, %u node(s)", nodes);
-        struct conf_fixture fd = {.name = name2, .make_table = make_table, .reset = reset,
-                                  .arg = &disk, .persistent = 1, .huge_regions = 1ull << 20};
-        conformance_run(&fd);
+        struct backing b = {.disk = disk, .nodes = nodes};
+        snprintf(name, sizeof name, "%s, %u node(s)", disk ? "clustered_disk" : "clustered_core",
+                 nodes);
+        struct conf_fixture fx = {.name = name, .make_table = make_table, .reset = reset,
+                                  .arg = &b, .persistent = disk, .huge_regions = 1ull << 20};
+        unsigned long long t0 = clu_now_ms();
+        conformance_run(&fx);
+        printf("%s: suite ran in %llu ms\n", name, clu_now_ms() - t0);
         for (unsigned n = 1; n <= nodes; n++)
             CHECK_EQ(clu_daemon_stop(n), 0);
     }
@@ -84,15 +80,16 @@ static void run(const char *dirtylogd, unsigned nodes)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <dirtylogd>\n", argv[0]);
+    unsigned nodes = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
+    if (argc < 4 || (strcmp(argv[2], "core") != 0 && strcmp(argv[2], "disk") != 0) ||
+        nodes < 1 || nodes > CLU_MAX_NODES) {
+        fprintf(stderr, "usage: %s <dirtylogd> core|disk <nodes>\n", argv[0]);
         return 2;
     }
     int skip = clu_require(argv[1]);
     if (skip)
         return skip;
     setenv("DIRTYLOG_TIMEOUT_MS", "40000", 1);
-    run(argv[1], 1);
-    run(argv[1], 3);
+    run(argv[1], strcmp(argv[2], "disk") == 0, nodes);
     return test_exit_status("cluster conformance");
 }

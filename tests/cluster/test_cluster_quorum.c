@@ -53,10 +53,8 @@ static int converge(const char *when)
     static const unsigned all[NODES + 1] = {0, 3, 3, 3};
     static const int yes[NODES + 1] = {0, 1, 1, 1};
     REQUIRE_EQ(views(all, yes), 0);
-    /* A client whose flush failed still holds those marks queued (and
-     * answers is_clean 0 for them itself): the nodes can only agree once it
-     * flushed them. */
-    /* Quorate again: every node flushes (after it caught up, bounded). */
+    /* Quorate again: every node flushes (after it caught up, bounded); that
+     * also sends the marks a node's client made while its flushes failed. */
     for (unsigned n = 1; n <= NODES; n++) {
         unsigned long long deadline = clu_now_ms() + clu_deadline_ms(30000);
         int e;
@@ -69,6 +67,7 @@ static int converge(const char *when)
             test_failures++;
         }
     }
+    /* Then every node answers the same for every region. */
     if (clu_wait_identical(client + 1, NODES, REGIONS, 30000) < 0) {
         fprintf(stderr, "%s: the nodes did not converge\n", when);
         test_failures++;
