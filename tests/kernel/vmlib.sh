@@ -1,7 +1,9 @@
 # Host side of the VM tests (bash), sourced by each scenario script.
 # Environment: DL_DIRTYLOGD and DL_DIRTYLOG (the built programs), DL_VM_DIR
 # (where fetch-kernel.sh unpacked the kernel; default /var/cache/dirtylog-vm),
-# DL_VM_KEEP=1 keeps the temporary directory (disk images, console logs).
+# DL_VM_KEEP=1 keeps the temporary directory (disk images, console logs);
+# DL_VM_KERNEL_LOG=1 runs a scenario with the kernel's own log type instead of
+# dirtylogd's (guest/lib.sh, dlvm_mirror_create), to check what it expects.
 # A missing kernel, qemu or static busybox is a visible skip (exit 77).
 
 VM_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +31,13 @@ vm_init() {
         vm_die "could not build the initramfs"
 }
 
+# vm_need_kernel_daemon: skip unless the built dirtylogd serves the kernel
+# (or the scenario runs on the kernel's own log, DL_VM_KERNEL_LOG=1).
+vm_need_kernel_daemon() {
+    [ "${DL_VM_KERNEL_LOG:-0}" = 1 ] || "$DL_DIRTYLOGD" --help 2>&1 | grep -q -- '--kernel' ||
+        vm_skip "this dirtylogd has no --kernel"
+}
+
 vm_cleanup() {
     if [ -n "$VM_PID" ]; then
         kill -KILL "$VM_PID" 2>/dev/null
@@ -48,19 +57,22 @@ vm_disk() { truncate -s "$2" "$VM_TMP/$1.img"; }
 # vm_boot SCRIPT TIMEOUT DISK...: boot the VM on the disk images (vda, vdb, ...
 # in this order), run guest/SCRIPT and wait for the VM to end. Its console
 # is $VM_CONSOLE. Fails (after killing it) if it outlives TIMEOUT seconds.
+# The words of VM_ARGS reach the guest script as dl.arg= (guest/lib.sh).
 vm_boot() {
-    local script=$1 timeout=$2 deadline d
+    local script=$1 timeout=$2 deadline d w args=
     shift 2
     local drives=()
     for d in "$@"; do
         drives+=(-drive "file=$VM_TMP/$d.img,format=raw,if=virtio")
     done
+    for w in ${VM_ARGS:-}; do args+=" dl.arg=$w"; done
+    [ "${DL_VM_KERNEL_LOG:-0}" = 1 ] && args+=" dl.arg=kernel-log"
     VM_BOOTS=$((VM_BOOTS + 1))
     VM_CONSOLE=$VM_TMP/console.$VM_BOOTS.log
     qemu-system-x86_64 -accel tcg -m 512M -smp 1 -nodefaults -display none \
         -no-reboot -monitor none -serial "file:$VM_CONSOLE" \
         -kernel "$VM_KERNEL" -initrd "$VM_INITRD" \
-        -append "console=ttyS0 quiet panic=-1 dl.run=$script dl.disks=$#" \
+        -append "console=ttyS0 quiet panic=-1 dl.run=$script dl.disks=$#$args" \
         "${drives[@]}" </dev/null >"$VM_TMP/qemu.$VM_BOOTS.log" 2>&1 &
     VM_PID=$!
     deadline=$((SECONDS + timeout))
@@ -94,4 +106,24 @@ vm_expect_pass() {
 # vm_value KEY: the value the guest reported with dlvm_value KEY (last one).
 vm_value() {
     tr -d '\r' < "$VM_CONSOLE" | sed -n "s/^.*DLVM-VALUE $1=//p" | tail -n 1
+}
+
+# vm_expect_powerloss: the last boot ended in the guest's power loss.
+vm_expect_powerloss() {
+    grep -a -q 'DLVM-POWERLOSS' "$VM_CONSOLE" && ! grep -a -q 'DLVM-RESULT' "$VM_CONSOLE" ||
+        vm_die "boot $VM_BOOTS: no power loss"
+}
+
+# vm_dump IMAGE: the regions `dirtylog dump` lists in disk image IMAGE, one
+# line, space separated.
+vm_dump() {
+    "$DL_DIRTYLOG" dump "$VM_TMP/$1.img" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# vm_differing_regions A B REGION_BYTES: the regions in which images A and B
+# differ, one line, space separated.
+vm_differing_regions() {
+    cmp -l "$VM_TMP/$1.img" "$VM_TMP/$2.img" |
+        awk -v rb="$3" '{ r = int(($1 - 1) / rb); if (r != last) printf "%s%d", sep, r; last = r; sep = " " }
+                        BEGIN { last = -1 }'
 }

@@ -37,3 +37,135 @@ dlvm_wait() {
         usleep 50000
     done
 }
+
+# dlvm_has_arg WORD: the host passed dl.arg=WORD.
+dlvm_has_arg() {
+    case " $DLVM_ARGS " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+# dlvm_arg KEY: the value of the host's dl.arg=KEY=VALUE (commas become spaces).
+dlvm_arg() {
+    for w in $DLVM_ARGS; do
+        case $w in "$1="*) echo "${w#*=}" | tr ',' ' '; return 0 ;; esac
+    done
+    return 1
+}
+
+# dlvm_power_loss: the host sees the marker, then the machine dies at once
+# (no sync, no unmount; qemu -no-reboot ends).
+dlvm_power_loss() {
+    echo 1 > /proc/sys/kernel/printk
+    echo "DLVM-POWERLOSS"
+    echo b > /proc/sysrq-trigger
+    sleep 60  # not reached
+}
+
+# ---- the daemon ----
+DLVM_DAEMON=
+DLVM_DAEMON_LOG=/run/dirtylogd.log
+
+# The daemon listens to the kernel once one of its sockets is a
+# NETLINK_CONNECTOR (protocol 11) socket in group 7 (CN_IDX_DM): bit 0x40 of the
+# first group word in /proc/net/netlink (matched on the socket's inode).
+dlvm_daemon_listening() {
+    inodes=" $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
+    while read -r sk eth portid groups rmem wmem dump locks drops inode; do
+        [ "$eth" = 11 ] || continue
+        case $inodes in *" $inode "*) ;; *) continue ;; esac
+        [ $((0x$groups & 0x40)) -ne 0 ] && return 0
+    done < /proc/net/netlink
+    return 1
+}
+
+# dlvm_start_daemon [OPTION...]: dirtylogd --kernel in the background, its
+# state (who uses each log) in /run/dlstate (tmpfs: it lasts for this boot),
+# /dev/vdc allowed as a disk log. Returns once it listens to the kernel.
+dlvm_start_daemon() {
+    dirtylogd --foreground --kernel --socket /run/dirtylogd.sock \
+        --state-dir /run/dlstate --allow-device /dev/vdc "$@" \
+        >> "$DLVM_DAEMON_LOG" 2>&1 &
+    DLVM_DAEMON=$!
+    dlvm_wait 10 dlvm_daemon_listening "$DLVM_DAEMON" ||
+        { dlvm_show_daemon_log; dlvm_fail "dirtylogd does not listen to the kernel"; }
+    dlvm_say "dirtylogd $DLVM_DAEMON listening"
+}
+
+dlvm_daemon_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# dlvm_stop_daemon [SIGNAL]: signal it (TERM by default) and reap it.
+dlvm_stop_daemon() {
+    kill "-${1:-TERM}" "$DLVM_DAEMON"
+    wait "$DLVM_DAEMON" 2>/dev/null || true
+    DLVM_DAEMON=
+}
+
+dlvm_show_daemon_log() {
+    echo "---- dirtylogd log ----"
+    tail -n 40 "$DLVM_DAEMON_LOG" 2>/dev/null
+    echo "---- kernel log ----"
+    dmesg | tail -n 30
+    echo "----"
+}
+
+# ---- the mirror ----
+# dlvm_sync_count NAME: "in_sync/total" of mirror NAME from dmsetup status
+# ("0 <len> mirror <n> <dev>... <in>/<total> ...").
+dlvm_sync_count() {
+    dmsetup status "$1" | awk '{ print $(5 + $4) }'
+}
+dlvm_synced() {
+    c=$(dlvm_sync_count "$1")
+    [ -n "$c" ] && [ "${c%/*}" = "${c#*/}" ]
+}
+# dlvm_wait_synced NAME SECONDS
+dlvm_wait_synced() {
+    dlvm_wait "$2" dlvm_synced "$1" ||
+        dlvm_fail "mirror $1 not in sync after $2 s: $(dmsetup status "$1")"
+}
+
+# dlvm_mirror_create NAME LOG_ARGS [FEATURES]: a dm-mirror of $DLVM_LEG_A and
+# $DLVM_LEG_B (default /dev/vda and /dev/vdb, whole disks) whose log is
+# `userspace` with LOG_ARGS ("<uuid> [integrated_flush] <type> <args...>").
+# With dl.arg=kernel-log (DL_VM_KERNEL_LOG=1 on the host) the kernel's own log
+# of that type is used instead, without the uuid: a check of what the
+# scenario expects against the kernel's behaviour, no daemon involved.
+dlvm_mirror_create() {
+    sectors=$(blockdev --getsz "${DLVM_LEG_A:-/dev/vda}")
+    log="userspace $(echo "$2" | wc -w) $2"
+    if dlvm_has_arg kernel-log; then
+        set -- "$1" "$(echo "$2" | sed 's/^[^ ]* //; s/integrated_flush //')" "$3"
+        type=${2%% *} args=${2#* }
+        log="$type $(echo "$args" | wc -w) $args"
+    fi
+    dmsetup create "$1" --table "0 $sectors mirror $log 2 ${DLVM_LEG_A:-/dev/vda} 0 \
+${DLVM_LEG_B:-/dev/vdb} 0 ${3:-1 handle_errors}" ||
+        { dlvm_show_daemon_log; dlvm_fail "dmsetup create $1 ($log)"; }
+}
+
+# dlvm_delay NAME DEV READ_MS WRITE_MS: create (or reload) dm-delay NAME over
+# all of DEV, holding reads and writes that long. A reload releases what the
+# old table held (dm-delay hands its queue on at suspend).
+dlvm_delay() {
+    t="0 $(blockdev --getsz "$2") delay $2 0 $3 $2 0 $4"
+    if [ -e "/dev/mapper/$1" ]; then
+        dmsetup load "$1" --table "$t" && dmsetup suspend "$1" && dmsetup resume "$1"
+    else
+        dmsetup create "$1" --table "$t"
+    fi || dlvm_fail "dm-delay $1: $t"
+}
+
+# dlvm_start_daemon unless the kernel's own log is used.
+dlvm_start_daemon_for_log() {
+    dlvm_has_arg kernel-log || dlvm_start_daemon "$@"
+}
+dlvm_stop_daemon_for_log() {
+    [ -z "$DLVM_DAEMON" ] || dlvm_stop_daemon "$@"
+}
+
+# dlvm_dump DEV: the regions `dirtylog dump` lists as may-differ, one line,
+# space separated (ranges as first-last). The device's page cache is dropped
+# first: the log's writer may bypass it (the kernel's own log does).
+dlvm_dump() {
+    blockdev --flushbufs "$1"
+    dirtylog dump "$1" | tr '\n' ' ' | sed 's/ $//'
+}
