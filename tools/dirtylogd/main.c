@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "kernel.h"
 #include "log_internal.h" /* dl__parse_u64 */
 #include "net.h"
 #include "state.h" /* dld_state_dirs_overlap */
@@ -95,6 +96,9 @@ static void usage(FILE *f)
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
 "                          only the client whose tag -v printed) and exit\n"
+"      --kernel            also serve Linux device-mapper's `userspace` log over\n"
+"                          the kernel connector (root, initial network\n"
+"                          namespace; docs/kernel.md)\n"
 "  -h, --help              this text\n"
 "\n"
 "Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
@@ -232,6 +236,7 @@ int main(int argc, char **argv)
         {"max-regions", required_argument, NULL, 7},
         {"max-log-memory", required_argument, NULL, 8},
         {"max-uid-memory", required_argument, NULL, 9},
+        {"kernel", no_argument, NULL, 30},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -244,7 +249,7 @@ int main(int argc, char **argv)
     char **devices = NULL;
     size_t ndevices = 0;
     const char *state_dir = DLD_DEFAULT_STATE_DIR;
-    int socket_given = 0;
+    int socket_given = 0, kernel = 0;
     unsigned long v;
     int c;
     while ((c = getopt_long(argc, argv, "s:g:t:u:fvj:r:h", opts, NULL)) != -1) {
@@ -337,6 +342,9 @@ int main(int argc, char **argv)
             else
                 limits.max_payload = (uint32_t)v;
             break;
+        case 30:
+            kernel = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -378,6 +386,18 @@ int main(int argc, char **argv)
         return 1;
     }
     free(devices);
+    int kernel_fd = -1;
+    if (kernel) {
+        if (geteuid() != 0) {
+            fprintf(stderr, "dirtylogd: --kernel needs root: the kernel ignores replies from "
+                            "senders without CAP_SYS_ADMIN\n");
+            return 1;
+        }
+        if ((kernel_fd = dld_kernel_open(why, sizeof why)) < 0) {
+            fprintf(stderr, "dirtylogd: --kernel: %s\n", why);
+            return 1;
+        }
+    }
 
     if (pipe(stop_pipe) < 0) {
         perror("dirtylogd: pipe");
@@ -411,7 +431,19 @@ int main(int argc, char **argv)
         dld_server_destroy(&srv);
         return 1;
     }
-    int r = dld_net_run(&srv, &cfg, stop_pipe[0]);
+    /* The kernel channel runs in a thread of its own (kernel.h) and stops
+     * with the socket transport, before the logs are flushed. */
+    struct dld_kernel_thread *kt = NULL;
+    int r = kernel_fd >= 0 ? dld_kernel_start(&kt, &srv, kernel_fd, 1, stop_pipe[0]) : 0;
+    if (r == 0)
+        r = dld_net_run(&srv, &cfg, stop_pipe[0]);
+    if (kt) {
+        (void)!write(stop_pipe[1], "x", 1); /* the transport may have failed alone */
+        int kr = dld_kernel_join(kt);
+        r = r < 0 ? r : kr;
+    }
+    if (kernel_fd >= 0)
+        close(kernel_fd);
     int failed = dld_server_flush_all(&srv);
     dld_server_destroy(&srv);
     dld_confine_fini(&confine);

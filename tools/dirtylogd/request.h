@@ -27,6 +27,11 @@ struct dld_server;
 
 #define DLD_REPLY_MAX 4096u /* largest reply payload (status strings) */
 
+/* The peer uid of the kernel (the netlink front end, kernel.c): (uid_t)-1
+ * is never a process's credential, so the kernel's logs and sessions stay
+ * apart from every socket client's, root's included (docs/kernel.md). */
+#define DLD_KERNEL_UID ((uid_t)-1)
+
 /* Who sent a request, as the transport proved it. */
 struct dld_peer {
     uint64_t conn_id; /* > 0; a session is attached to one connection */

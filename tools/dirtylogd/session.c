@@ -201,6 +201,13 @@ void dld__drop_session(struct dld_server *srv, struct dld_log *L, struct dld_ses
 int dld__session_attach(struct dld_server *srv, struct dld_log *L, const struct dld_peer *peer,
                         uint64_t luid, struct dld_reply *rp)
 {
+    /* The kernel shares its logs with no socket client (root included), and
+     * the other way round: it trusts that nobody else recovers its regions
+     * (docs/kernel.md, the sync hint). */
+    if ((L->owner_uid == (uint32_t)DLD_KERNEL_UID) != (peer->uid == DLD_KERNEL_UID))
+        return fail(rp, -EACCES, "log %s is %s", L->uuid, peer->uid == DLD_KERNEL_UID
+                    ? "a socket client's: the kernel cannot share it"
+                    : "hosted for the kernel's device-mapper: no other client may use it");
     struct dld_session *s = dld__find_session(L, luid);
     if (s && s->uid != (uint32_t)peer->uid)
         return fail(rp, -EACCES, "this client session of log %s belongs to another user",
