@@ -362,6 +362,11 @@ int main(int argc, char **argv)
         free(allow);
         return admin_release(socket_given ? cfg.socket_path : dl__wire_default_socket_path(), release);
     }
+    if (kernel && geteuid() != 0) {
+        fprintf(stderr, "dirtylogd: --kernel needs root: the kernel ignores replies from "
+                        "senders without CAP_SYS_ADMIN\n");
+        return 1;
+    }
     if (!socket_given && !getenv("LISTEN_FDS"))
         cfg.socket_path = dl__wire_default_socket_path();
     if (!nallow) {
@@ -387,16 +392,9 @@ int main(int argc, char **argv)
     }
     free(devices);
     int kernel_fd = -1;
-    if (kernel) {
-        if (geteuid() != 0) {
-            fprintf(stderr, "dirtylogd: --kernel needs root: the kernel ignores replies from "
-                            "senders without CAP_SYS_ADMIN\n");
-            return 1;
-        }
-        if ((kernel_fd = dld_kernel_open(why, sizeof why)) < 0) {
-            fprintf(stderr, "dirtylogd: --kernel: %s\n", why);
-            return 1;
-        }
+    if (kernel && (kernel_fd = dld_kernel_open(why, sizeof why)) < 0) {
+        fprintf(stderr, "dirtylogd: --kernel: %s\n", why);
+        return 1;
     }
 
     if (pipe(stop_pipe) < 0) {

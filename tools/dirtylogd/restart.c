@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "log_internal.h" /* dl__split_words */
 #include "server_internal.h"
 #include "state.h"
 
@@ -78,6 +79,33 @@ int dld__reserve_clears(struct dld_server *srv, struct dld_log *L, const uint8_t
     return r;
 }
 
+/* The constructor a log is hosted again with after a restart: the one its
+ * clients sent, less the `sync`/`nosync` flag (words after the first
+ * argument), which applies at first activation only: at load it rewrites
+ * the whole bitmap, so a re-host with it would wipe every mark acknowledged
+ * before the restart. The clients' replayed CTR still matches L->ctr.
+ * Malloc'ed, or NULL (out of memory). */
+static char *rehost_ctr(const char *ctr)
+{
+    char *work = strdup(ctr), *out = malloc(strlen(ctr) + 1);
+    char *words[DL_MAX_ARGS + 2];
+    unsigned n = 0;
+    if (!work || !out || dl__split_words(work, words, DL_MAX_ARGS + 2, &n) < 0) {
+        free(work);
+        free(out);
+        return work && out ? strdup(ctr) : NULL; /* too many words: CTR refuses it anyway */
+    }
+    size_t o = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (i >= 3 && (strcmp(words[i], "sync") == 0 || strcmp(words[i], "nosync") == 0))
+            continue;
+        o += (size_t)sprintf(out + o, "%s%s", o ? " " : "", words[i]);
+    }
+    out[o] = '\0';
+    free(work);
+    return out;
+}
+
 /* One state file found at start: host its log again, in grace. */
 static void load_one(void *arg, const char *uuid, const struct dld_state *st, int error,
                      const char *err)
@@ -97,14 +125,16 @@ static void load_one(void *arg, const char *uuid, const struct dld_state *st, in
         dld__destroy_log(L);
         return;
     }
-    if (error == 0 && rp && (L->ctr = strdup(st->ctr)) != NULL) {
+    char *rehost = error == 0 ? rehost_ctr(st->ctr) : NULL;
+    if (error == 0 && rp && rehost && (L->ctr = strdup(st->ctr)) != NULL) {
         L->owner_uid = st->owner_uid;
-        error = dld__create_hosted_log(srv, L->ctr, &L->log, rp);
+        error = dld__create_hosted_log(srv, rehost, &L->log, rp);
         err = rp->len ? (const char *)rp->data : "cannot create the log";
     } else if (error == 0) {
         error = -ENOMEM;
         err = "out of memory";
     }
+    free(rehost);
     for (uint32_t i = 0; error == 0 && i < st->nsessions; i++) {
         struct dld_session *s = dld__new_session(st->sessions[i].luid, st->sessions[i].uid);
         if (!s) {
