@@ -1,5 +1,6 @@
 # Host side of the VM tests (bash), sourced by each scenario script.
-# Environment: DL_DIRTYLOGD and DL_DIRTYLOG (the built programs), DL_VM_DIR
+# Environment: DL_DIRTYLOGD and DL_DIRTYLOG (the built programs), DL_VM_TOOLS
+# (the test helpers for the guest, colon-separated; tools/), DL_VM_DIR
 # (where fetch-kernel.sh unpacked the kernel; default /var/cache/dirtylog-vm),
 # DL_VM_KEEP=1 keeps the temporary directory (disk images, console logs);
 # DL_VM_KERNEL_LOG=1 runs a scenario with the kernel's own log type instead of
@@ -26,8 +27,10 @@ vm_init() {
     VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dlvm.XXXXXX")
     trap vm_cleanup EXIT
     VM_INITRD=$VM_TMP/initrd.cpio
+    local tools=()
+    IFS=: read -r -a tools <<< "${DL_VM_TOOLS:-}"
     "$VM_HERE/mkinitramfs.sh" "$VM_INITRD" "$dir/current" "$VM_HERE/guest" \
-        "$(command -v dmsetup)" "$DL_DIRTYLOGD" "$DL_DIRTYLOG" ||
+        "$(command -v dmsetup)" "$DL_DIRTYLOGD" "$DL_DIRTYLOG" "${tools[@]}" ||
         vm_die "could not build the initramfs"
 }
 

@@ -1,10 +1,11 @@
 # Helpers for the guest scripts of the VM tests (busybox sh), sourced by /init.
 # Lines for the host start with "DLVM"; the host reads them from the console.
 
-dlvm_say() { echo "DLVM: $*"; }
+dlvm_say() { echo "DLVM: [$(cut -d" " -f1 /proc/uptime)] $*"; }
 # A value the host checks: "DLVM-VALUE key=value".
 dlvm_value() { echo "DLVM-VALUE $1=$2"; }
 dlvm_fail() {
+    [ ! -e "$DLVM_DAEMON_LOG" ] || dlvm_show_daemon_log
     echo "DLVM-FAIL: $*"
     exit 1
 }
@@ -63,6 +64,9 @@ dlvm_power_loss() {
 # ---- the daemon ----
 DLVM_DAEMON=
 DLVM_DAEMON_LOG=/run/dirtylogd.log
+# dl.arg=verbose: the daemon logs every connection and failed request (-v).
+DLVM_DAEMON_OPTS=
+dlvm_has_arg verbose && DLVM_DAEMON_OPTS=-v
 
 # The daemon listens to the kernel once one of its sockets is a
 # NETLINK_CONNECTOR (protocol 11) socket in group 7 (CN_IDX_DM): bit 0x40 of the
@@ -79,14 +83,16 @@ dlvm_daemon_listening() {
 
 # dlvm_start_daemon [OPTION...]: dirtylogd --kernel in the background, its
 # state (who uses each log) in /run/dlstate (tmpfs: it lasts for this boot),
-# /dev/vdc allowed as a disk log. Returns once it listens to the kernel.
+# /dev/vdc (if there is one) allowed as a disk log. Returns once it listens to the kernel.
 dlvm_start_daemon() {
+    allow=
+    [ ! -b /dev/vdc ] || allow="--allow-device /dev/vdc"
     dirtylogd --foreground --kernel --socket /run/dirtylogd.sock \
-        --state-dir /run/dlstate --allow-device /dev/vdc "$@" \
+        --state-dir /run/dlstate $allow $DLVM_DAEMON_OPTS "$@" \
         >> "$DLVM_DAEMON_LOG" 2>&1 &
     DLVM_DAEMON=$!
     dlvm_wait 10 dlvm_daemon_listening "$DLVM_DAEMON" ||
-        { dlvm_show_daemon_log; dlvm_fail "dirtylogd does not listen to the kernel"; }
+        dlvm_fail "dirtylogd does not listen to the kernel"
     dlvm_say "dirtylogd $DLVM_DAEMON listening"
 }
 
@@ -101,7 +107,7 @@ dlvm_stop_daemon() {
 
 dlvm_show_daemon_log() {
     echo "---- dirtylogd log ----"
-    tail -n 40 "$DLVM_DAEMON_LOG" 2>/dev/null
+    tail -n 60 "$DLVM_DAEMON_LOG" 2>/dev/null
     echo "---- kernel log ----"
     dmesg | tail -n 30
     echo "----"
@@ -139,7 +145,7 @@ dlvm_mirror_create() {
     fi
     dmsetup create "$1" --table "0 $sectors mirror $log 2 ${DLVM_LEG_A:-/dev/vda} 0 \
 ${DLVM_LEG_B:-/dev/vdb} 0 ${3:-1 handle_errors}" ||
-        { dlvm_show_daemon_log; dlvm_fail "dmsetup create $1 ($log)"; }
+        dlvm_fail "dmsetup create $1 ($log)"
 }
 
 # dlvm_delay NAME DEV READ_MS WRITE_MS: create (or reload) dm-delay NAME over
@@ -168,4 +174,39 @@ dlvm_stop_daemon_for_log() {
 dlvm_dump() {
     blockdev --flushbufs "$1"
     dirtylog dump "$1" | tr '\n' ' ' | sed 's/ $//'
+}
+
+# dlvm_regions DEV: the regions `dirtylog dump` lists, one per line, ranges
+# expanded.
+dlvm_regions() {
+    for range in $(dlvm_dump "$1"); do
+        seq "${range%-*}" "${range#*-}"
+    done
+}
+# dlvm_log_has DEV REGION...: the log on DEV lists every REGION.
+dlvm_log_has() {
+    dev=$1
+    shift
+    have=" $(dlvm_regions "$dev" | tr '\n' ' ') "
+    for r in "$@"; do
+        case $have in *" $r "*) ;; *) return 1 ;; esac
+    done
+}
+
+# dlvm_daemon_portid: the netlink port of the daemon's connector socket.
+dlvm_daemon_portid() {
+    inodes=" $(ls -l "/proc/$DLVM_DAEMON/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
+    while read -r sk eth portid groups rmem wmem dump locks drops inode; do
+        [ "$eth" = 11 ] || continue
+        case $inodes in *" $inode "*) echo "$portid"; return 0 ;; esac
+    done < /proc/net/netlink
+    return 1
+}
+
+# dlvm_mirror_io NAME: a few writes through mirror NAME read back the same.
+dlvm_mirror_io() {
+    dd if=/dev/urandom of=/tmp/io bs=64k count=4 2>/dev/null
+    dd if=/tmp/io of="/dev/mapper/$1" bs=64k seek=7 conv=fsync 2>/dev/null &&
+        dd if="/dev/mapper/$1" of=/tmp/io.back bs=64k skip=7 count=4 iflag=direct 2>/dev/null &&
+        cmp -s /tmp/io /tmp/io.back
 }
