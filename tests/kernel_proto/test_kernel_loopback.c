@@ -411,6 +411,60 @@ static void nosync_kill9(int fd_kernel, int fd_daemon)
     CHECK_EQ(stop(&c), 0);
 }
 
+/* One request of log `uuid` and its reply's error; the s64/u64 answer in
+ * *word0 if there is one. */
+static int call_log(int fd, const char *uuid, uint32_t type, const void *payload, uint32_t len,
+                    uint64_t *word0)
+{
+    struct reply r;
+    uint32_t seq = send_request(fd, uuid, type, payload, len);
+    if (recv_reply(fd, &r) < 0 || r.seq != seq)
+        return -9999;
+    if (word0 && r.len >= 8)
+        *word0 = word(&r, 0);
+    return r.error;
+}
+
+/* A restart within the kernel's 15 s timeout: the kernel never saw the
+ * daemon gone (it replays CTR + RESUME only when no daemon listens) and
+ * sends its next requests as if nothing happened. They must work, on the
+ * session the daemon takes back, with its marks. */
+static void fast_restart(int fd_kernel, int fd_daemon)
+{
+    char fctr[300];
+    snprintf(fctr, sizeof fctr, "%d disk %s/fast.log %d", REGIONS * REGION_SIZE, log_dir,
+             REGION_SIZE);
+    uint32_t len = (uint32_t)strlen(fctr) + 1;
+    uint64_t region = 42, in_sync[2] = {43, 1}, v = 99;
+    struct child c = spawn(fd_daemon, 0);
+    CHECK(c.pid > 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_CTR, fctr, len, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_RESUME, NULL, 0, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_SET_REGION_SYNC, in_sync, 16, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_FLUSH, &region, 8, NULL), 0);
+    kill9(&c);
+
+    c = spawn(fd_daemon, 0);
+    CHECK(c.pid > 0);
+    /* No CTR, no RESUME: straight on with the next requests. */
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_IS_CLEAN, &region, 8, &v), 0);
+    CHECK_U64(v, 0); /* the acknowledged mark */
+    region = 43;
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_MARK_REGION, &region, 8, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_FLUSH, NULL, 0, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_CLEAR_REGION, &region, 8, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_FLUSH, NULL, 0, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_IS_CLEAN, &region, 8, &v), 0);
+    CHECK_U64(v, 1); /* the grace ended: the session is back */
+    /* A replay arriving later still works (same session, same channel). */
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_CTR, fctr, len, NULL), 0);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_RESUME, NULL, 0, NULL), 0);
+    /* A log nobody constructed is still an error. */
+    CHECK_EQ(call_log(fd_kernel, "never-made", DLW_IS_CLEAN, &region, 8, NULL), -ENOENT);
+    CHECK_EQ(call_log(fd_kernel, "fast", DLW_DTR, NULL, 0, NULL), 0);
+    CHECK_EQ(stop(&c), 0);
+}
+
 /* Requests already received when the daemon is told to stop are answered:
  * the stop pipe is readable before the daemon even starts. */
 static void shutdown_answers(int fd_kernel, int fd_daemon)
@@ -517,7 +571,8 @@ int main(void)
 
     shutdown_answers(sv[0], sv[1]);
     nosync_kill9(sv[0], sv[1]);
-    CHECK(empty_dir(state_dir)); /* the DTR ended the log */
+    fast_restart(sv[0], sv[1]);
+    CHECK(empty_dir(state_dir)); /* each DTR ended its log */
 
     close(sv[0]);
     close(sv[1]);

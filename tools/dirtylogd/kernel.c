@@ -12,7 +12,9 @@
  *   goes to our log instead;
  * - IS_REMOTE_RECOVERING's in_sync_hint is never above the region asked
  *   about, because the kernel keeps a hint across a daemon restart and
- *   asks for no resync work while its hint covers the whole device. */
+ *   asks for no resync work while its hint covers the whole device;
+ * - the kernel replays CTR + RESUME only when no daemon listens, so after a
+ *   restart it did not notice, its next request takes its session back. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -93,6 +95,20 @@ static uint32_t kernel_payload(unsigned req, const uint8_t *rq_le, const struct 
     return rp->len;
 }
 
+/* A request of a session this daemon knows only from its state directory:
+ * the daemon restarted, and the kernel, which replays CTR + RESUME only
+ * when no daemon listens, did not notice (a restart within its 15 s
+ * timeout). Do its replay for it, once: 1 if the session is back. */
+static int reattach(struct dld_server *srv, const struct dld_request *rq)
+{
+    struct dld_reply rp = {.error = 0, .len = 0};
+    if (dld_request_reattach(srv, &rq->peer, rq->h->uuid, rq->h->luid, &rp) < 0)
+        return 0;
+    say(srv, LOG_NOTICE, "log %s (luid %016" PRIx64 "): session taken back after a restart "
+        "(the kernel did not replay its CTR)", rq->h->uuid, rq->h->luid);
+    return 1;
+}
+
 static size_t handle_request(struct dld_server *srv, const struct dlk_msg *m, uint8_t *out,
                              size_t cap)
 {
@@ -117,6 +133,10 @@ static size_t handle_request(struct dld_server *srv, const struct dlk_msg *m, ui
         .peer = {.conn_id = DLD_KERNEL_CONN_ID, .uid = DLD_KERNEL_UID, .pid = 0},
     };
     dld_request_handle(srv, &rq, &rp);
+    if (rp.error == -ENOENT && req != DLW_CTR && reattach(srv, &rq)) {
+        rp = (struct dld_reply){.error = 0, .len = 0};
+        dld_request_handle(srv, &rq, &rp);
+    }
     if (rp.error < 0) {
         /* No payload with an error: the kernel's reply buffer may have no
          * room (a replayed CTR), and then it would loop. Say it here. */
@@ -129,7 +149,12 @@ static size_t handle_request(struct dld_server *srv, const struct dlk_msg *m, ui
             m->h.luid);
     uint8_t data[DLK_MAX_REPLY_PAYLOAD];
     uint32_t len = kernel_payload(req, payload, &rp, data);
-    return dlk_encode_reply(&m->h, 0, data, len, out, cap);
+    size_t n = dlk_encode_reply(&m->h, 0, data, len, out, cap);
+    if (n == 0) { /* cannot happen with cap >= DLK_MAX_DATAGRAM; still an answer */
+        say(srv, LOG_ERR, "reply to %s of log %s does not fit", request_name(req), m->h.uuid);
+        n = dlk_encode_reply(&m->h, -EMSGSIZE, NULL, 0, out, cap);
+    }
+    return n;
 }
 
 size_t dld_kernel_handle(struct dld_server *srv, const uint8_t *in, size_t n, uint8_t *out,
@@ -245,6 +270,12 @@ int dld_kernel_serve(struct dld_server *srv, int fd, int netlink, int stop_fd)
         }
         if (p[0].revents)
             break;
+        if (p[1].revents & POLLNVAL) {
+            r = -EBADF;
+            break;
+        }
+        if ((p[1].revents & POLLHUP) && !(p[1].revents & POLLIN))
+            break; /* an injected socket whose peer is gone */
         if (p[1].revents) {
             int k = serve_one(c);
             r = k < 0 ? k : 0;

@@ -45,6 +45,18 @@ size_t dld_kernel_handle(struct dld_server *srv, const uint8_t *in, size_t n, ui
  * failed. */
 int dld_kernel_serve(struct dld_server *srv, int fd, int netlink, int stop_fd);
 
+/* Kernel sessions of a previous boot (kernel_boot.c): the kernel's luid is a
+ * pointer, meaningless after a reboot, so such a session never reattaches.
+ * Before dld_server_open_state: if state_dir was last served in another
+ * boot than boot_id, remove the state files of the kernel's logs (their
+ * marks stay on the log devices). The number removed, or -errno. After
+ * dld_server_open_state: dld_kernel_record_boot() notes boot_id there. */
+#define DLD_BOOT_ID_MAX 64
+int dld_kernel_boot_id(char id[DLD_BOOT_ID_MAX]); /* the running boot's; 0 or -errno */
+int dld_kernel_forget_old_boot(const char *state_dir, const char *boot_id,
+                               void (*logf)(int level, const char *fmt, ...));
+int dld_kernel_record_boot(struct dld_server *srv, const char *boot_id);
+
 /* dld_kernel_serve in a thread. */
 struct dld_kernel_thread;
 int dld_kernel_start(struct dld_kernel_thread **out, struct dld_server *srv, int fd, int netlink,

@@ -96,9 +96,9 @@ static void usage(FILE *f)
 "                          do not serve: ask the running daemon to drop the marks\n"
 "                          of disconnected clients of log UUID (all of them, or\n"
 "                          only the client whose tag -v printed) and exit\n"
-"      --kernel            also serve Linux device-mapper's `userspace` log over\n"
-"                          the kernel connector (root, initial network\n"
-"                          namespace; docs/kernel.md)\n"
+"      --kernel            also serve Linux device-mapper's `userspace` log\n"
+"                          (dm-mirror) over the kernel connector (root, in the\n"
+"                          initial network namespace)\n"
 "  -h, --help              this text\n"
 "\n"
 "Unix sockets passed by a service manager (LISTEN_PID/LISTEN_FDS) are used too;\n"
@@ -425,10 +425,17 @@ int main(int argc, char **argv)
     srv.verbose = verbose;
     srv.confine = &confine;
     srv.logf = say;
+    char boot[DLD_BOOT_ID_MAX] = ""; /* kernel sessions end with their boot */
+    if (kernel_fd >= 0 && dld_kernel_boot_id(boot) < 0)
+        boot[0] = '\0';
+    if (boot[0] && dld_kernel_forget_old_boot(state_dir, boot, say) < 0)
+        say(LOG_ERR, "kernel: cannot check the state directory for a previous boot");
     if (dld_server_open_state(&srv, state_dir) < 0) {
         dld_server_destroy(&srv);
         return 1;
     }
+    if (boot[0])
+        dld_kernel_record_boot(&srv, boot); /* a failure is logged */
     /* The kernel channel runs in a thread of its own (kernel.h) and stops
      * with the socket transport, before the logs are flushed. */
     struct dld_kernel_thread *kt = NULL;

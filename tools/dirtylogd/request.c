@@ -395,6 +395,25 @@ static int run_in_session(struct op *o, const struct handler *hd)
     return r;
 }
 
+int dld_request_reattach(struct dld_server *srv, const struct dld_peer *peer, const char *uuid,
+                         uint64_t luid, struct dld_reply *rp)
+{
+    struct dld_log *L = dld__acquire_log(srv, uuid);
+    if (!L)
+        return fail(rp, -ENOENT, "no log %s", uuid);
+    pthread_mutex_lock(&L->lock);
+    struct dld_session *s = dld__find_session(L, luid);
+    struct op o = {.srv = srv, .rp = rp, .L = L, .s = s};
+    int r;
+    if (!s || s->conn_id != 0 || s->uid != (uint32_t)peer->uid || !L->log)
+        r = fail(rp, -ENOENT, "no detached session of log %s to take back", uuid);
+    else if ((r = dld__session_attach(srv, L, peer, luid, rp)) == 0)
+        r = do_resume(&o); /* what the client's own RESUME after CTR would do */
+    pthread_mutex_unlock(&L->lock);
+    dld__release_log(srv, L);
+    return r;
+}
+
 void dld_request_handle(struct dld_server *srv, const struct dld_request *rq,
                         struct dld_reply *rp)
 {

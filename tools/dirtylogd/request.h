@@ -62,6 +62,13 @@ struct dld_reply {
 void dld_request_handle(struct dld_server *srv, const struct dld_request *rq,
                         struct dld_reply *rp);
 
+/* For a transport whose client cannot tell that the daemon restarted (the
+ * kernel replays CTR + RESUME only while no daemon listens): take back the
+ * peer's detached session (uuid, luid) and resume it, as the client's CTR +
+ * RESUME would. 0; -ENOENT if there is no such session; or the error. */
+int dld_request_reattach(struct dld_server *srv, const struct dld_peer *peer, const char *uuid,
+                         uint64_t luid, struct dld_reply *rp);
+
 /* A connection of the transport is gone: detach its sessions (they keep
  * their marks). */
 void dld_sessions_detach(struct dld_server *srv, uint64_t conn_id);
