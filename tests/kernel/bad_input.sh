@@ -7,7 +7,7 @@ vm_init
 vm_disk a 8M
 vm_disk b 8M
 vm_disk c 1M
-vm_boot bad-input.sh 180 a b c
+vm_boot bad-input.sh 600 a b c
 vm_expect_pass
 for i in 1 2 3 4; do echo "refused: $(vm_value refused$i)"; done
 said=$(vm_value daemon_said)

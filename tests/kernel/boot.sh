@@ -6,7 +6,7 @@
 vm_init
 vm_disk a 16M
 vm_disk b 16M
-vm_boot boot.sh 120 a b
+vm_boot boot.sh 600 a b
 vm_expect_pass
 [ "$(vm_value disks)" = "/dev/vda /dev/vdb " ] || vm_die "disks: '$(vm_value disks)'"
 echo "connector: $(vm_value connector)"

@@ -6,7 +6,7 @@ vm_need_kernel_daemon
 vm_init
 vm_disk a 8M
 vm_disk b 8M
-vm_boot core-log.sh 180 a b
+vm_boot core-log.sh 600 a b
 vm_expect_pass
 status=$(vm_value status) table=$(vm_value table)
 info=$(vm_value lib_info) libtable=$(vm_value lib_table)

@@ -11,9 +11,10 @@ vm_disk a 8M
 vm_disk b 8M
 vm_disk c 1M
 VM_ARGS=${1:-}
-vm_boot daemon-restart.sh 240 a b c
+vm_boot daemon-restart.sh 600 a b c
 vm_expect_pass
 echo "writer at the restarts: regions $(vm_value writer_at_restart1), $(vm_value writer_at_restart2); log after: $(vm_value log_after_restart)"
+echo "after the restarts: sync count $(vm_value sync_after_restart), legs differ in regions '$(vm_value differ_after_restart)' (all listed by the log)"
 grep -a -q 'Reconnected to userspace log server' "$VM_CONSOLE" &&
     echo "the kernel logged its reconnection"
 cmp "$VM_TMP/a.img" "$VM_TMP/b.img" || vm_die "the legs differ"

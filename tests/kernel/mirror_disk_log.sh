@@ -9,7 +9,7 @@ vm_init
 vm_disk a 8M
 vm_disk b 8M
 vm_disk c 1M
-vm_boot mirror-disk-log.sh 180 a b c
+vm_boot mirror-disk-log.sh 600 a b c
 vm_expect_pass
 status=$(vm_value status) table=$(vm_value table) regions=$(vm_value regions)
 echo "status: $status"

@@ -24,8 +24,8 @@ done
 dlvm_value daemon_said "$(grep -c 'CTR of log dlvm-s6 failed' "$DLVM_DAEMON_LOG")"
 
 dlvm_mirror_create m "dlvm-s6 core $DLVM_REGION"
-dlvm_wait_synced m 120
-portid=$(dlvm_daemon_portid) || dlvm_fail "no connector socket of the daemon"
+dlvm_wait_synced m 300
+portid=$(dlvm_connector_portid "$DLVM_DAEMON") || dlvm_fail "no connector socket of the daemon"
 vm_nl_inject "$portid" > /tmp/inject || dlvm_fail "vm_nl_inject"
 dlvm_value injected "$(tr '\n' ' ' < /tmp/inject)"
 dlvm_daemon_gone "$DLVM_DAEMON" && dlvm_fail "the daemon died on forged datagrams"

@@ -24,7 +24,7 @@ dlvm_load_modules() {
     i=0
     for d in a b c d e f g h; do
         [ "$i" -lt "${n:-0}" ] || break
-        dlvm_wait 10 test -b "/dev/vd$d" || { echo "DLVM-FAIL: no /dev/vd$d"; return 1; }
+        dlvm_wait 60 test -b "/dev/vd$d" || { echo "DLVM-FAIL: no /dev/vd$d"; return 1; }
         i=$((i + 1))
     done
 }
@@ -68,18 +68,20 @@ DLVM_DAEMON_LOG=/run/dirtylogd.log
 DLVM_DAEMON_OPTS=
 dlvm_has_arg verbose && DLVM_DAEMON_OPTS=-v
 
-# The daemon listens to the kernel once one of its sockets is a
-# NETLINK_CONNECTOR (protocol 11) socket in group 7 (CN_IDX_DM): bit 0x40 of the
-# first group word in /proc/net/netlink (matched on the socket's inode).
-dlvm_daemon_listening() {
+# dlvm_connector_portid PID: the netlink port of PID's NETLINK_CONNECTOR
+# (protocol 11) socket in group 7 (CN_IDX_DM: bit 0x40 of the first group
+# word) in /proc/net/netlink, matched on the socket's inode. Fails if none:
+# the daemon listens to the kernel once it has one.
+dlvm_connector_portid() {
     inodes=" $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
     while read -r sk eth portid groups rmem wmem dump locks drops inode; do
         [ "$eth" = 11 ] || continue
         case $inodes in *" $inode "*) ;; *) continue ;; esac
-        [ $((0x$groups & 0x40)) -ne 0 ] && return 0
+        [ $((0x$groups & 0x40)) -eq 0 ] || { echo "$portid"; return 0; }
     done < /proc/net/netlink
     return 1
 }
+dlvm_daemon_listening() { dlvm_connector_portid "$1" > /dev/null; }
 
 # dlvm_start_daemon [OPTION...]: dirtylogd --kernel in the background, its
 # state (who uses each log) in /run/dlstate (tmpfs: it lasts for this boot),
@@ -193,20 +195,27 @@ dlvm_log_has() {
     done
 }
 
-# dlvm_daemon_portid: the netlink port of the daemon's connector socket.
-dlvm_daemon_portid() {
-    inodes=" $(ls -l "/proc/$DLVM_DAEMON/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p' | tr '\n' ' ') "
-    while read -r sk eth portid groups rmem wmem dump locks drops inode; do
-        [ "$eth" = 11 ] || continue
-        case $inodes in *" $inode "*) echo "$portid"; return 0 ;; esac
-    done < /proc/net/netlink
-    return 1
-}
-
 # dlvm_mirror_io NAME: a few writes through mirror NAME read back the same.
 dlvm_mirror_io() {
     dd if=/dev/urandom of=/tmp/io bs=64k count=4 2>/dev/null
     dd if=/tmp/io of="/dev/mapper/$1" bs=64k seek=7 conv=fsync 2>/dev/null &&
         dd if="/dev/mapper/$1" of=/tmp/io.back bs=64k skip=7 count=4 iflag=direct 2>/dev/null &&
         cmp -s /tmp/io /tmp/io.back
+}
+
+# dlvm_differing_regions DEV1 DEV2: the regions (DLVM_REGION sectors) in
+# which the two devices differ, space separated (read past the page cache).
+# Fails if they cannot be compared.
+dlvm_differing_regions() {
+    blockdev --flushbufs "$1" && blockdev --flushbufs "$2" || return 2
+    rc=0
+    cmp -l "$1" "$2" > /tmp/cmp.out 2>/dev/null || rc=$?
+    [ "$rc" -le 1 ] || return 2
+    awk -v rb=$((DLVM_REGION * 512)) \
+        '{ r = int(($1 - 1) / rb); if (r != last) { printf "%s%d", sep, r; sep = " " } last = r }
+         BEGIN { last = -1 }' /tmp/cmp.out
+}
+# dlvm_legs_identical: /dev/vda and /dev/vdb hold the same bytes.
+dlvm_legs_identical() {
+    blockdev --flushbufs /dev/vda && blockdev --flushbufs /dev/vdb && cmp /dev/vda /dev/vdb
 }

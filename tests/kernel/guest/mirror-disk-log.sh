@@ -5,7 +5,7 @@
 DLVM_REGION=128
 dlvm_start_daemon_for_log
 dlvm_mirror_create m "dlvm-s1 disk /dev/vdc $DLVM_REGION"
-dlvm_wait_synced m 120
+dlvm_wait_synced m 300
 dlvm_value status "$(dmsetup status m)"
 dlvm_value table "$(dmsetup table m)"
 
@@ -19,5 +19,5 @@ dlvm_value synced_after_writes "$(dlvm_sync_count m)"
 
 dmsetup remove m || dlvm_fail "dmsetup remove"
 dlvm_stop_daemon_for_log
-cmp /dev/vda /dev/vdb || dlvm_fail "the legs differ after a clean remove"
+dlvm_legs_identical || dlvm_fail "the legs differ after a clean remove"
 dlvm_value regions "$(($(blockdev --getsz /dev/vda) / DLVM_REGION))"

@@ -10,9 +10,9 @@ dlvm_delay leg_b /dev/vdb 0 0
 dlvm_mirror_create m "dlvm-s2 disk /dev/vdc $DLVM_REGION"
 dlvm_value first_sync "$(dlvm_sync_count m)"
 dlvm_delay leg_a /dev/vda 0 0
-dlvm_wait_synced m 120
+dlvm_wait_synced m 300
 dlvm_value after_sync "$(dlvm_sync_count m)"
 dmsetup remove m || dlvm_fail "dmsetup remove"
 dlvm_stop_daemon_for_log
 dmsetup remove leg_a && dmsetup remove leg_b || dlvm_fail "remove the legs"
-cmp /dev/vda /dev/vdb || dlvm_fail "the legs differ after the resync"
+dlvm_legs_identical || dlvm_fail "the legs differ after the resync"

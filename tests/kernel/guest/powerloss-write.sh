@@ -10,7 +10,7 @@ dlvm_start_daemon_for_log
 dlvm_delay leg_a /dev/vda 0 0
 dlvm_delay leg_b /dev/vdb 0 0
 dlvm_mirror_create m "dlvm-s2 disk /dev/vdc $DLVM_REGION"
-dlvm_wait_synced m 120
+dlvm_wait_synced m 300
 dlvm_value before "$(dlvm_dump /dev/vdc)"
 
 dlvm_delay leg_b /dev/vdb 0 600000
@@ -28,7 +28,7 @@ leg_a_has_all() {
     done
 }
 log_shows_all() { [ "$(dlvm_dump /dev/vdc)" = "$regions" ]; }
-dlvm_wait 60 leg_a_has_all || dlvm_fail "the writes did not reach leg a"
-dlvm_wait 60 log_shows_all || dlvm_fail "log shows '$(dlvm_dump /dev/vdc)', not '$regions'"
+dlvm_wait 120 leg_a_has_all || dlvm_fail "the writes did not reach leg a"
+dlvm_wait 120 log_shows_all || dlvm_fail "log shows '$(dlvm_dump /dev/vdc)', not '$regions'"
 dlvm_value in_flight "$(dlvm_dump /dev/vdc)"
 dlvm_power_loss
