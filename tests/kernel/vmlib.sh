@@ -24,6 +24,10 @@ vm_init() {
     command -v dmsetup >/dev/null || vm_skip "dmsetup not installed"
     [ -x "${DL_DIRTYLOGD:-}" ] && [ -x "${DL_DIRTYLOG:-}" ] ||
         vm_die "DL_DIRTYLOGD and DL_DIRTYLOG must name the built programs"
+    [ "${DL_SANITIZER:-0}" != 1 ] || vm_skip "VM tests run in the plain build, not under sanitizers"
+    # ELF e_machine (bytes 18-19, little-endian) 0x3e: an x86-64 program, as the guest runs.
+    [ "$(od -An -tx1 -j18 -N2 "$DL_DIRTYLOGD" | tr -d ' ')" = 3e00 ] ||
+        vm_skip "the built dirtylogd is not an x86-64 program (cross build)"
     VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dlvm.XXXXXX")
     trap vm_cleanup EXIT
     VM_INITRD=$VM_TMP/initrd.cpio
