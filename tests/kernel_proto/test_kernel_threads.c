@@ -3,7 +3,8 @@
  * the kernel marks, flushes and clears its log while a socket client does
  * the same on its own log, then the channel is stopped and joined. Every
  * kernel request is answered in order and right; under TSan this checks
- * that the two front ends share the layer without a race. */
+ * that the two front ends share the layer without a race. A channel whose
+ * socket fails tells the daemon to stop (fail_fd). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <poll.h>
@@ -104,7 +105,7 @@ int main(void)
     REQUIRE_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
     REQUIRE_EQ(pipe(stop), 0);
     struct dld_kernel_thread *kt = NULL;
-    REQUIRE_EQ(dld_kernel_start(&kt, &srv, sv[1], 0, stop[0]), 0);
+    REQUIRE_EQ(dld_kernel_start(&kt, &srv, sv[1], 0, stop[0], -1), 0);
     pthread_t client;
     REQUIRE_EQ(pthread_create(&client, NULL, socket_client, &srv), 0);
 
@@ -125,6 +126,26 @@ int main(void)
 
     CHECK_EQ(write(stop[1], "x", 1), 1);
     CHECK_EQ(dld_kernel_join(kt), 0);
+
+    /* A channel that fails says so on fail_fd (the daemon's stop pipe). */
+    int fail[2], dead[2], stop2[2];
+    REQUIRE_EQ(pipe(fail), 0);
+    REQUIRE_EQ(pipe(stop2), 0);
+    REQUIRE_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, dead), 0);
+    close(dead[0]);
+    close(dead[1]); /* its number is now invalid: poll says POLLNVAL */
+    REQUIRE_EQ(dld_kernel_start(&kt, &srv, dead[1], 0, stop2[0], fail[1]), 0);
+    struct pollfd p = {.fd = fail[0], .events = POLLIN};
+    CHECK_EQ(poll(&p, 1, 10000), 1);
+    char byte = 0;
+    CHECK_EQ(read(fail[0], &byte, 1), 1);
+    CHECK_EQ(byte, 'k');
+    CHECK_EQ(dld_kernel_join(kt), -EBADF);
+    close(fail[0]);
+    close(fail[1]);
+    close(stop2[0]);
+    close(stop2[1]);
+
     dld_server_destroy(&srv);
     close(sv[0]);
     close(sv[1]);

@@ -42,6 +42,8 @@
 /* Attempts to send one reply when the socket is momentarily out of memory. */
 #define SEND_TRIES 5
 
+_Static_assert(DLK_MAX_REPLY_PAYLOAD >= DLD_REPLY_MAX, "every reply of the layer fits a datagram");
+
 static void say(const struct dld_server *srv, int level, const char *fmt, ...) DL_PRINTF(3, 4);
 static void say(const struct dld_server *srv, int level, const char *fmt, ...)
 {
@@ -300,23 +302,29 @@ int dld_kernel_serve(struct dld_server *srv, int fd, int netlink, int stop_fd)
 struct dld_kernel_thread {
     pthread_t thread;
     struct dld_server *srv;
-    int fd, netlink, stop_fd, result;
+    int fd, netlink, stop_fd, fail_fd, result;
 };
 
 static void *thread_main(void *arg)
 {
     struct dld_kernel_thread *t = arg;
     t->result = dld_kernel_serve(t->srv, t->fd, t->netlink, t->stop_fd);
+    /* A daemon that no longer serves the kernel must not go on as if it
+     * did: stop it all (a service manager restarts it; the kernel, which
+     * found no listener meanwhile, replays to the new one). */
+    if (t->result < 0 && t->fail_fd >= 0)
+        (void)!write(t->fail_fd, "k", 1);
     return NULL;
 }
 
 int dld_kernel_start(struct dld_kernel_thread **out, struct dld_server *srv, int fd, int netlink,
-                     int stop_fd)
+                     int stop_fd, int fail_fd)
 {
     struct dld_kernel_thread *t = calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
-    *t = (struct dld_kernel_thread){.srv = srv, .fd = fd, .netlink = netlink, .stop_fd = stop_fd};
+    *t = (struct dld_kernel_thread){.srv = srv, .fd = fd, .netlink = netlink, .stop_fd = stop_fd,
+                                    .fail_fd = fail_fd};
     int e = pthread_create(&t->thread, NULL, thread_main, t);
     if (e) {
         free(t);

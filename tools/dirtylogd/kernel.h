@@ -57,10 +57,12 @@ int dld_kernel_forget_old_boot(const char *state_dir, const char *boot_id,
                                void (*logf)(int level, const char *fmt, ...));
 int dld_kernel_record_boot(struct dld_server *srv, const char *boot_id);
 
-/* dld_kernel_serve in a thread. */
+/* dld_kernel_serve in a thread. If the channel fails, the thread writes a
+ * byte to fail_fd (>= 0: the daemon's stop pipe, so the whole daemon stops
+ * rather than run without serving the kernel). */
 struct dld_kernel_thread;
 int dld_kernel_start(struct dld_kernel_thread **out, struct dld_server *srv, int fd, int netlink,
-                     int stop_fd);
+                     int stop_fd, int fail_fd);
 /* Wait for the thread (make stop_fd readable first); its result. */
 int dld_kernel_join(struct dld_kernel_thread *t);
 

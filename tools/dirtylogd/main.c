@@ -439,7 +439,8 @@ int main(int argc, char **argv)
     /* The kernel channel runs in a thread of its own (kernel.h) and stops
      * with the socket transport, before the logs are flushed. */
     struct dld_kernel_thread *kt = NULL;
-    int r = kernel_fd >= 0 ? dld_kernel_start(&kt, &srv, kernel_fd, 1, stop_pipe[0]) : 0;
+    int r = kernel_fd >= 0 ? dld_kernel_start(&kt, &srv, kernel_fd, 1, stop_pipe[0],
+                                                    stop_pipe[1]) : 0;
     if (r == 0)
         r = dld_net_run(&srv, &cfg, stop_pipe[0]);
     if (kt) {
