@@ -61,10 +61,11 @@ static void refuses_without_root(const char *binary, const char *dir)
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        if (fd < 0 || dup2(fd, 2) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+        if (fd < 0 || dup2(fd, 2) < 0)
             _exit(126);
-        daemon_exec(binary, (const char *const[]){binary, "--kernel", "-f", "--socket", sock,
-                                                  "--log-dir", dir, "--state-dir", state, NULL});
+        daemon_exec_as(65534, binary,
+                       (const char *const[]){binary, "--kernel", "-f", "--socket", sock,
+                                             "--log-dir", dir, "--state-dir", state, NULL});
         _exit(127);
     }
     int st = -1;

@@ -15,6 +15,8 @@
 
 #include "daemon_fixture.h"
 
+extern char **environ;
+
 int daemon_connect(const struct daemon_fx *fx)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -48,6 +50,21 @@ void daemon_exec(const char *binary, const char *const *argv)
         full[n++] = argv[i];
     full[n] = NULL;
     execvp(full[0], (char *const *)full);
+}
+
+int daemon_exec_as(uid_t uid, const char *binary, const char *const *argv)
+{
+    /* Opened while still root: the build tree may be in a directory that
+     * uid cannot search (a CI clone under a private mktemp dir). fexecve of
+     * the open file needs no path lookup. */
+    int fd = open(binary, O_RDONLY | O_CLOEXEC);
+    if (setgid((gid_t)uid) < 0 || setuid(uid) < 0)
+        return -errno;
+    const char *emulator = getenv("DL_TEST_EMULATOR");
+    if (fd >= 0 && (!emulator || !*emulator))
+        fexecve(fd, (char *const *)argv, environ);
+    daemon_exec(binary, argv);
+    return -errno;
 }
 
 int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra)

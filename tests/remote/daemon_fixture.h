@@ -36,6 +36,10 @@ int daemon_release(const struct daemon_fx *fx, const char *spec);
  * runs the tests of a cross build so). For a forked child; returns only if
  * the exec failed. */
 void daemon_exec(const char *binary, const char *const *argv);
+/* In a child: become uid (and gid uid) and run binary as daemon_exec does,
+ * even where uid cannot reach the binary by its path (the file is opened
+ * before the switch). Returns only on failure: -errno. */
+int daemon_exec_as(uid_t uid, const char *binary, const char *const *argv);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);
 /* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */

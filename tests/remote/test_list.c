@@ -38,10 +38,12 @@ static int run_list(int json, long uid, char *out, size_t cap)
     if (pid == 0) {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
-        if (uid >= 0 && (setgid((gid_t)uid) < 0 || setuid((uid_t)uid) < 0))
-            _exit(126);
-        daemon_exec(fx.binary, (const char *const[]){fx.binary, "--socket", fx.socket, "--list",
-                                                     json ? "--json" : NULL, NULL});
+        const char *const args[] = {fx.binary, "--socket", fx.socket, "--list",
+                                    json ? "--json" : NULL, NULL};
+        if (uid >= 0)
+            daemon_exec_as((uid_t)uid, fx.binary, args);
+        else
+            daemon_exec(fx.binary, args);
         _exit(127);
     }
     int st = -1;

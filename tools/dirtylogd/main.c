@@ -166,6 +166,20 @@ static int write_pidfile(void *arg)
     return r;
 }
 
+/* A start that fails after the log directory was opened: give back what was
+ * taken (pidfile may be NULL, kernel_fd -1), so no exit path leaks. */
+static int start_failed(struct dld_confine *confine, uid_t *allow, int kernel_fd,
+                        struct dld_pidfile *pidfile)
+{
+    if (kernel_fd >= 0)
+        close(kernel_fd);
+    if (pidfile)
+        dld_pidfile_release(pidfile);
+    dld_confine_fini(confine);
+    free(allow);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -373,18 +387,20 @@ int main(int argc, char **argv)
     char why[512];
     if (dld_confine_init(&confine, log_dir, devices, ndevices, why, sizeof why) < 0) {
         fprintf(stderr, "dirtylogd: %s\n", why);
+        free(devices);
+        free(allow);
         return 1;
     }
     free(devices);
     int kernel_fd = -1;
     if (kernel && (kernel_fd = dld_kernel_open(why, sizeof why)) < 0) {
         fprintf(stderr, "dirtylogd: --kernel: %s\n", why);
-        return 1;
+        return start_failed(&confine, allow, -1, NULL);
     }
 
     if (pipe(stop_pipe) < 0) {
         perror("dirtylogd: pipe");
-        return 1;
+        return start_failed(&confine, allow, kernel_fd, NULL);
     }
     fcntl(stop_pipe[0], F_SETFD, FD_CLOEXEC);
     fcntl(stop_pipe[1], F_SETFD, FD_CLOEXEC);
@@ -400,7 +416,7 @@ int main(int argc, char **argv)
     struct dld_pidfile pidfile = {.fd = -1};
     if (pidfile_path && dld_pidfile_claim(&pidfile, pidfile_path, why, sizeof why) < 0) {
         fprintf(stderr, "dirtylogd: %s\n", why);
-        return 1;
+        return start_failed(&confine, allow, kernel_fd, NULL);
     }
     if (pidfile_path) {
         cfg.ready = write_pidfile;
@@ -410,13 +426,13 @@ int main(int argc, char **argv)
         openlog("dirtylogd", LOG_PID, LOG_DAEMON);
         if (daemon(0, 0) < 0) {
             perror("dirtylogd: daemon");
-            return 1;
+            return start_failed(&confine, allow, kernel_fd, &pidfile);
         }
     }
 
     struct dld_server srv;
     if (dld_server_init(&srv, &limits) < 0)
-        return 1;
+        return start_failed(&confine, allow, kernel_fd, &pidfile);
     srv.verbose = verbose;
     srv.confine = &confine;
     srv.logf = say;
@@ -425,8 +441,7 @@ int main(int argc, char **argv)
         if (dld_cluster_register() < 0) {
             say(LOG_ERR, "cannot register the clustered log types");
             dld_server_destroy(&srv);
-            dld_pidfile_release(&pidfile);
-            return 1;
+            return start_failed(&confine, allow, kernel_fd, &pidfile);
         }
         srv.create_cluster_log = dld_cluster_create_log;
     }
@@ -439,8 +454,7 @@ int main(int argc, char **argv)
         say(LOG_ERR, "kernel: cannot check the state directory for a previous boot");
     if (dld_server_open_state(&srv, state_dir) < 0) {
         dld_server_destroy(&srv);
-        dld_pidfile_release(&pidfile);
-        return 1;
+        return start_failed(&confine, allow, kernel_fd, &pidfile);
     }
     if (boot[0])
         dld_kernel_record_boot(&srv, boot); /* a failure is logged */
