@@ -4,6 +4,7 @@
  * replicas of a partition are identical, every acknowledged mark is dirty on
  * every member, a departed member's marks are dirty and out of sync until
  * resynced, and a region is never handed to two live members at once. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,11 @@ static struct fake_group G;
 static struct client C[FG_MAX + 1]; /* by member id */
 static unsigned char lost[R];       /* a crashed member's acknowledged marks */
 static unsigned handed_to_dead[R];
-static unsigned long rng_state;
+static uint64_t rng_state;
 
 static unsigned rnd(unsigned n)
 {
-    rng_state = rng_state * 6364136223846793005ul + 1442695040888963407ul;
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
     return (unsigned)((rng_state >> 33) % n);
 }
 

