@@ -1,7 +1,7 @@
 /* dirtylogd's kernel front end (see kernel.h; docs/kernel.md): datagrams of
  * the kernel's connector in, requests of the one request layer, replies out.
  *
- * Three behaviours of the kernel shape the replies (docs/kernel.md, "What
+ * Four behaviours of the kernel shape the replies (docs/kernel.md, "What
  * the kernel does and what we answer"):
  * - a CTR reply never carries a device name: the CTR the kernel replays
  *   after a daemon restart has no room for a reply payload, and one there
