@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cluster_fixture.h"
+#include "cluster_main.h"
 #include "cluster_logs.h"
 #include "common/check.h"
 
@@ -136,16 +137,5 @@ static int scenario(const char *dirtylogd)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <dirtylogd>\n", argv[0]);
-        return 2;
-    }
-    int skip = clu_require(argv[1]);
-    if (skip)
-        return skip;
-    setenv("DIRTYLOG_TIMEOUT_MS", "40000", 1);
-    if (scenario(argv[1]) != 0 || test_failures)
-        clu_dump_logs();
-    clu_stop();
-    return test_exit_status("cluster quorum");
+    return clu_test_main(argc, argv, "cluster quorum", "40000", scenario);
 }
