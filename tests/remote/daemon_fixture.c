@@ -203,3 +203,32 @@ unsigned test_scale_percent(void)
     long v = s ? strtol(s, NULL, 10) : 100;
     return v < 1 ? 1 : v > 100 ? 100 : (unsigned)v;
 }
+
+int daemon_list(const struct daemon_fx *fx, int json, long uid, char *out, size_t cap)
+{
+    char path[sizeof fx->dir + 16];
+    snprintf(path, sizeof path, "%s/list.out", fx->dir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        const char *const args[] = {fx->binary, "--socket", fx->socket, "--list",
+                                    json ? "--json" : NULL, NULL};
+        if (uid >= 0)
+            daemon_exec_as((uid_t)uid, fx->binary, args);
+        else
+            daemon_exec(fx->binary, args);
+        _exit(127);
+    }
+    int st = -1;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+    out[n] = '\0';
+    if (f)
+        fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -4,6 +4,7 @@
 #ifndef DL_TEST_DAEMON_FIXTURE_H
 #define DL_TEST_DAEMON_FIXTURE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 struct daemon_fx {
@@ -42,6 +43,10 @@ void daemon_exec(const char *binary, const char *const *argv);
 int daemon_exec_as(uid_t uid, const char *binary, const char *const *argv);
 /* A raw connection to the daemon's socket, or -1. */
 int daemon_connect(const struct daemon_fx *fx);
+/* Run `dirtylogd --socket S --list [--json]` (as uid when uid >= 0) with its
+ * stdout into out[cap] (NUL-terminated) and into <dir>/list.out; its exit
+ * status, or -1. */
+int daemon_list(const struct daemon_fx *fx, int json, long uid, char *out, size_t cap);
 /* Scale factor for heavy tests: DL_TEST_SCALE (percent, default 100). */
 unsigned test_scale_percent(void);
 

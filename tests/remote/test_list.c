@@ -28,35 +28,6 @@ TEST_MAIN_DEFINITIONS
 
 static struct daemon_fx fx;
 
-/* Run `dirtylogd --socket S --list [--json]` (as uid, if not -1) with its
- * stdout into out[cap]; its exit status, or -1. */
-static int run_list(int json, long uid, char *out, size_t cap)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/list.out", fx.dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        const char *const args[] = {fx.binary, "--socket", fx.socket, "--list",
-                                    json ? "--json" : NULL, NULL};
-        if (uid >= 0)
-            daemon_exec_as((uid_t)uid, fx.binary, args);
-        else
-            daemon_exec(fx.binary, args);
-        _exit(127);
-    }
-    int st = -1;
-    if (waitpid(pid, &st, 0) != pid)
-        return -1;
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
-    out[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* python3 -m json.tool accepts the last --list --json output: 1 yes, 0 no,
  * -1 no python3 here. */
 static int json_valid(void)
@@ -119,7 +90,7 @@ int main(int argc, char **argv)
     REQUIRE(chmod(fx.socket, 0666) == 0);
     static char out[1 << 20];
 
-    CHECK_EQ(run_list(0, -1, out, sizeof out), 0);
+    CHECK_EQ(daemon_list(&fx, 0, -1, out, sizeof out), 0);
     CHECK_STR(out, "no logs\n");
 
     /* Many logs with long uuids, one session each, kept attached. */
@@ -155,7 +126,7 @@ int main(int argc, char **argv)
      * clients show up once the daemon has seen the close (polled). */
     int detached = 0;
     for (int i = 0; i < 2000 && detached < SAME_TAG + OTHER_TAGS; i++) {
-        CHECK_EQ(run_list(0, -1, out, sizeof out), 0);
+        CHECK_EQ(daemon_list(&fx, 0, -1, out, sizeof out), 0);
         detached = (int)count(out, ": detached, uid 0");
     }
     CHECK_EQ(detached, SAME_TAG + OTHER_TAGS);
@@ -172,7 +143,7 @@ int main(int argc, char **argv)
     CHECK(strstr(out, want) != NULL);
 
     /* JSON: the same, valid, the table escaped by the documented rule. */
-    CHECK_EQ(run_list(1, -1, out, sizeof out), 0);
+    CHECK_EQ(daemon_list(&fx, 1, -1, out, sizeof out), 0);
     CHECK(strncmp(out, "{\"logs\":[{\"uuid\":\"crowd\"", 24) == 0); /* uuid order */
     CHECK_EQ(count(out, "\"uuid\":"), NLOGS + 2);
     CHECK_EQ(count(out, "\"tag\":"), NLOGS + 1 + SAME_TAG + OTHER_TAGS);
@@ -204,11 +175,11 @@ int main(int argc, char **argv)
     } else if (geteuid() == 0) {
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
         /* Its session is detached now: the log stays, marks or not. */
-        CHECK_EQ(run_list(1, 65534, out, sizeof out), 0);
+        CHECK_EQ(daemon_list(&fx, 1, 65534, out, sizeof out), 0);
         CHECK_EQ(count(out, "\"uuid\":"), 1);
         CHECK(strstr(out, "\"uuid\":\"nobodys\"") != NULL);
         CHECK(strstr(out, "\"owner_uid\":65534") != NULL);
-        CHECK_EQ(run_list(1, -1, out, sizeof out), 0);
+        CHECK_EQ(daemon_list(&fx, 1, -1, out, sizeof out), 0);
         CHECK_EQ(count(out, "\"uuid\":"), NLOGS + 3); /* root sees it too */
     } else {
         printf("note: not root: the per-uid view is not checked\n");

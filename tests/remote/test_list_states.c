@@ -17,31 +17,6 @@ TEST_MAIN_DEFINITIONS
 
 static struct daemon_fx fx;
 
-/* `dirtylogd --list [--json]`: its stdout into out[cap]; exit status or -1. */
-static int run_list(int json, char *out, size_t cap)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/list.out", fx.dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 1);
-        daemon_exec(fx.binary, (const char *const[]){fx.binary, "--socket", fx.socket, "--list",
-                                                     json ? "--json" : NULL, NULL});
-        _exit(127);
-    }
-    int st = -1;
-    if (waitpid(pid, &st, 0) != pid)
-        return -1;
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
-    out[n] = '\0';
-    if (f)
-        fclose(f);
-    unlink(path);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* One request with a payload of u64 regions; the reply's error. */
 static int regions(int fd, uint32_t type, const char *uuid, uint64_t luid, uint64_t r)
 {
@@ -89,7 +64,7 @@ int main(int argc, char **argv)
     CHECK_EQ(raw_ctr(fd, "graced", 10, "1024 core 8"), 0);
     CHECK_EQ(regions(fd, DLW_CLEAR_REGION, "graced", 10, 7), 0);
 
-    CHECK_EQ(run_list(0, out, sizeof out), 0);
+    CHECK_EQ(daemon_list(&fx, 0, -1, out, sizeof out), 0);
     CHECK(strstr(out, "log broken: owner uid ") != NULL);
     CHECK(strstr(out, "marked, refused\n  table: (unknown)\n") != NULL);
     CHECK(strstr(out, "  refused: ") != NULL && strstr(out, "checksum") != NULL);
@@ -97,7 +72,7 @@ int main(int argc, char **argv)
     CHECK(strstr(out, "0 marked, grace (1 client(s) awaited, 1 clear(s) held)\n") != NULL);
     CHECK(strstr(out, ": detached (awaited since the restart), uid ") != NULL);
 
-    CHECK_EQ(run_list(1, out, sizeof out), 0);
+    CHECK_EQ(daemon_list(&fx, 1, -1, out, sizeof out), 0);
     CHECK(strstr(out, "{\"uuid\":\"broken\",") != NULL);
     CHECK(strstr(out, "\"state\":\"refused\",\"released\":false,\"refusal\":\"") != NULL);
     CHECK(strstr(out, "\"region_size\":null,\"region_count\":null,\"in_sync\":null") != NULL);
@@ -110,10 +85,10 @@ int main(int argc, char **argv)
     /* The operator releases the client that will not come back: the grace
      * ends, the log says it had clients released. */
     CHECK_EQ(daemon_release(&fx, "graced"), 0);
-    CHECK_EQ(run_list(1, out, sizeof out), 0);
+    CHECK_EQ(daemon_list(&fx, 1, -1, out, sizeof out), 0);
     CHECK(strstr(out, "\"state\":\"hosted\",\"released\":true") != NULL);
     CHECK(strstr(out, "\"held_clears\":0,\"sessions\":1,\"attached\":1,\"awaited\":0") != NULL);
-    CHECK_EQ(run_list(0, out, sizeof out), 0);
+    CHECK_EQ(daemon_list(&fx, 0, -1, out, sizeof out), 0);
     CHECK(strstr(out, "hosted, clients released\n") != NULL);
 
     close(fd);
