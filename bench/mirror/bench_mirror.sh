@@ -5,7 +5,8 @@
 #
 #   bench/mirror/bench_mirror.sh [BUILD_DIR] [SIZE] [SECONDS]
 #
-# defaults: ./build, 1G, 8 (measured seconds per job and round).
+# defaults: ./build, 1G, 5 (measured seconds per job and round). About 6 min
+# of fio plus the fills and syncs (7-8 min on a quiet 2-CPU VM).
 #
 # Three configurations on the same two legs (regular files filled with zeros
 # first, so no job pays for block allocation):
@@ -18,7 +19,7 @@
 # iodepth 32 until it has written WARM_PER_REGION writes per 64 KiB region on
 # average (default 4: each region touched at least once with probability
 # 1 - e^-4 = 98 %, so the first-touch marks are past), for at most
-# WARM_MAX_SECS (default 15); then each job runs RAMP_SECS (default 2, fio's
+# WARM_MAX_SECS (default 10); then each job runs RAMP_SECS (default 2, fio's
 # ramp_time: not counted) before its measured SECONDS.
 #
 # The machine is noisy, so the configurations alternate in ROUNDS rounds
@@ -28,10 +29,15 @@
 # of the per-round ratios disk/core and core/file, with the goals of issue 12
 # (disk/core >= 0.95 at qd32, >= 0.9 at qd1) marked met or MISSED.
 #
-# The crash check (CRASH_SECS of random writes at iodepth 32, default 3, then
-# SIGKILL) fails the script unless the resync after the restart copied exactly
-# (dirty regions in the log, counted by `dirtylog inspect`) x region size and
-# left the legs identical.
+# The crash check runs first, while the legs are identical: random writes at
+# iodepth 32 with a fresh disk log, SIGKILL once the plugin has acknowledged
+# CRASH_WRITES (default 10000) of them, restart, resync. It fails the script
+# unless the resync copied exactly (dirty regions in the log, counted by
+# `dirtylog inspect` before the restart) x region size and left the legs
+# identical (`dlmirror verify`).
+#
+# Between two servers the legs are synced (untimed), so that no configuration
+# pays for the page-cache writeback of the one before.
 #
 # Other settings: BENCH_DIR (default /var/tmp; legs and log live there, not on
 # tmpfs), FLUSH_MS (the plugin's flush_interval_ms, default 1000),
@@ -40,12 +46,12 @@
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SIZE=${2:-1G}
-SECS=${3:-8}
+SECS=${3:-5}
 ROUNDS=${ROUNDS:-3}
 RAMP_SECS=${RAMP_SECS:-2}
 WARM_PER_REGION=${WARM_PER_REGION:-4}
-WARM_MAX_SECS=${WARM_MAX_SECS:-15}
-CRASH_SECS=${CRASH_SECS:-3}
+WARM_MAX_SECS=${WARM_MAX_SECS:-10}
+CRASH_WRITES=${CRASH_WRITES:-10000}
 FLUSH_MS=${FLUSH_MS:-1000}
 HOT_PERIODS=${HOT_PERIODS:-1}
 PLUGIN=$BUILD/examples/mirror/nbdkit-dlmirror-plugin.so
@@ -138,7 +144,55 @@ job_nj() { [ "$1" = 4x8 ] && echo 4 || echo 1; }
 
 # The plugin's counters (stats file) at the last clear pass: "writes cold log_flushes".
 mirror_counters() { echo "$(stat_of writes) $(stat_of cold_begins) $(stat_of log_flushes)"; }
-per1000() { py "print('%.1f' % (1000.0 * $1 / max($2, 1)))"; }
+per1000() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 1000 * a / (b > 0 ? b : 1) }'; }
+
+elapsed() { printf '[%4d s]' "$SECONDS"; }
+
+# Crash: random writes with a disk log, SIGKILL under load, restart, resync.
+# First, while the legs are still identical (the `file` runs write leg a alone).
+crash_check() {
+    start_server crash
+    fio --name=crash --ioengine=nbd --uri="$URI" --rw=randwrite --bs=4k --iodepth=32 \
+        --size="$BYTES" --runtime=120 --time_based --output-format=json >/dev/null 2>&1 &
+    local fio_pid=$! writes=0
+    # Kill once the plugin has acknowledged CRASH_WRITES writes (its stats file
+    # is rewritten at every clear pass); at most 120 s.
+    for _ in $(seq 2400); do
+        writes=$(stat_of writes)
+        [ "$writes" -ge "$CRASH_WRITES" ] && break
+        sleep 0.05
+    done
+    kill -9 "$NBDKIT_PID"
+    wait "$NBDKIT_PID" 2>/dev/null || true
+    NBDKIT_PID=
+    wait "$fio_pid" 2>/dev/null || true
+    [ "$writes" -ge "$CRASH_WRITES" ] || fail "only $writes writes in 120 s before the SIGKILL"
+    local dirty
+    dirty=$("$DIRTYLOG" inspect --json "$D/log" | py 'import json,sys; print(json.load(sys.stdin)["dirty"])')
+    [ "$dirty" -gt 0 ] || fail "no dirty region in the log after SIGKILL under load: the check would prove nothing"
+    start_server resync
+    for _ in $(seq 2400); do # at most 120 s
+        [ "$(stat_of resync_done)" = 1 ] && break
+        sleep 0.05
+    done
+    [ "$(stat_of resync_done)" = 1 ] || fail "the resync did not finish in 120 s"
+    local at_start rregions rbytes region_bytes out
+    at_start=$(stat_of dirty_at_start)
+    rregions=$(stat_of resync_regions)
+    rbytes=$(stat_of resync_bytes)
+    region_bytes=$(stat_of region_bytes)
+    stop_server
+    echo "$(elapsed) SIGKILL after >= $writes writes: $dirty dirty regions in the log (dirtylog inspect); the plugin saw $at_start"
+    echo "  resync copied $rregions regions, $rbytes bytes = $(py "print('%.6f' % ($rbytes / $BYTES))") of the device"
+    [ "$at_start" = "$dirty" ] || fail "the plugin counted $at_start out-of-sync regions, the log holds $dirty"
+    [ "$rregions" = "$dirty" ] || fail "resynced $rregions regions, expected the $dirty dirty ones"
+    [ "$rbytes" = $((dirty * region_bytes)) ] ||
+        fail "resynced $rbytes bytes, expected $dirty x $region_bytes = $((dirty * region_bytes))"
+    echo "  bytes resynced = dirty regions x region size ($dirty x $region_bytes): exact"
+    out=$("$DLMIRROR" verify --log "disk 2 $D/log $REGION" "$D/a" "$D/b") || fail "dlmirror verify: $out"
+    echo "  $(tail -1 <<<"$out")"
+    grep -qx 'OK: the legs are identical' <<<"$out" || fail "the legs differ after the resync"
+}
 
 COMMIT=$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo unknown)
 echo "dirtylog $COMMIT; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
@@ -149,6 +203,7 @@ echo "filling the legs (so no job pays for block allocation)…"
 for leg in a b; do
     dd if=/dev/zero of="$D/$leg" bs=1M count=$((BYTES >> 20)) conv=fsync status=none
 done
+crash_check
 
 declare -A IOPS # IOPS[config.job.round]
 for round in $(seq "$ROUNDS"); do
@@ -156,15 +211,15 @@ for round in $(seq "$ROUNDS"); do
         start_server "$config"
         out=$(fio_run warmup 32 1 --io_size="$WARM_BYTES" --runtime="$WARM_MAX_SECS")
         read -r iops n secs <<<"$out"
-        printf 'round %d %-4s warm-up: %d writes (%.1f per region) in %s s, %s IOPS\n' "$round" "$config" \
-            "$n" "$(py "print($n / $REGIONS)")" "$secs" "$iops"
+        printf '%s round %d %-4s warm-up: %d writes (%.1f per region) in %s s, %s IOPS\n' "$(elapsed)" \
+            "$round" "$config" "$n" "$(awk -v n="$n" -v r="$REGIONS" 'BEGIN { print n / r }')" "$secs" "$iops"
         for job in $JOBS; do
             [ "$config" = file ] || read -r w0 c0 f0 < <(mirror_counters)
             out=$(fio_run "$job" "$(job_qd "$job")" "$(job_nj "$job")" \
                 --time_based --ramp_time="$RAMP_SECS" --runtime="$SECS")
             read -r iops n secs <<<"$out"
             IOPS[$config.$job.$round]=$iops
-            line=$(printf 'round %d %-4s %-4s %8s IOPS' "$round" "$config" "$job" "$iops")
+            line=$(printf '%s round %d %-4s %-4s %8s IOPS' "$(elapsed)" "$round" "$config" "$job" "$iops")
             if [ "$config" != file ]; then
                 # Deltas between two clear passes (so within a second of the job's span).
                 read -r w1 c1 f1 < <(mirror_counters)
@@ -174,9 +229,12 @@ for round in $(seq "$ROUNDS"); do
             echo "$line"
         done
         stop_server
+        # Write back what this server left in the page cache, so that the next
+        # configuration does not pay for it (untimed).
+        sync -d "$D/a" "$D/b"
     done
 done
-echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the rounds"
+echo "$(elapsed) load average $(cut -d' ' -f1-3 /proc/loadavg) at the end of the rounds"
 
 # Per job: median IOPS per configuration, median (min-max) of per-round ratios.
 echo
@@ -196,42 +254,3 @@ verdict = "-" if goal is None else (">= %.2f %s" % (goal, "met" if st.median(dc)
 print("%-5s %9.0f %9.0f %9.0f   %-22s %-22s %s" % (job, st.median(f), st.median(c), st.median(d),
       rng([b / a for a, b in zip(f, c)]), rng(dc), verdict))' "$job" "${args[@]}"
 done
-
-# Crash: random writes with a disk log, SIGKILL mid-run, restart, resync.
-# The `file` runs wrote leg a alone: make the legs identical again first, so
-# that every region the fresh log calls in sync really is.
-echo
-dd if="$D/a" of="$D/b" bs=1M conv=notrunc,fsync status=none
-start_server crash
-fio --name=crash --ioengine=nbd --uri="$URI" --rw=randwrite --bs=4k --iodepth=32 \
-    --size="$BYTES" --runtime=60 --time_based --output-format=json >/dev/null 2>&1 &
-FIO_PID=$!
-# Kill once the writes have run CRASH_SECS: fio ends only when the server dies.
-sleep "$CRASH_SECS"
-kill -9 "$NBDKIT_PID"
-wait "$NBDKIT_PID" 2>/dev/null || true
-NBDKIT_PID=
-wait "$FIO_PID" 2>/dev/null || true
-dirty=$("$DIRTYLOG" inspect --json "$D/log" | py 'import json,sys; print(json.load(sys.stdin)["dirty"])')
-[ "$dirty" -gt 0 ] || fail "no dirty region in the log after SIGKILL under load: the check would prove nothing"
-start_server resync
-for _ in $(seq 2400); do # at most 120 s
-    [ "$(stat_of resync_done)" = 1 ] && break
-    sleep 0.05
-done
-[ "$(stat_of resync_done)" = 1 ] || fail "the resync did not finish in 120 s"
-at_start=$(stat_of dirty_at_start)
-rregions=$(stat_of resync_regions)
-rbytes=$(stat_of resync_bytes)
-rbytes_region=$(stat_of region_bytes)
-stop_server
-echo "after SIGKILL: $dirty dirty regions in the log (dirtylog inspect); the plugin saw $at_start"
-echo "  resync copied $rregions regions, $rbytes bytes = $(py "print('%.6f' % ($rbytes / $BYTES))") of the device"
-[ "$at_start" = "$dirty" ] || fail "the plugin counted $at_start out-of-sync regions, the log holds $dirty"
-[ "$rregions" = "$dirty" ] || fail "resynced $rregions regions, expected the $dirty dirty ones"
-[ "$rbytes" = $((dirty * rbytes_region)) ] ||
-    fail "resynced $rbytes bytes, expected $dirty x $rbytes_region = $((dirty * rbytes_region))"
-echo "  bytes resynced = dirty regions x region size ($dirty x $rbytes_region): exact"
-out=$("$DLMIRROR" verify --log "disk 2 $D/log $REGION" "$D/a" "$D/b") || fail "dlmirror verify: $out"
-echo "  $(tail -1 <<<"$out")"
-grep -qx 'OK: the legs are identical' <<<"$out" || fail "the legs differ after the resync"
