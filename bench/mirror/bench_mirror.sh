@@ -93,7 +93,8 @@ trap cleanup EXIT
 SOCK=$D/sock
 URI="nbd+unix:///?socket=$SOCK"
 
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$D/stats"; }
+# A counter from the plugin's stats file (empty until the plugin first writes it).
+stat_of() { if [ -f "$D/stats" ]; then awk -v k="$1" '$1 == k { print $2 }' "$D/stats"; fi; }
 
 start_server() { # start_server disk|core|file|crash|resync
     local what
@@ -159,6 +160,7 @@ crash_check() {
     # is rewritten at every clear pass); at most 120 s.
     for _ in $(seq 2400); do
         writes=$(stat_of writes)
+        writes=${writes:-0}
         [ "$writes" -ge "$CRASH_WRITES" ] && break
         sleep 0.05
     done
