@@ -3,6 +3,7 @@
  * a test moves it, a "period" is one dl_rh_flush() call, and the random
  * workload is seeded. */
 #define _POSIX_C_SOURCE 200809L
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -300,6 +301,38 @@ static void test_random_workload(void)
     CHECK_U64(beyond_fixed, 0);
 }
 
+/* An older caller: options without hot_cap get the default cap; stats of
+ * the first version are filled no further than their size. */
+static void test_older_structs(void)
+{
+    dl_log *log;
+    const char *argv[] = {"8", "nosync"};
+    CHECK_EQ(dl_log_create("core", 16 * 8, 2, argv, &log), 0);
+    struct dl_rh_options o;
+    memset(&o, 0xff, sizeof o); /* what lies past the old size must not be read */
+    o.struct_size = (uint32_t)offsetof(struct dl_rh_options, hot_cap);
+    o.flags = 0;
+    o.hot_periods = 1;
+    o.clear_threshold = 0;
+    dl_rh *rh;
+    CHECK_EQ(dl_rh_create(log, &o, &rh), 0);
+    struct fixture f = {.log = log, .rh = rh, .now_ns = 1};
+    const struct dl_rh_test_hooks hooks = {.now_ns = fake_now, .arg = &f};
+    dl__rh_set_test_hooks(rh, &hooks);
+    heat_all(&f, 16, 8); /* the default cap, half of 16, holds */
+    CHECK(stats(rh).cap_clears > 0);
+    unsigned char buf[sizeof(struct dl_rh_stats) + 8];
+    memset(buf, 0xab, sizeof buf);
+    struct dl_rh_stats *st = (struct dl_rh_stats *)(void *)buf;
+    st->struct_size = DL_RH_STATS_SIZE_V1;
+    CHECK_EQ(dl_rh_get_stats(rh, st), 0);
+    CHECK(st->clear_passes > 0);
+    for (size_t i = DL_RH_STATS_SIZE_V1; i < sizeof buf; i++)
+        CHECK_EQ(buf[i], 0xab);
+    dl_rh_destroy(rh);
+    dl_log_destroy(log);
+}
+
 int main(void)
 {
     counting_log_register();
@@ -307,5 +340,6 @@ int main(void)
     test_cap();
     test_backoff();
     test_random_workload();
+    test_older_structs();
     return test_exit_status("test_rh_hotset");
 }
