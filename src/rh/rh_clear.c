@@ -141,13 +141,13 @@ uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle)
     struct pass p = {.gen = atomic_fetch_add_explicit(&rh->gen, 1, memory_order_relaxed) + 1,
                      .all_idle = all_idle};
     rh->stats.clear_passes++;
-    if (!all_idle) {
-        /* Under the lock nothing becomes kept-hot between the two visits
+    p.bucket = IDLE_BUCKETS; /* nothing to clear for the cap... */
+    if (!all_idle && rh->dirty_regions > rh->hot_cap) {
+        /* ...unless more regions are marked than the cap allows kept-hot.
+         * Under the lock nothing becomes kept-hot between the two visits
          * (only writers move, and a region they touch is no longer idle). */
         visit(rh, &p, 1);
         apply_cap(rh, &p);
-    } else {
-        p.bucket = IDLE_BUCKETS;
     }
     visit(rh, &p, 0);
     rh->stats.hot_kept = p.kept;

@@ -88,7 +88,7 @@ void dl__rh_heat_on_mark(struct dl_rh *rh, struct rh_entry *e)
 
 void dl__rh_heat_on_clear(struct rh_entry *e, uint64_t gen)
 {
-    e->cleared_at = (uint32_t)(gen & RH_STAMP_MASK);
+    e->cleared_at = (unsigned)(gen & RH_STAMP_MASK);
     e->was_cleared = 1;
 }
 

@@ -63,9 +63,9 @@ struct rh_entry {
      * heat doubles the region's hot period each time it came back soon
      * after a clear; cleared_at is the low 24 bits of the generation of
      * the pass that last cleared it (valid once was_cleared). */
-    uint32_t cleared_at : 24;
-    uint32_t heat : 7;
-    uint32_t was_cleared : 1;
+    unsigned cleared_at : 24;
+    unsigned heat : 7;
+    unsigned was_cleared : 1;
 };
 /* The heat fields took padding: an entry is still 24 bytes (docs/rh.md). */
 _Static_assert(sizeof(struct rh_entry) == 24, "rh_entry grew");
