@@ -532,8 +532,9 @@ DL_EXPORT int dl_rh_begin_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sector
 DL_EXPORT int dl_rh_end_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, int result);
 
 /* One flush period: issue clears (dl_log_clear_region) for every region idle
- * for its hot period (hot_periods or, adaptive, longer), then flush the log once; the log runs the
- * engine's data-device flush callback before it persists those clean bits.
+ * for its hot period (hot_periods or, adaptive, longer), then flush the log
+ * once; the log runs the engine's data-device flush callback before it
+ * persists those clean bits.
  * Returns the number of regions cleared (>= 0), or the flush's -errno (the
  * clears then stay in the log's memory; the log's own failure handling
  * applies). No log flush at all when there is nothing to clear. */
