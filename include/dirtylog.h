@@ -431,6 +431,8 @@ typedef struct dl_rh dl_rh;
                                        waiting) on a region being recovered */
 #define DL_RH_EAGER_CLEAR 0x2u      /* no hot set: clear a region at the first
                                        dl_rh_flush() after it went idle */
+#define DL_RH_FIXED_HOT_SET 0x4u    /* no adaptive hot set: clear a region
+                                       exactly after hot_periods idle periods */
 
 /* The smallest struct_size accepted is DL_RH_OPTIONS_SIZE_V1 (struct_size and
  * flags); every later field reads as 0 (its default) when the caller's
@@ -439,14 +441,25 @@ struct dl_rh_options {
     uint32_t struct_size; /* sizeof(struct dl_rh_options) */
     uint32_t flags;       /* DL_RH_* above */
     /* Hot set: a region is cleared only after it stayed idle (no write in
-     * flight, none begun) for this many whole flush periods, a period being
-     * the time between two dl_rh_flush() calls. 0 = default (1). A region
-     * written again before then costs no log I/O at all. */
+     * flight, none begun) for at least this many whole flush periods, a
+     * period being the time between two dl_rh_flush() calls. 0 = default
+     * (1). A region written again before then costs no log I/O at all.
+     * Adaptive (unless DL_RH_FIXED_HOT_SET): a region marked again soon
+     * after its clear gets a hot period twice as long (up to 32 times
+     * this), one that comes back late a shorter one again, and while cold
+     * begins wait for log flushes a significant part of the time every hot
+     * period doubles (again at most 32 times this in all). */
     uint32_t hot_periods;
     /* 0 = off. When more than this many regions are dirty in the log, the
      * flush a cold begin triggers also runs a clear pass first (as if
      * dl_rh_flush() had been called), bounding the dirty set. */
     uint32_t clear_threshold;
+    /* The price of the adaptive hot set, bounded: at most this many idle
+     * regions are kept dirty past hot_periods periods (each pass clears the
+     * longest idle beyond it), so a crash costs at most this many regions
+     * more to resync than with DL_RH_FIXED_HOT_SET. 0 = default: half the
+     * log's regions (rounded up). */
+    uint64_t hot_cap;
 };
 
 #define DL_RH_OPTIONS_SIZE_V1 \
@@ -479,10 +492,17 @@ struct dl_rh_stats {
     uint64_t cold_begins;     /* begins that took the lock (had to mark or wait) */
     uint64_t recovery_waits;  /* times a writer waited for a recovering region */
     uint64_t clear_passes;    /* dl_rh_flush() passes (periods) */
+    /* Second version (DL_RH_STATS_SIZE_V2): the adaptive hot set. */
+    uint64_t hot_kept;        /* idle regions kept past hot_periods at the last pass */
+    uint64_t cap_clears;      /* clears forced by hot_cap */
+    uint64_t backoff;         /* extra doublings of every hot period now (load) */
+    uint64_t cold_wait_ns;    /* total time cold begins waited for log flushes */
 };
 
 #define DL_RH_STATS_SIZE_V1 \
     (offsetof(struct dl_rh_stats, clear_passes) + sizeof(((struct dl_rh_stats *)0)->clear_passes))
+#define DL_RH_STATS_SIZE_V2 \
+    (offsetof(struct dl_rh_stats, cold_wait_ns) + sizeof(((struct dl_rh_stats *)0)->cold_wait_ns))
 
 /* Create the layer over `log` (which must outlive it). opts may be NULL for
  * defaults; a struct with a smaller struct_size (older caller, at least
@@ -512,8 +532,9 @@ DL_EXPORT int dl_rh_begin_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sector
 DL_EXPORT int dl_rh_end_sectors(dl_rh *rh, uint64_t sector, uint64_t nr_sectors, int result);
 
 /* One flush period: issue clears (dl_log_clear_region) for every region idle
- * for hot_periods whole periods, then flush the log once; the log runs the
- * engine's data-device flush callback before it persists those clean bits.
+ * for its hot period (hot_periods or, adaptive, longer), then flush the log
+ * once; the log runs the engine's data-device flush callback before it
+ * persists those clean bits.
  * Returns the number of regions cleared (>= 0), or the flush's -errno (the
  * clears then stay in the log's memory; the log's own failure handling
  * applies). No log flush at all when there is nothing to clear. */

@@ -10,10 +10,7 @@
 #include "rh/rh_internal.h"
 #include "versioned.h"
 
-#define KNOWN_FLAGS (DL_RH_BUSY_ON_RECOVERY | DL_RH_EAGER_CLEAR)
-/* Idle stamps are 24-bit: a hot set longer than half their range would
- * compare wrongly. */
-#define MAX_HOT_PERIODS (RH_STAMP_MASK / 2)
+#define KNOWN_FLAGS (DL_RH_BUSY_ON_RECOVERY | DL_RH_EAGER_CLEAR | DL_RH_FIXED_HOT_SET)
 
 int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
 {
@@ -27,7 +24,7 @@ int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
     /* An older caller's smaller struct: the missing fields stay 0. */
     if (opts && dl__import_versioned(&o, sizeof o, opts, DL_RH_OPTIONS_SIZE_V1) < 0)
         return -EINVAL;
-    if ((o.flags & ~KNOWN_FLAGS) || o.hot_periods > MAX_HOT_PERIODS)
+    if ((o.flags & ~KNOWN_FLAGS) || o.hot_periods > RH_MAX_HOT_PERIODS)
         return -EINVAL;
 
     dl_rh *rh = calloc(1, sizeof *rh);
@@ -40,6 +37,8 @@ int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
     rh->flags = o.flags;
     rh->hot_periods = (o.flags & DL_RH_EAGER_CLEAR) ? 0 : o.hot_periods ? o.hot_periods : 1;
     rh->clear_threshold = o.clear_threshold;
+    /* Default: half the log's regions (rounded up). */
+    rh->hot_cap = o.hot_cap ? o.hot_cap : rh->region_count / 2 + rh->region_count % 2;
     atomic_init(&rh->gen, 0);
     rh->stats.struct_size = sizeof rh->stats;
     if (rh->region_size == 0 || rh->region_count == 0) {
@@ -61,6 +60,7 @@ int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
         free(rh);
         return -ENOMEM;
     }
+    rh->window_start_ns = dl__rh_now_ns(rh);
     int err = dl__rh_table_init(rh);
     if (err < 0) {
         dl_rh_destroy(rh);

@@ -14,6 +14,10 @@
 struct dl_rh_test_hooks {
     void (*on_recovery_wait)(void *arg, uint64_t region);
     void (*on_drain_wait)(void *arg, uint64_t region);
+    /* The layer's clock (nanoseconds, any origin, never going back) for the
+     * adaptive hot set's load measure; NULL: CLOCK_MONOTONIC. Called under
+     * the layer's lock. */
+    uint64_t (*now_ns)(void *arg);
     void *arg;
 };
 

@@ -37,6 +37,14 @@
 #define RH_STAMP_SHIFT 40
 #define RH_STAMP_MASK 0xffffffull
 
+/* Idle stamps are 24-bit: a hot period longer than half their range would
+ * compare wrongly. */
+#define RH_MAX_HOT_PERIODS (RH_STAMP_MASK / 2)
+/* The adaptive hot set (rh_heat.c) doubles a hot period at most this many
+ * times: an idle region is cleared within hot_periods << RH_MAX_SHIFT
+ * periods. */
+#define RH_MAX_SHIFT 5
+
 static inline uint64_t rh_pending(uint64_t w) { return w & RH_PENDING_MASK; }
 static inline uint32_t rh_stamp(uint64_t w) { return (uint32_t)(w >> RH_STAMP_SHIFT); }
 static inline uint64_t rh_with_stamp(uint64_t w, uint64_t gen)
@@ -51,7 +59,16 @@ struct rh_entry {
      * leaves it alone, or a writer waiting for one region's flush could see
      * another of its regions cleared meanwhile, again and again. */
     uint32_t cold_users;
+    /* Under lock, the adaptive hot set (rh_heat.c), in what was padding:
+     * heat doubles the region's hot period each time it came back soon
+     * after a clear; cleared_at is the low 24 bits of the generation of
+     * the pass that last cleared it (valid once was_cleared). */
+    unsigned cleared_at : 24;
+    unsigned heat : 7;
+    unsigned was_cleared : 1;
 };
+/* The heat fields took padding: an entry is still 24 bytes (docs/rh.md). */
+_Static_assert(sizeof(struct rh_entry) == 24, "rh_entry grew");
 
 /* The table: a radix tree of RH_FANOUT-wide nodes over leaves of RH_LEAF
  * entries, allocated on first touch (under rh->lock) and published with a
@@ -81,8 +98,9 @@ struct dl_rh {
     uint64_t region_bytes;
     uint32_t region_size; /* sectors */
     uint32_t flags;
-    uint32_t hot_periods; /* 0: eager */
+    uint32_t hot_periods; /* 0: eager; the minimum hot period otherwise */
     uint32_t clear_threshold;
+    uint64_t hot_cap; /* max idle regions kept past hot_periods (rh_heat.c) */
     unsigned levels; /* interior levels above the leaves (0: root is a leaf) */
     _Atomic(void *) root;
     struct rh_leaf *leaves; /* every leaf, under lock */
@@ -106,6 +124,14 @@ struct dl_rh {
     struct dl_rh_stats stats; /* under lock */
 
     struct dl_rh_test_hooks hooks; /* rh_hooks.h; under lock */
+
+    /* Load of the log rounds as cold begins feel it, under lock
+     * (rh_heat.c): the current measurement window and the back-off level
+     * it decided. */
+    uint64_t window_start_ns;
+    uint64_t window_wait_ns; /* summed time cold begins waited for a flush */
+    uint64_t window_waits;   /* how many waits */
+    unsigned backoff;        /* extra doublings of every hot period */
 };
 
 /* rh_table.c */
@@ -132,6 +158,21 @@ static inline uint64_t rh_next_flush(struct dl_rh *rh) { return rh->flush_starte
 /* rh_clear.c: under lock; clears eligible idle regions in the log (without
  * flushing it); returns how many. */
 uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle);
+
+/* rh_heat.c, the adaptive hot set; all under lock. */
+uint64_t dl__rh_now_ns(struct dl_rh *rh);
+/* A cold begin marks the region again: heat it up if it came back soon
+ * after its clear, cool it down if it came back late. */
+void dl__rh_heat_on_mark(struct dl_rh *rh, struct rh_entry *e);
+/* The clear pass cleared the region at generation gen. */
+void dl__rh_heat_on_clear(struct rh_entry *e, uint64_t gen);
+/* Periods the region must stay idle before it is cleared (>= hot_periods). */
+uint64_t dl__rh_hot_period(const struct dl_rh *rh, const struct rh_entry *e);
+/* A cold begin waited wait_ns for its flush. */
+void dl__rh_note_cold_wait(struct dl_rh *rh, uint64_t wait_ns);
+/* Start of a clear pass: close the load window if it is long enough and
+ * move the back-off level. */
+void dl__rh_update_backoff(struct dl_rh *rh);
 
 /* Lock-free CAS helpers (rh_write.c). */
 void dl__rh_wake_drained(struct dl_rh *rh);

@@ -113,5 +113,8 @@ void dl__rh_set_test_hooks(dl_rh *rh, const struct dl_rh_test_hooks *hooks)
         rh->hooks = *hooks;
     else
         memset(&rh->hooks, 0, sizeof rh->hooks);
+    /* The clock may have changed: the load window starts again on it. */
+    rh->window_start_ns = dl__rh_now_ns(rh);
+    rh->window_wait_ns = rh->window_waits = 0;
     pthread_mutex_unlock(&rh->lock);
 }

@@ -107,6 +107,7 @@ again:
             if (err < 0)
                 return err;
             rh->stats.marks++;
+            dl__rh_heat_on_mark(rh, e);
             e->ticket = rh_next_flush(rh);
             atomic_fetch_or_explicit(&e->state, RH_F_MARKED, memory_order_relaxed);
             dl__rh_note_marked(rh, leaf, r, 1);
@@ -125,7 +126,10 @@ again:
             target = e->ticket;
     }
     if (target) {
+        uint64_t t0 = dl__rh_now_ns(rh);
         int err = dl__rh_commit_wait(rh, target);
+        uint64_t t1 = dl__rh_now_ns(rh);
+        dl__rh_note_cold_wait(rh, t1 > t0 ? t1 - t0 : 0); /* the load measure, rh_heat.c */
         if (err < 0)
             return err;
         goto again; /* things may have moved while we slept: check afresh */
