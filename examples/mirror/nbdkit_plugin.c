@@ -42,6 +42,7 @@ static int64_t cfg_size;
 static int cfg_create;
 static unsigned cfg_flush_ms = 1000;
 static unsigned cfg_hot_periods = 1;
+static int cfg_fixed_hot_set; /* hot_set=fixed: DL_RH_FIXED_HOT_SET (A/B runs) */
 static int cfg_resync = 1;
 static char *cfg_stats;
 static char *cfg_status;
@@ -158,6 +159,14 @@ static int dlmirror_config(const char *key, const char *value)
         return parse_number(key, value, 1, MAX_FLUSH_INTERVAL_MS, &cfg_flush_ms);
     if (!strcmp(key, "hot_periods"))
         return parse_number(key, value, 1, MAX_HOT_PERIODS, &cfg_hot_periods);
+    if (!strcmp(key, "hot_set")) {
+        if (strcmp(value, "adaptive") && strcmp(value, "fixed")) {
+            nbdkit_error("hot_set=%s: expected adaptive or fixed", value);
+            return -1;
+        }
+        cfg_fixed_hot_set = !strcmp(value, "fixed");
+        return 0;
+    }
     if (!strcmp(key, "stats")) {
         free(cfg_stats);
         return (cfg_stats = nbdkit_absolute_path(value)) ? 0 : -1;
@@ -213,13 +222,16 @@ static void write_stats_file(const struct dl_rh_stats *st, int debug)
                      "\nlog_flushes %" PRIu64 "\nlog_flush_errors %" PRIu64 "\nmarks %" PRIu64
                      "\nclears %" PRIu64 "\ncold_begins %" PRIu64 "\nrecovery_waits %" PRIu64
                      "\ndirty_regions %" PRIu64 "\nresync_regions %" PRIu64
-                     "\nresync_bytes %" PRIu64 "\nresync_done %d\nstalled_writes %" PRIu64 "\n",
+                     "\nresync_bytes %" PRIu64 "\nresync_done %d\nstalled_writes %" PRIu64
+                     "\nhot_kept %" PRIu64 "\ncap_clears %" PRIu64 "\nbackoff %" PRIu64
+                     "\ncold_wait_ns %" PRIu64 "\n",
                      mir.size, mir.region_bytes, mir.region_count, dirty_at_start,
                      (uint64_t)n_writes, (uint64_t)n_write_bytes, (uint64_t)n_reads,
                      (uint64_t)n_flushes, (uint64_t)n_fua, st->log_flushes, st->log_flush_errors,
                      st->marks, st->clears, st->cold_begins, st->recovery_waits, st->dirty_regions,
                      (uint64_t)n_resync_regions, (uint64_t)n_resync_bytes, (int)resync_done,
-                     (uint64_t)n_stalled);
+                     (uint64_t)n_stalled, st->hot_kept, st->cap_clears, st->backoff,
+                     st->cold_wait_ns);
     if (debug)
         nbdkit_debug("dlmirror stats:\n%s", line);
     if (!cfg_stats)
@@ -385,7 +397,9 @@ static int dlmirror_get_ready(void)
     uint64_t sync = 0;
     dl_log_get_sync_count(mir.log, &sync);
     dirty_at_start = mir.region_count - sync;
-    struct dl_rh_options o = {.struct_size = sizeof o, .hot_periods = cfg_hot_periods};
+    struct dl_rh_options o = {.struct_size = sizeof o,
+                              .hot_periods = cfg_hot_periods,
+                              .flags = cfg_fixed_hot_set ? DL_RH_FIXED_HOT_SET : 0};
     int r = dl_rh_create(mir.log, &o, &rh);
     if (r < 0) {
         nbdkit_error("dl_rh_create: %s", dl_strerror(r));
@@ -569,6 +583,7 @@ static struct nbdkit_plugin plugin = {
         "hot_periods=N        idle periods before a region is cleared at least (longer\n"
         "                     for regions that come back soon: adaptive), 1 to 8388607\n"
         "                     (default 1)\n"
+        "hot_set=fixed        clear after exactly hot_periods (no adaptation: A/B runs)\n"
         "stats=<FILE>         write counters there (live, as status=)\n"
         "status=<FILE>        keep the live status there (dlmirror status --status FILE)\n"
         "status_interval_ms=N rewrite stats/status at most every N ms, 1 to 3600000\n"
