@@ -253,15 +253,16 @@ static int run_workload(const char *name, uint32_t *pos, size_t npos, const stru
     double t[3][MAX_ROUNDS];
     struct sets w = {0};
 
-    /* pos[0..nasc) keeps ascending order, pos[nasc..npos) is held back. */
+    /* pos[0..nasc) keeps ascending order, pos[nasc..npos) is held back: k
+     * bits picked by selection sampling (each with probability still
+     * needed / still left, which picks exactly k). */
     uint64_t s = 0x9E3779B97F4A7C15ull ^ npos;
-    double held_share = p->ops < npos / 2 ? (double)p->ops / (double)npos : 0.5;
-    uint32_t *held = malloc((npos / 2 + 64) * sizeof *held);
-    size_t nasc = 0, nheld = 0;
+    size_t k = p->ops < npos / 2 ? p->ops : npos / 2, nasc = 0, nheld = 0;
+    uint32_t *held = malloc((k + 1) * sizeof *held);
     if (!held)
         return 1;
     for (size_t i = 0; i < npos; i++) {
-        if (uniform(&s) < held_share && nheld < npos / 2 + 64)
+        if (uniform(&s) * (double)(npos - i) < (double)(k - nheld))
             held[nheld++] = pos[i];
         else
             pos[nasc++] = pos[i];
