@@ -241,6 +241,88 @@ static int build_slices(struct sets *w, const uint32_t *pos, size_t n, int R, do
     return 0;
 }
 
+/* Median CPU ns per set bit to visit all card set bits in order: ours
+ * (out[0]), roaring_iterate (out[1]), the uint32 iterator in batches
+ * (out[2]). 0, or -1 when a visit disagrees with CRoaring's count. */
+static int time_iteration(const struct bitmap *bm, const roaring_bitmap_t *cr, uint64_t card,
+                          int R, double out[3])
+{
+    double t[3][MAX_ROUNDS];
+    for (int r = 0; r < R; r++) {
+        uint64_t n[3], sum[3];
+        double t0 = now_ns();
+        n[0] = ours_visit_all(bm, &sum[0]);
+        double t1 = now_ns();
+        n[1] = roaring_visit_iterate(cr, &sum[1]);
+        double t2 = now_ns();
+        n[2] = roaring_visit_batches(cr, &sum[2]);
+        double t3 = now_ns();
+        for (int k = 0; k < 3; k++)
+            if (n[k] != card || sum[k] != sum[0])
+                return -1;
+        t[0][r] = (t1 - t0) / (double)card;
+        t[1][r] = (t2 - t1) / (double)card;
+        t[2][r] = (t3 - t2) / (double)card;
+    }
+    for (int k = 0; k < 3; k++)
+        out[k] = median(t[k], R);
+    return 0;
+}
+
+/* Median CPU ns per op, ours [0] and CRoaring [1], of setting --ops bits
+ * already set (again) and of testing --ops random probes of which half hit
+ * (test). 0, or -1 when the hits disagree (or out of memory). */
+static int time_probes(struct bitmap *bm, roaring_bitmap_t *cr, const uint32_t *pos,
+                       size_t npos, const struct params *p, double again[2], double test[2])
+{
+    uint64_t nbits = 1ull << p->log2, s = 0x5851F42D4C957F2Dull ^ npos;
+    size_t ops = p->ops, expect_hits = 0;
+    uint32_t *set = malloc(ops * sizeof *set), *probe = malloc(ops * sizeof *probe);
+    double t[4][MAX_ROUNDS];
+    int R = p->rounds, rc = set && probe ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ops; i++) {
+        set[i] = pos[rng_next(&s) % npos];
+        if (rng_next(&s) & 1) {
+            probe[i] = pos[rng_next(&s) % npos];
+            expect_hits++;
+        } else {
+            do
+                probe[i] = (uint32_t)(rng_next(&s) % nbits);
+            while (roaring_bitmap_contains(cr, probe[i]));
+        }
+    }
+    for (int r = 0; rc == 0 && r < R; r++) {
+        size_t hits[2] = {0, 0};
+        double t0 = now_ns();
+        for (size_t i = 0; i < ops; i++)
+            dl__bitmap_set(bm, set[i]);
+        double t1 = now_ns();
+        for (size_t i = 0; i < ops; i++)
+            roaring_bitmap_add(cr, set[i]);
+        double t2 = now_ns();
+        for (size_t i = 0; i < ops; i++)
+            hits[0] += (size_t)dl__bitmap_test(bm, probe[i]);
+        double t3 = now_ns();
+        for (size_t i = 0; i < ops; i++)
+            hits[1] += roaring_bitmap_contains(cr, probe[i]);
+        double t4 = now_ns();
+        rc = hits[0] == expect_hits && hits[1] == expect_hits ? 0 : -1;
+        t[0][r] = (t1 - t0) / (double)ops;
+        t[1][r] = (t2 - t1) / (double)ops;
+        t[2][r] = (t3 - t2) / (double)ops;
+        t[3][r] = (t4 - t3) / (double)ops;
+    }
+    free(set);
+    free(probe);
+    if (rc == 0) {
+        again[0] = median(t[0], R);
+        again[1] = median(t[1], R);
+        test[0] = median(t[2], R);
+        test[1] = median(t[3], R);
+    }
+    return rc;
+}
+
 /* Part 1: one workload, both sets. pos[0..npos) ascending, distinct; the
  * array is reordered. A random sample of about --ops of them (at most half)
  * is held back and set last, in random order: CRoaring takes over 1 us per
@@ -251,7 +333,6 @@ static int run_workload(const char *name, uint32_t *pos, size_t npos, const stru
 {
     uint64_t nbits = 1ull << p->log2;
     int R = p->rounds;
-    double t[3][MAX_ROUNDS];
     struct sets w = {0};
 
     /* pos[0..nasc) keeps ascending order, pos[nasc..npos) is held back: k
@@ -304,88 +385,27 @@ static int run_workload(const char *name, uint32_t *pos, size_t npos, const stru
            (unsigned long long)card, p->log2, ours_memory / MIB,
            trimmed ? " after compact+reclaim" : " (no compact/reclaim yet)");
 
-    /* Iteration: every set bit in order. Both sets must agree. */
-    for (int r = 0; r < R; r++) {
-        uint64_t n[3], sum[3];
-        double t0 = now_ns();
-        n[0] = ours_visit_all(bm, &sum[0]);
-        double t1 = now_ns();
-        n[1] = roaring_visit_iterate(cr, &sum[1]);
-        double t2 = now_ns();
-        n[2] = roaring_visit_batches(cr, &sum[2]);
-        double t3 = now_ns();
-        for (int k = 0; k < 3; k++)
-            if (n[k] != card || sum[k] != sum[0]) {
-                fprintf(stderr, "%s: iteration %d found %llu bits, CRoaring holds %llu\n",
-                        name, k, (unsigned long long)n[k], (unsigned long long)card);
-                return 1;
-            }
-        t[0][r] = (t1 - t0) / (double)card;
-        t[1][r] = (t2 - t1) / (double)card;
-        t[2][r] = (t3 - t2) / (double)card;
-    }
-    double it_ours = median(t[0], R), it_iterate = median(t[1], R),
-           it_batch = median(t[2], R);
-    int batch_faster = it_batch < it_iterate;
-
-    /* Probes: bits already set, and tests of which half hit. */
-    uint32_t *again = malloc(p->ops * sizeof *again), *probe = malloc(p->ops * sizeof *probe);
-    if (!again || !probe)
+    double it[3], again[2], test[2];
+    if (time_iteration(bm, cr, card, R, it) < 0 ||
+        time_probes(bm, cr, pos, npos, p, again, test) < 0) {
+        fprintf(stderr, "%s: the two sets disagree, or out of memory\n", name);
         return 1;
-    size_t expect_hits = 0;
-    for (size_t i = 0; i < p->ops; i++) {
-        again[i] = pos[rng_next(&s) % npos];
-        if (rng_next(&s) & 1) {
-            probe[i] = pos[rng_next(&s) % npos];
-            expect_hits++;
-        } else {
-            do
-                probe[i] = (uint32_t)(rng_next(&s) % nbits);
-            while (roaring_bitmap_contains(cr, probe[i]));
-        }
     }
-    double t_again[2][MAX_ROUNDS];
-    for (int r = 0; r < R; r++) {
-        double t0 = now_ns();
-        for (size_t i = 0; i < p->ops; i++)
-            dl__bitmap_set(bm, again[i]);
-        double t1 = now_ns();
-        for (size_t i = 0; i < p->ops; i++)
-            roaring_bitmap_add(cr, again[i]);
-        double t2 = now_ns();
-        size_t hits[2] = {0, 0};
-        for (size_t i = 0; i < p->ops; i++)
-            hits[0] += (size_t)dl__bitmap_test(bm, probe[i]);
-        double t3 = now_ns();
-        for (size_t i = 0; i < p->ops; i++)
-            hits[1] += roaring_bitmap_contains(cr, probe[i]);
-        double t4 = now_ns();
-        if (hits[0] != expect_hits || hits[1] != expect_hits) {
-            fprintf(stderr, "%s: test hits %zu (ours), %zu (CRoaring), expected %zu\n", name,
-                    hits[0], hits[1], expect_hits);
-            return 1;
-        }
-        t_again[0][r] = (t1 - t0) / (double)p->ops;
-        t_again[1][r] = (t2 - t1) / (double)p->ops;
-        t[0][r] = (t3 - t2) / (double)p->ops;
-        t[1][r] = (t4 - t3) / (double)p->ops;
-    }
+    int batch_faster = it[2] < it[1];
 
     double mem[3] = {(double)w.ours_heap / MIB, (double)cr_opt_heap / MIB, (double)w.cr_heap / MIB};
     row("memory", name, mem[0], mem[1], "MiB", "ours/CRoaring", mem[0] / mem[1], AT_MOST, 1);
     if (cr_opt_heap != w.cr_heap)
         row(" CRoaring unoptimised", name, mem[0], mem[2], "MiB", "ours/CRoaring",
             mem[0] / mem[2], NO_GOAL, 0);
-    double it_cr = batch_faster ? it_batch : it_iterate;
-    row(batch_faster ? "iteration, CR batches" : "iteration, CR iterate", name, it_ours, it_cr,
-        "ns", "CRoaring/ours", it_cr / it_ours, AT_LEAST, 1);
+    double it_cr = batch_faster ? it[2] : it[1];
+    row(batch_faster ? "iteration, CR batches" : "iteration, CR iterate", name, it[0], it_cr,
+        "ns", "CRoaring/ours", it_cr / it[0], AT_LEAST, 1);
     speed_row("set new, ascending", name, set_asc[0], set_asc[1]);
     speed_row("set new, random order", name, set_rand[0], set_rand[1]);
-    speed_row("set, already set", name, median(t_again[0], R), median(t_again[1], R));
-    speed_row("test, half hits", name, median(t[0], R), median(t[1], R));
+    speed_row("set, already set", name, again[0], again[1]);
+    speed_row("test, half hits", name, test[0], test[1]);
 
-    free(again);
-    free(probe);
     roaring_bitmap_free(cr);
     dl__bitmap_destroy(bm);
     return 0;
@@ -394,7 +414,7 @@ static int run_workload(const char *name, uint32_t *pos, size_t npos, const stru
 /* One find_next_set(0), timed alone. Reading the CPU-time clock costs about
  * 1 us here (a system call) with +-0.1 us of jitter: too coarse for a search
  * of tens of ns, which the monotonic clock (vDSO, ~30 ns) resolves; but over
- * the 50 ms that a search costs after a mass clear today, wall time also
+ * the tens of ms that a search costs after a mass clear today, wall time also
  * counts other jobs on the shared machine. So both clocks bracket the call,
  * each minus its own median overhead (struct search_clock), and the smaller
  * figure, the tighter bound on the CPU cost, is kept. Sets *hit. */
