@@ -110,11 +110,16 @@ struct bitmap {
     unsigned level; /* of the root, >= 1 */
     unsigned rfan;  /* root children */
     bool count_leaf_visits; /* bitmap_hooks.h (tests only) */
+    /* Bumped by every exclusive call that may free or replace a node, so
+     * that an iterator knows its cached slot may be gone. Plain: exclusive
+     * calls are ordered with every other call by the caller. */
+    uint64_t gen;
     /* Written rarely (materialisation, pruning), kept off the hot lines. */
     alignas(64) _Atomic size_t mem;
     _Atomic uint64_t prune_started;
     _Atomic uint64_t prune_finished;
     _Atomic uint64_t leaf_visits; /* when count_leaf_visits */
+    _Atomic uint64_t root_searches; /* iterator searches from the root, likewise */
     alignas(64) _Atomic uint64_t rsum[ROOT_MAX_FAN / 64];
     _Atomic(void *) rchild[]; /* rfan entries */
 };
@@ -522,6 +527,21 @@ int dl__bitmap_clear_range(struct bitmap *bm, uint64_t first, uint64_t count)
 
 /* ---- find_next_set ------------------------------------------------------ */
 
+/* Where a search found its answer: the slot of the leaf, or of the uniform
+ * subtree, covering [base, base + 2^shift). An iterator caches it. */
+struct hit {
+    _Atomic(void *) *slot;
+    uint64_t base;
+    unsigned shift;
+};
+
+static inline void set_hit(struct hit *h, _Atomic(void *) *slot, uint64_t base, unsigned shift)
+{
+    h->slot = slot;
+    h->base = base;
+    h->shift = shift;
+}
+
 static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
                           uint64_t *found)
 {
@@ -594,7 +614,7 @@ static COLD void prune(struct bitmap *bm, _Atomic uint64_t *sw, uint64_t m,
  * whose first bit is base. */
 static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
                           unsigned n, unsigned l, uint64_t base, uint64_t from,
-                          uint64_t *found)
+                          uint64_t *found, struct hit *h)
 {
     unsigned sh = cshift(l);
     unsigned i = (unsigned)((from - base) >> sh);
@@ -611,13 +631,17 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
             void *c = atomic_load_explicit(&child[j], memory_order_acquire);
             if (c == ONES) {
                 *found = cf; /* < nbits: child j starts below nbits */
+                set_hit(h, &child[j], cb, sh);
                 return true;
             }
             if (c) {
                 struct inode *cn = c;
                 if (l == 1 ? leaf_find_set(bm, c, cb, cf, found)
-                           : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found))
+                           : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found, h)) {
+                    if (l == 1)
+                        set_hit(h, &child[j], cb, sh);
                     return true;
+                }
             }
             /* Child j has no 1 at or after cf. If we searched all of it,
              * its summary bit is stale: prune it. */
@@ -634,18 +658,25 @@ int dl__bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *
     struct bitmap *bm = (struct bitmap *)cbm;
     if (from >= bm->nbits)
         return 0;
-    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found);
+    struct hit h;
+    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found, &h);
 }
 
 void dl__bitmap_count_leaf_visits(struct bitmap *bm)
 {
     atomic_store_explicit(&bm->leaf_visits, 0, memory_order_relaxed);
+    atomic_store_explicit(&bm->root_searches, 0, memory_order_relaxed);
     bm->count_leaf_visits = true;
 }
 
 uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm)
 {
     return atomic_load_explicit(&bm->leaf_visits, memory_order_relaxed);
+}
+
+uint64_t dl__bitmap_root_searches(const struct bitmap *bm)
+{
+    return atomic_load_explicit(&bm->root_searches, memory_order_relaxed);
 }
 
 /* ---- find_next_clear ---------------------------------------------------- */
@@ -671,7 +702,8 @@ static bool leaf_find_clear(struct leaf *lf, uint64_t base, uint64_t from, uint6
 }
 
 static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, unsigned n,
-                            unsigned l, uint64_t base, uint64_t from, uint64_t *found)
+                            unsigned l, uint64_t base, uint64_t from, uint64_t *found,
+                            struct hit *h)
 {
     unsigned sh = cshift(l);
     for (unsigned j = (unsigned)((from - base) >> sh); j < n; j++) {
@@ -682,13 +714,17 @@ static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, uns
         void *c = atomic_load_explicit(&child[j], memory_order_acquire);
         if (c == NULL) {
             *found = cf;
+            set_hit(h, &child[j], cb, sh);
             return true;
         }
         if (c == ONES)
             continue;
         if (l == 1 ? leaf_find_clear(c, cb, cf, bm->nbits, found)
-                   : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found))
+                   : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found, h)) {
+            if (l == 1)
+                set_hit(h, &child[j], cb, sh);
             return true;
+        }
     }
     return false;
 }
@@ -698,7 +734,97 @@ int dl__bitmap_find_next_clear(const struct bitmap *cbm, uint64_t from, uint64_t
     struct bitmap *bm = (struct bitmap *)cbm;
     if (from >= bm->nbits)
         return 0;
-    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found);
+    struct hit h;
+    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found, &h);
+}
+
+/* ---- iterator ------------------------------------------------------------- */
+
+/* The iterator caches the slot where its last answer was found. Slots live
+ * in nodes that only exclusive calls free (bm->gen tells), so the cached
+ * slot is still part of the tree; reloading it gives the current child:
+ * a leaf is scanned from pos exactly as the tree search would scan it, a
+ * uniform child answers at once, and anything else (the child changed kind)
+ * falls back to the tree search from pos. A bit whose set (clear) happened
+ * before the call is in the child the reload returns, so each call keeps
+ * the guarantee of dl__bitmap_find_next_set (clear). */
+
+void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, uint64_t from)
+{
+    it->bm = bm;
+    it->pos = from;
+    it->slot = NULL;
+    it->base = 0;
+    it->shift = 0;
+    it->gen = bm->gen;
+}
+
+/* What the cached slot says about [pos, end of its span): 1 found, 0
+ * nothing there (it->pos moved past the span), -1 ask the tree. */
+static int iter_cached(struct dl__bitmap_iter *it, bool want_set, uint64_t *found)
+{
+    struct bitmap *bm = (struct bitmap *)it->bm;
+    uint64_t pos = it->pos;
+    if (!it->slot || it->gen != bm->gen || pos - it->base >= (1ULL << it->shift))
+        return -1;
+    uint64_t end = it->base + (1ULL << it->shift);
+    void *c = atomic_load_explicit((_Atomic(void *) *)it->slot, memory_order_acquire);
+    if (c == (want_set ? ONES : NULL)) {
+        *found = pos; /* < nbits: checked by the caller */
+        return 1;
+    }
+    if (!is_node(c)) {
+        it->pos = end;
+        return 0;
+    }
+    if (it->shift != LEAF_SHIFT)
+        return -1; /* a uniform subtree became a node */
+    if (want_set ? leaf_find_set(bm, c, it->base, pos, found)
+                 : leaf_find_clear(c, it->base, pos, bm->nbits, found))
+        return 1;
+    it->pos = end;
+    return 0;
+}
+
+static int iter_next(struct dl__bitmap_iter *it, bool want_set, uint64_t *found)
+{
+    struct bitmap *bm = (struct bitmap *)it->bm;
+    if (it->pos >= bm->nbits)
+        return 0;
+    int r = iter_cached(it, want_set, found);
+    if (r == 0 && it->pos < bm->nbits)
+        r = -1;
+    if (r < 0) {
+        struct hit h;
+        it->slot = NULL;
+        if (DL_UNLIKELY(bm->count_leaf_visits))
+            atomic_fetch_add_explicit(&bm->root_searches, 1, memory_order_relaxed);
+        r = want_set ? node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, it->pos,
+                                     found, &h)
+                     : node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, it->pos, found,
+                                       &h);
+        if (!r) {
+            it->pos = bm->nbits;
+            return 0;
+        }
+        it->slot = (void *)h.slot;
+        it->base = h.base;
+        it->shift = h.shift;
+        it->gen = bm->gen;
+    }
+    if (r == 1)
+        it->pos = *found + 1;
+    return r == 1;
+}
+
+int dl__bitmap_iter_next_set(struct dl__bitmap_iter *it, uint64_t *found)
+{
+    return iter_next(it, true, found);
+}
+
+int dl__bitmap_iter_next_clear(struct dl__bitmap_iter *it, uint64_t *found)
+{
+    return iter_next(it, false, found);
 }
 
 /* ---- whole-tree walks --------------------------------------------------- */
@@ -768,6 +894,7 @@ static void flat_fill(struct bitmap *bm, int value)
 
 int dl__bitmap_fill(struct bitmap *bm, int value)
 {
+    bm->gen++;
     if (bm->flat)
         flat_fill(bm, value);
     for (unsigned j = 0; j < bm->rfan && !bm->flat; j++) {
@@ -803,7 +930,9 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     bm->level = l;
     bm->rfan = fan;
     bm->count_leaf_visits = false;
+    bm->gen = 0;
     atomic_init(&bm->leaf_visits, 0);
+    atomic_init(&bm->root_searches, 0);
     atomic_init(&bm->mem, size);
     atomic_init(&bm->prune_started, 0);
     atomic_init(&bm->prune_finished, 0);
@@ -1084,6 +1213,7 @@ int dl__bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, con
 {
     size_t nin = words_in_range(bm, first, nwords);
     int err = 0;
+    bm->gen++;
     size_t k = 0;
     while (k < nin && !err) {
         uint64_t w = first + k;

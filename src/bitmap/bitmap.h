@@ -168,6 +168,29 @@ int dl__bitmap_find_set_in(const struct bitmap *bm, uint64_t first, uint64_t end
 int dl__bitmap_find_next_set(const struct bitmap *bm, uint64_t from, uint64_t *found);
 int dl__bitmap_find_next_clear(const struct bitmap *bm, uint64_t from, uint64_t *found);
 
+/* Iteration that resumes where it stopped. Caller-allocated, no malloc,
+ * nothing to free; the fields are private. Valid while bm lives; an
+ * exclusive call on bm in between is allowed (the iterator notices it and
+ * searches from the root again). One iterator per thread; any number of
+ * iterators may run concurrently with everything dl__bitmap_set may. */
+struct dl__bitmap_iter {
+    const struct bitmap *bm;
+    uint64_t pos;   /* the next bit to look at */
+    void *slot;     /* where the last answer was found (a child slot), or NULL */
+    uint64_t base;  /* the slot's child covers [base, base + 2^shift) */
+    unsigned shift;
+    uint64_t gen;   /* the bitmap's exclusive-call generation the slot is valid in */
+};
+/* Start at bit `from` (may be >= nbits: the iteration is then empty). */
+void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, uint64_t from);
+/* The next 1 (resp. 0) at or after the iterator's position, < nbits: 1 and
+ * *found (the iterator moves past it), or 0 at the end. Each call gives the
+ * guarantee of dl__bitmap_find_next_set (clear). Resumes in the leaf or
+ * uniform subtree where the last answer was found, never from the root per
+ * call. The two may be mixed on one iterator. */
+int dl__bitmap_iter_next_set(struct dl__bitmap_iter *it, uint64_t *found);
+int dl__bitmap_iter_next_clear(struct dl__bitmap_iter *it, uint64_t *found);
+
 /* Number of set bits. O(materialised nodes); uniform subtrees are counted
  * arithmetically (an all-ones 2^40 map answers immediately). */
 uint64_t dl__bitmap_count(const struct bitmap *bm);

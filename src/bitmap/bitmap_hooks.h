@@ -14,5 +14,7 @@ struct bitmap;
 void dl__bitmap_count_leaf_visits(struct bitmap *bm);
 /* Leaves dl__bitmap_find_next_set searched since counting started. */
 uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm);
+/* Searches an iterator started from the root since counting started. */
+uint64_t dl__bitmap_root_searches(const struct bitmap *bm);
 
 #endif

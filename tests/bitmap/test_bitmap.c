@@ -154,6 +154,42 @@ static int check_find(struct bitmap *bm, const struct ref *r, uint64_t from)
     return 0;
 }
 
+/* The iterator against the reference: the whole minority value from 0,
+ * and runs of both values (mixed on one iterator) from random places. */
+static int check_iter(struct bitmap *bm, const struct ref *r, uint64_t *rng)
+{
+    struct dl__bitmap_iter it;
+    uint64_t f = 0, g;
+    size_t i = 0;
+    dl__bitmap_iter_init(&it, bm, 0);
+    while (r->init ? dl__bitmap_iter_next_clear(&it, &f) : dl__bitmap_iter_next_set(&it, &f)) {
+        REQUIRE(i < r->n);
+        REQUIRE_U64(f, r->x[i]);
+        i++;
+    }
+    REQUIRE_U64(i, r->n);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f) + dl__bitmap_iter_next_clear(&it, &f), 0);
+    for (int k = 0; k < 20; k++) {
+        uint64_t from = k == 0 ? 0 : k == 1 ? r->nbits - 1 : rng_below(rng, r->nbits);
+        if (k >= 2 && r->n && k % 2)
+            from = r->x[rng_below(rng, r->n)] - (k % 3); /* at or near a minority bit */
+        if (from >= r->nbits)
+            from = 0;
+        dl__bitmap_iter_init(&it, bm, from);
+        for (int step = 0; step < 100; step++) {
+            int want = (int)rng_below(rng, 2);
+            int got = want ? dl__bitmap_iter_next_set(&it, &f) : dl__bitmap_iter_next_clear(&it, &f);
+            int exp = ref_next(r, from, want, &g);
+            REQUIRE_U64(got, exp);
+            if (!got)
+                break;
+            REQUIRE_U64(f, g);
+            from = f + 1;
+        }
+    }
+    return 0;
+}
+
 /* Everything observable, compared with the reference. */
 static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
 {
@@ -203,6 +239,7 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
         from = f + 1;
     }
     REQUIRE_U64(i, r->n);
+    REQUIRE(check_iter(bm, r, rng) == 0);
 
     /* Bulk reads, including past the end. */
     uint64_t nw = (n + 63) / 64;
@@ -743,6 +780,65 @@ static int test_prune(void)
     return 0;
 }
 
+/* The iterator resumes in the leaf (or uniform subtree) of its last answer:
+ * counted in searches from the root (bitmap_hooks.h), not timed. It also
+ * survives an exclusive call between two of its calls. */
+static int test_iter_resumes(void)
+{
+    const uint64_t n = 1ULL << 40;
+    struct bitmap *bm;
+    struct dl__bitmap_iter it;
+    uint64_t f;
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
+    uint64_t leaf = 5ULL << 30; /* a leaf deep in the tree */
+    for (uint64_t k = 0; k < 300; k++)
+        REQUIRE_U64(dl__bitmap_set(bm, leaf + 7 * k), 0);
+    REQUIRE_U64(dl__bitmap_set_range(bm, 9ULL << 30, 1ULL << 25), 0); /* ONES subtrees */
+    dl__bitmap_count_leaf_visits(bm);
+    dl__bitmap_iter_init(&it, bm, 0);
+    for (uint64_t k = 0; k < 300; k++) {
+        REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+        REQUIRE_U64(f, leaf + 7 * k);
+    }
+    REQUIRE_U64(dl__bitmap_root_searches(bm), 1);
+    for (uint64_t k = 0; k < 1000; k++) {
+        REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+        REQUIRE_U64(f, (9ULL << 30) + k);
+    }
+    REQUIRE_U64(dl__bitmap_root_searches(bm), 2); /* one more for the run */
+    /* Zeros inside the leaf, from the cached leaf. */
+    dl__bitmap_iter_init(&it, bm, leaf);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(dl__bitmap_iter_next_clear(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 1);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 7);
+    REQUIRE_U64(dl__bitmap_root_searches(bm), 3);
+    /* A concurrent-style change in the cached leaf is seen, ... */
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 9), 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, leaf + 14), 1);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 9);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 21);
+    /* ... and an exclusive call that frees the leaf is noticed. */
+    uint64_t zero[512] = {0};
+    REQUIRE_U64(dl__bitmap_write_words(bm, leaf / 64, 512, zero), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 40000), 0);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 40000);
+    dl__bitmap_fill(bm, 1);
+    REQUIRE_U64(dl__bitmap_iter_next_clear(&it, &f), 0);
+    dl__bitmap_iter_init(&it, bm, n - 2);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, n - 2);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, n - 1);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 0);
+    dl__bitmap_destroy(bm);
+    return 0;
+}
+
 /* ---- multi-threaded stress --------------------------------------------- */
 
 #define NT 4
@@ -798,6 +894,12 @@ static int stress_body(struct targ *a)
             uint64_t d = rng_below(&rng, 3 * 4096 * 300), from = d > b ? 0 : b - d;
             REQUIRE_U64(dl__bitmap_find_next_set(a->zero, from, &f), 1);
             REQUIRE(f >= from && f <= b);
+            struct dl__bitmap_iter it;
+            dl__bitmap_iter_init(&it, a->zero, from);
+            do
+                REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+            while (f < b);
+            REQUIRE_U64(f, b);
         } else {
             REQUIRE_U64(dl__bitmap_find_next_clear(a->zero, b, &f), 1);
             REQUIRE_U64(f, b);
@@ -903,6 +1005,7 @@ int main(void)
         {"words", test_words},
         {"words_collapse", test_words_collapse},
         {"prune", test_prune},
+        {"iter_resumes", test_iter_resumes},
         {"threads", test_threads},
     };
     int failed = 0;
