@@ -16,5 +16,8 @@ void dl__bitmap_count_leaf_visits(struct bitmap *bm);
 uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm);
 /* Searches an iterator started from the root since counting started. */
 uint64_t dl__bitmap_root_searches(const struct bitmap *bm);
+/* Leaf words a search loaded (sparse leaves: only those their summary
+ * names) since counting started. */
+uint64_t dl__bitmap_word_visits(const struct bitmap *bm);
 
 #endif
