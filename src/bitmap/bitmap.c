@@ -782,26 +782,33 @@ static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uin
         }
         return false;
     }
-    /* Sparse: only the words the summary names, and prune the stale ones
-     * (the summaries' protocol, one level down). */
+    /* Sparse: the word of `from` first (the common case when iterating:
+     * no summary load), then only the words the summary names, pruning
+     * the stale ones (the summaries' protocol, one level down). */
     struct sleaf *sl = (struct sleaf *)lf;
-    for (unsigned k = first / 64; k < WSUM_WORDS; k++) {
+    uint64_t v = atomic_load_explicit(&lf->w[first], memory_order_acquire) & m;
+    if (DL_UNLIKELY(bm->count_leaf_visits))
+        atomic_fetch_add_explicit(&bm->word_visits, 1, memory_order_relaxed);
+    if (v) {
+        *found = base + 64 * (uint64_t)first + ctz64(v);
+        return true;
+    }
+    for (unsigned k = (first + 1) / 64; k < WSUM_WORDS; k++) {
         bool trusted;
         uint64_t sum = read_summary(&sl->pc, &sl->wsum[k], &trusted);
         uint64_t cand = trusted ? sum : ~0ULL;
-        if (k == first / 64)
-            cand &= ~0ULL << (first % 64);
+        if (k == (first + 1) / 64)
+            cand &= ~0ULL << ((first + 1) % 64);
         for (; cand; cand &= cand - 1) {
             unsigned i = k * 64 + ctz64(cand);
-            uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_acquire);
+            v = atomic_load_explicit(&lf->w[i], memory_order_acquire);
             if (DL_UNLIKELY(bm->count_leaf_visits))
                 atomic_fetch_add_explicit(&bm->word_visits, 1, memory_order_relaxed);
-            uint64_t mv = i == first ? v & m : v;
-            if (mv) {
-                *found = base + 64 * (uint64_t)i + ctz64(mv);
+            if (v) {
+                *found = base + 64 * (uint64_t)i + ctz64(v);
                 return true;
             }
-            if (!v && (sum >> (i % 64) & 1))
+            if (sum >> (i % 64) & 1)
                 prune_word(sl, i);
         }
     }
