@@ -135,8 +135,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define COLD __attribute__((noinline, cold))
+#define PREFETCH_W(p) __builtin_prefetch((const void *)(p), 1)
 #else
 #define COLD
+#define PREFETCH_W(p) ((void)(p))
 #endif
 
 struct leaf {
@@ -481,11 +483,14 @@ static inline int leaf_set(const struct bitmap *bm, void *leaf, uint64_t bit)
     unsigned i = (unsigned)((bit / 64) % LEAF_WORDS);
     _Atomic uint64_t *w = &((struct leaf *)leaf)->w[i];
     uint64_t m = 1ULL << (bit % 64);
+    _Atomic uint64_t *sw = &((struct sleaf *)leaf)->wsum[i / 64];
+    if (!bm->flat) /* its miss overlaps the word's (the RMW would serialise them) */
+        PREFETCH_W(sw);
     int old = (atomic_load(w) & m) != 0;
     if (!old)
         old = (atomic_fetch_or(w, m) & m) != 0;
     if (!bm->flat)
-        ensure_summary(&((struct sleaf *)leaf)->wsum[i / 64], 1ULL << (i % 64));
+        ensure_summary(sw, 1ULL << (i % 64));
     return old;
 }
 

@@ -42,8 +42,8 @@
  *
  * Costs: test = one dependent load per level plus the word load, no write;
  * set/clear = the same plus one RMW, skipped when the bit already has the
- * wanted value; set also loads one summary word per level (and fetch_or's
- * only where the bit is missing). A clear that empties a word of a sparse
+ * wanted value; set also loads one summary word per level, plus in a sparse
+ * leaf the word summary (and fetch_or's only where the bit is missing). A clear that empties a word of a sparse
  * leaf also prunes the summaries at once (climbing while they become
  * empty), so after a mass clear the first search is already O(what is still
  * set). find_next_set skips empty space through the summaries (a few word
