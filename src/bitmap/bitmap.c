@@ -95,16 +95,12 @@
  * exclusive fill, write_words, compact and destroy), so a loaded pointer
  * stays valid for the whole call.
  *
- * Iterator. It caches the slot (a child pointer's address) where its last
- * answer was found; slots live in nodes, which only exclusive calls free,
- * and those bump bm->gen, which the iterator compares. Each call reloads
- * the slot (acquire) and answers from the child it now holds, exactly as
- * the tree search would have below that slot, so each call keeps the
- * search's guarantee: a bit whose set happened before the call is in the
- * child the reload returns (the set's publication of the leaf happened
- * before, and only exclusive calls unpublish). */
+ * Iterator (iter.c, whose top comment has its argument): it caches the
+ * slot of its last answer, which relies on nodes being freed only by the
+ * exclusive calls, each of which bumps bm->gen. */
 #include "bitmap/bitmap.h"
 #include "bitmap/bitmap_hooks.h"
+#include "bitmap/bitmap_impl.h"
 #include "bits.h"
 
 #include <errno.h>
@@ -114,25 +110,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Overridable only to try other shapes (the tests also pass with leaves of
- * 2^12..2^15 bits, fan-outs of 64 and 512, and a root of 32768). */
-#ifndef LEAF_SHIFT
-#define LEAF_SHIFT 15 /* bits per leaf: 32768 */
-#endif
-#ifndef FAN_SHIFT
-#define FAN_SHIFT 6 /* children per non-root node: 64 */
-#endif
-#define LEAF_WORDS (1u << (LEAF_SHIFT - 6))
-#define FAN (1u << FAN_SHIFT)
-#define SUM_WORDS (FAN / 64)
-#ifndef ROOT_FAN_SHIFT
-#define ROOT_FAN_SHIFT 12 /* root children at most: 4096 */
-#endif
-#define ROOT_MAX_FAN (1u << ROOT_FAN_SHIFT)
-/* Smallest L with 2^63 <= ROOT_MAX_FAN << cshift(L). */
-#define MAX_LEVEL                                                              \
-    (1 + (63 - ROOT_FAN_SHIFT - LEAF_SHIFT + FAN_SHIFT - 1) / FAN_SHIFT)
-
 #if defined(__GNUC__) || defined(__clang__)
 #define COLD __attribute__((noinline, cold))
 #define PREFETCH_W(p) __builtin_prefetch((const void *)(p), 1)
@@ -141,73 +118,9 @@
 #define PREFETCH_W(p) ((void)(p))
 #endif
 
-struct leaf {
-    _Atomic uint64_t w[LEAF_WORDS];
-};
-
-/* Counters that bracket prunes of a set of summary words (see the top of
- * the file): the bitmap has one pair for the node summaries, each sparse
- * leaf one for its word summary. */
-struct prune_counters {
-    _Atomic uint64_t started;
-    _Atomic uint64_t finished;
-};
-
-/* A leaf of a sparse bitmap: the words, and a summary one level below the
- * nodes' ("word i may be non-zero") so that searches skip empty words.
- * Flat leaves are bare struct leaf (their words must be contiguous). */
-#define WSUM_WORDS (LEAF_WORDS / 64)
-struct sleaf {
-    struct leaf l;
-    _Atomic uint64_t wsum[WSUM_WORDS];
-    struct prune_counters pc;
-};
-
-struct inode {
-    _Atomic uint64_t sum[SUM_WORDS];
-    _Atomic(void *) child[FAN];
-};
-
-struct bitmap {
-    uint64_t nbits;
-    struct leaf *flat; /* flat mode: every leaf, contiguous and permanent */
-    unsigned level; /* of the root, >= 1 */
-    unsigned rfan;  /* root children */
-    bool count_leaf_visits; /* bitmap_hooks.h (tests only) */
-    /* Bumped by every exclusive call that may free or replace a node, so
-     * that an iterator knows its cached slot may be gone. Plain: exclusive
-     * calls are ordered with every other call by the caller. */
-    uint64_t gen;
-    /* Written rarely (materialisation, pruning), kept off the hot lines. */
-    alignas(64) _Atomic size_t mem;
-    struct prune_counters pc; /* prunes of node summaries */
-    _Atomic uint64_t leaf_visits; /* when count_leaf_visits */
-    _Atomic uint64_t root_searches; /* iterator searches from the root, likewise */
-    _Atomic uint64_t word_visits;   /* leaf words searched, likewise */
-    alignas(64) _Atomic uint64_t rsum[ROOT_MAX_FAN / 64];
-    _Atomic(void *) rchild[]; /* rfan entries */
-};
-
-static char ones_sentinel; /* only its address is used */
-#define ONES ((void *)&ones_sentinel)
+char dl__bitmap_ones_sentinel;
 static char nomem_marker;
 #define NOMEM ((void *)&nomem_marker)
-
-static inline bool is_node(const void *p)
-{
-    return p != NULL && p != ONES;
-}
-
-/* log2 of the bits covered by each child of a level-l node. */
-static inline unsigned cshift(unsigned l)
-{
-    return LEAF_SHIFT + FAN_SHIFT * (l - 1);
-}
-
-static inline unsigned ctz64(uint64_t v)
-{
-    return (unsigned)__builtin_ctzll(v);
-}
 
 /* Bytes allocated for a level-l node: cache-line aligned, and aligned_alloc
  * wants a multiple of the alignment. */
@@ -752,14 +665,6 @@ int dl__bitmap_clear_range(struct bitmap *bm, uint64_t first, uint64_t count)
 
 /* ---- find_next_set ------------------------------------------------------ */
 
-/* Where a search found its answer: the slot of the leaf, or of the uniform
- * subtree, covering [base, base + 2^shift). An iterator caches it. */
-struct hit {
-    _Atomic(void *) *slot;
-    uint64_t base;
-    unsigned shift;
-};
-
 static inline void set_hit(struct hit *h, _Atomic(void *) *slot, uint64_t base, unsigned shift)
 {
     h->slot = slot;
@@ -767,7 +672,7 @@ static inline void set_hit(struct hit *h, _Atomic(void *) *slot, uint64_t base, 
     h->shift = shift;
 }
 
-static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
+bool dl__bitmap_leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
                           uint64_t *found)
 {
     if (DL_UNLIKELY(bm->count_leaf_visits))
@@ -846,7 +751,7 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
             }
             if (c) {
                 struct inode *cn = c;
-                if (l == 1 ? leaf_find_set(bm, c, cb, cf, found)
+                if (l == 1 ? dl__bitmap_leaf_find_set(bm, c, cb, cf, found)
                            : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found, h)) {
                     if (l == 1)
                         set_hit(h, &child[j], cb, sh);
@@ -869,7 +774,12 @@ int dl__bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *
     if (from >= bm->nbits)
         return 0;
     struct hit h;
-    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found, &h);
+    return dl__bitmap_search_set(bm, from, found, &h);
+}
+
+bool dl__bitmap_search_set(struct bitmap *bm, uint64_t from, uint64_t *found, struct hit *h)
+{
+    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found, h);
 }
 
 void dl__bitmap_count_leaf_visits(struct bitmap *bm)
@@ -897,7 +807,7 @@ uint64_t dl__bitmap_word_visits(const struct bitmap *bm)
 
 /* ---- find_next_clear ---------------------------------------------------- */
 
-static bool leaf_find_clear(struct leaf *lf, uint64_t base, uint64_t from, uint64_t nbits,
+bool dl__bitmap_leaf_find_clear(struct leaf *lf, uint64_t base, uint64_t from, uint64_t nbits,
                             uint64_t *found)
 {
     uint64_t m = ~0ULL << (from % 64);
@@ -935,7 +845,7 @@ static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, uns
         }
         if (c == ONES)
             continue;
-        if (l == 1 ? leaf_find_clear(c, cb, cf, bm->nbits, found)
+        if (l == 1 ? dl__bitmap_leaf_find_clear(c, cb, cf, bm->nbits, found)
                    : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found, h)) {
             if (l == 1)
                 set_hit(h, &child[j], cb, sh);
@@ -951,96 +861,12 @@ int dl__bitmap_find_next_clear(const struct bitmap *cbm, uint64_t from, uint64_t
     if (from >= bm->nbits)
         return 0;
     struct hit h;
-    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found, &h);
+    return dl__bitmap_search_clear(bm, from, found, &h);
 }
 
-/* ---- iterator ------------------------------------------------------------- */
-
-/* The iterator caches the slot where its last answer was found. Slots live
- * in nodes that only exclusive calls free (bm->gen tells), so the cached
- * slot is still part of the tree; reloading it gives the current child:
- * a leaf is scanned from pos exactly as the tree search would scan it, a
- * uniform child answers at once, and anything else (the child changed kind)
- * falls back to the tree search from pos. A bit whose set (clear) happened
- * before the call is in the child the reload returns, so each call keeps
- * the guarantee of dl__bitmap_find_next_set (clear). */
-
-void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, uint64_t from)
+bool dl__bitmap_search_clear(struct bitmap *bm, uint64_t from, uint64_t *found, struct hit *h)
 {
-    it->bm = bm;
-    it->pos = from;
-    it->slot = NULL;
-    it->base = 0;
-    it->shift = 0;
-    it->gen = bm->gen;
-}
-
-/* What the cached slot says about [pos, end of its span): 1 found, 0
- * nothing there (it->pos moved past the span), -1 ask the tree. */
-static int iter_cached(struct dl__bitmap_iter *it, bool want_set, uint64_t *found)
-{
-    struct bitmap *bm = (struct bitmap *)it->bm;
-    uint64_t pos = it->pos;
-    if (!it->slot || it->gen != bm->gen || pos - it->base >= (1ULL << it->shift))
-        return -1;
-    uint64_t end = it->base + (1ULL << it->shift);
-    void *c = atomic_load_explicit((_Atomic(void *) *)it->slot, memory_order_acquire);
-    if (c == (want_set ? ONES : NULL)) {
-        *found = pos; /* < nbits: checked by the caller */
-        return 1;
-    }
-    if (!is_node(c)) {
-        it->pos = end;
-        return 0;
-    }
-    if (it->shift != LEAF_SHIFT)
-        return -1; /* a uniform subtree became a node */
-    if (want_set ? leaf_find_set(bm, c, it->base, pos, found)
-                 : leaf_find_clear(c, it->base, pos, bm->nbits, found))
-        return 1;
-    it->pos = end;
-    return 0;
-}
-
-static int iter_next(struct dl__bitmap_iter *it, bool want_set, uint64_t *found)
-{
-    struct bitmap *bm = (struct bitmap *)it->bm;
-    if (it->pos >= bm->nbits)
-        return 0;
-    int r = iter_cached(it, want_set, found);
-    if (r == 0 && it->pos < bm->nbits)
-        r = -1;
-    if (r < 0) {
-        struct hit h;
-        it->slot = NULL;
-        if (DL_UNLIKELY(bm->count_leaf_visits))
-            atomic_fetch_add_explicit(&bm->root_searches, 1, memory_order_relaxed);
-        r = want_set ? node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, it->pos,
-                                     found, &h)
-                     : node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, it->pos, found,
-                                       &h);
-        if (!r) {
-            it->pos = bm->nbits;
-            return 0;
-        }
-        it->slot = (void *)h.slot;
-        it->base = h.base;
-        it->shift = h.shift;
-        it->gen = bm->gen;
-    }
-    if (r == 1)
-        it->pos = *found + 1;
-    return r == 1;
-}
-
-int dl__bitmap_iter_next_set(struct dl__bitmap_iter *it, uint64_t *found)
-{
-    return iter_next(it, true, found);
-}
-
-int dl__bitmap_iter_next_clear(struct dl__bitmap_iter *it, uint64_t *found)
-{
-    return iter_next(it, false, found);
+    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found, h);
 }
 
 /* ---- whole-tree walks --------------------------------------------------- */
