@@ -41,8 +41,8 @@
 #
 # Other settings: BENCH_DIR (default /var/tmp; legs and log live there, not on
 # tmpfs), FLUSH_MS (the plugin's flush_interval_ms, default 1000),
-# HOT_PERIODS (hot_periods, default 1). Needs nbdkit (with its file plugin),
-# fio (with the nbd engine) and python3.
+# HOT_PERIODS (hot_periods, default 1), HOT_SET (hot_set: adaptive, the
+# default, or fixed). Needs nbdkit (with its file plugin), fio (with the nbd engine) and python3.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SIZE=${2:-1G}
@@ -54,6 +54,7 @@ WARM_MAX_SECS=${WARM_MAX_SECS:-10}
 CRASH_WRITES=${CRASH_WRITES:-10000}
 FLUSH_MS=${FLUSH_MS:-1000}
 HOT_PERIODS=${HOT_PERIODS:-1}
+HOT_SET=${HOT_SET:-adaptive} # or fixed: the hot set before it adapted (A/B runs)
 PLUGIN=$BUILD/examples/mirror/nbdkit-dlmirror-plugin.so
 DLMIRROR=$BUILD/examples/mirror/dlmirror
 DIRTYLOG=$BUILD/tools/dirtylog/dirtylog
@@ -110,7 +111,8 @@ start_server() { # start_server disk|core|file|crash|resync
     else
         # status_interval_ms=1: the stats file is rewritten at every clear pass.
         nbdkit -f -U "$SOCK" "$PLUGIN" "${what[@]}" legs="$D/a,$D/b" stats="$D/stats" \
-            status_interval_ms=1 flush_interval_ms="$FLUSH_MS" hot_periods="$HOT_PERIODS" &
+            status_interval_ms=1 flush_interval_ms="$FLUSH_MS" hot_periods="$HOT_PERIODS" \
+            hot_set="$HOT_SET" &
     fi
     NBDKIT_PID=$!
     for _ in $(seq 200); do # at most 10 s
@@ -198,7 +200,7 @@ crash_check() {
 
 COMMIT=$(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null || echo unknown)
 echo "dirtylog $COMMIT; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-echo "legs: 2 x $SIZE in $D; $REGIONS regions of 64 KiB; flush_interval_ms=$FLUSH_MS hot_periods=$HOT_PERIODS"
+echo "legs: 2 x $SIZE in $D; $REGIONS regions of 64 KiB; flush_interval_ms=$FLUSH_MS hot_periods=$HOT_PERIODS hot_set=$HOT_SET"
 echo "per server: warm-up $WARM_PER_REGION writes per region ($((WARM_BYTES >> 20)) MiB) at iodepth 32, at most ${WARM_MAX_SECS} s;"
 echo "per job: ${RAMP_SECS} s ramp, ${SECS} s measured; $ROUNDS rounds of: $CONFIGS"
 echo "filling the legs (so no job pays for block allocation)…"
