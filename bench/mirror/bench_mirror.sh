@@ -42,7 +42,8 @@
 # Other settings: BENCH_DIR (default /var/tmp; legs and log live there, not on
 # tmpfs), FLUSH_MS (the plugin's flush_interval_ms, default 1000),
 # HOT_PERIODS (hot_periods, default 1), HOT_SET (hot_set: adaptive, the
-# default, or fixed). Needs nbdkit (with its file plugin), fio (with the nbd engine) and python3.
+# default, or fixed). Needs nbdkit (with its file plugin), fio (with the nbd
+# engine) and python3.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 SIZE=${2:-1G}
