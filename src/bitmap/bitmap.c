@@ -1,6 +1,8 @@
 /* Sparse, hierarchical, lock-free bitmap. The contract is in bitmap.h.
  *
- * Tree. Level 0 is a leaf: 512 words = 32768 bits = one 4 KiB page. A node at
+ * Tree. Level 0 is a leaf: 512 words = 32768 bits = one 4 KiB page (in a
+ * sparse map followed by the leaf's word summary and its prune counters:
+ * 4224 bytes allocated; flat leaves are bare words). A node at
  * level l >= 1 has children at level l-1, each covering 2^cshift(l) bits
  * (cshift(l) = 15 + 6(l-1)). Non-root nodes have 64 children and one summary
  * word (520 bytes, 576 allocated). The root, embedded in struct bitmap so
@@ -39,6 +41,35 @@
  *    precedes the pruner's re-check, which sees the 1 and restores the bit.
  *    So a completed set is never lost for good.
  *
+ * Word summaries (sparse leaves only). A sparse leaf is summarised one level
+ * further down: bit i of its wsum means "word i MAY be non-zero", with the
+ * same protocol, a leaf being treated exactly like a node whose children
+ * are its 512 words. A set does its word RMW, then ensures the wsum bit,
+ * then the node summaries bottom-up (all seq_cst). A prune of a wsum bit
+ * clears it and re-checks the word itself (a seq_cst load), restoring the
+ * bit if the word is non-zero: the Dekker argument above, with the word as
+ * the child. A pruner of a leaf's bit in its parent re-checks the leaf by
+ * its wsum words, as it re-checks a node by its summary. The prunes of a
+ * leaf's wsum are bracketed by the leaf's own pair of counters (below), so
+ * a search reading a wsum word knows whether to trust it, and a pruner
+ * re-checking the leaf knows whether a word prune overlapped (then it
+ * keeps its bit). Flat leaves have no wsum (their words must stay
+ * contiguous, and the inline dl__flat_set does not maintain one): their
+ * searches scan the words, and their re-check loads every word.
+ *
+ * Eager pruning by clear. A clear whose RMW turns a word of a sparse leaf
+ * to 0 prunes that word's wsum bit at once (the same prune: clear, re-check
+ * the word, restore if a set got in). If the leaf's wsum then reads all 0,
+ * it prunes the leaf's bit in its parent, and goes on up while the node
+ * whose bit it just pruned has an all-0 summary: at most the depth of the
+ * tree. These are ordinary prunes, so the argument above covers them
+ * against any concurrent set; they only make summaries exact sooner, so the
+ * first search after a mass clear is O(what is still set) instead of
+ * O(leaves ever touched). A prune that restored its bit (a set got in) stops
+ * the climb; the searches' own pruning remains for what races leave stale.
+ * Flat maps do not prune by clear (their leaf re-check costs 512 loads);
+ * their searches prune as before.
+ *
  * Prune window. Between the pruner's clear and its re-set, the summary bit
  * is 0 although the child may hold a completed set; another search reading
  * the word then would skip that child. Two monotonic counters close the
@@ -50,15 +81,28 @@
  * whose clear we read has its start ordered before our read of S by the
  * release/acquire pair on the word, and its re-set, had it finished by F,
  * would have been visible to us). Otherwise the search takes "every non-NULL
- * child" as the candidates for that word: slower, never wrong. A pruner's
+ * child" (in a leaf: every word) as the candidates for that word: slower,
+ * never wrong. Node summaries are pruned under the bitmap's counters, each
+ * sparse leaf's wsum under the leaf's own, so busy clears in one leaf do not
+ * make searches elsewhere fall back. A pruner's
  * re-check of a node child uses the same test and, if another prune
  * overlapped, conservatively keeps the bit, so a prune can never make a
  * non-empty subtree look empty for good.
  *
  * Memory ordering elsewhere: nodes are fully initialised, then published by
  * a seq_cst CAS (release); every child pointer load is acquire. Nodes are
- * never freed while concurrent operations are allowed, so a loaded pointer
- * stays valid for the whole call. */
+ * never freed while concurrent operations are allowed (only by the
+ * exclusive fill, write_words, compact and destroy), so a loaded pointer
+ * stays valid for the whole call.
+ *
+ * Iterator. It caches the slot (a child pointer's address) where its last
+ * answer was found; slots live in nodes, which only exclusive calls free,
+ * and those bump bm->gen, which the iterator compares. Each call reloads
+ * the slot (acquire) and answers from the child it now holds, exactly as
+ * the tree search would have below that slot, so each call keeps the
+ * search's guarantee: a bit whose set happened before the call is in the
+ * child the reload returns (the set's publication of the leaf happened
+ * before, and only exclusive calls unpublish). */
 #include "bitmap/bitmap.h"
 #include "bitmap/bitmap_hooks.h"
 #include "bits.h"
@@ -99,6 +143,24 @@ struct leaf {
     _Atomic uint64_t w[LEAF_WORDS];
 };
 
+/* Counters that bracket prunes of a set of summary words (see the top of
+ * the file): the bitmap has one pair for the node summaries, each sparse
+ * leaf one for its word summary. */
+struct prune_counters {
+    _Atomic uint64_t started;
+    _Atomic uint64_t finished;
+};
+
+/* A leaf of a sparse bitmap: the words, and a summary one level below the
+ * nodes' ("word i may be non-zero") so that searches skip empty words.
+ * Flat leaves are bare struct leaf (their words must be contiguous). */
+#define WSUM_WORDS (LEAF_WORDS / 64)
+struct sleaf {
+    struct leaf l;
+    _Atomic uint64_t wsum[WSUM_WORDS];
+    struct prune_counters pc;
+};
+
 struct inode {
     _Atomic uint64_t sum[SUM_WORDS];
     _Atomic(void *) child[FAN];
@@ -110,11 +172,16 @@ struct bitmap {
     unsigned level; /* of the root, >= 1 */
     unsigned rfan;  /* root children */
     bool count_leaf_visits; /* bitmap_hooks.h (tests only) */
+    /* Bumped by every exclusive call that may free or replace a node, so
+     * that an iterator knows its cached slot may be gone. Plain: exclusive
+     * calls are ordered with every other call by the caller. */
+    uint64_t gen;
     /* Written rarely (materialisation, pruning), kept off the hot lines. */
     alignas(64) _Atomic size_t mem;
-    _Atomic uint64_t prune_started;
-    _Atomic uint64_t prune_finished;
+    struct prune_counters pc; /* prunes of node summaries */
     _Atomic uint64_t leaf_visits; /* when count_leaf_visits */
+    _Atomic uint64_t root_searches; /* iterator searches from the root, likewise */
+    _Atomic uint64_t word_visits;   /* leaf words searched, likewise */
     alignas(64) _Atomic uint64_t rsum[ROOT_MAX_FAN / 64];
     _Atomic(void *) rchild[]; /* rfan entries */
 };
@@ -144,7 +211,7 @@ static inline unsigned ctz64(uint64_t v)
  * wants a multiple of the alignment. */
 static inline size_t node_size(unsigned l)
 {
-    return ((l ? sizeof(struct inode) : sizeof(struct leaf)) + 63) & ~(size_t)63;
+    return ((l ? sizeof(struct inode) : sizeof(struct sleaf)) + 63) & ~(size_t)63;
 }
 
 /* Which bits of the word starting at bit b are < nbits. */
@@ -162,10 +229,21 @@ static inline uint64_t valid_mask(const struct bitmap *bm, uint64_t b)
 static void *node_new(const struct bitmap *bm, unsigned l, uint64_t base, bool ones)
 {
     if (l == 0) {
-        struct leaf *lf = aligned_alloc(64, node_size(0));
-        if (lf)
-            for (unsigned i = 0; i < LEAF_WORDS; i++)
-                atomic_init(&lf->w[i], ones ? valid_mask(bm, base + 64 * (uint64_t)i) : 0);
+        struct sleaf *lf = aligned_alloc(64, node_size(0));
+        if (!lf)
+            return NULL;
+        for (unsigned i = 0; i < WSUM_WORDS; i++)
+            atomic_init(&lf->wsum[i], 0);
+        for (unsigned i = 0; i < LEAF_WORDS; i++) {
+            uint64_t v = ones ? valid_mask(bm, base + 64 * (uint64_t)i) : 0;
+            atomic_init(&lf->l.w[i], v);
+            if (v) /* (single-threaded until published) */
+                atomic_init(&lf->wsum[i / 64], atomic_load_explicit(&lf->wsum[i / 64],
+                                                                    memory_order_relaxed) |
+                                                   1ULL << (i % 64));
+        }
+        atomic_init(&lf->pc.started, 0);
+        atomic_init(&lf->pc.finished, 0);
         return lf;
     }
     struct inode *n = aligned_alloc(64, node_size(l));
@@ -209,6 +287,7 @@ enum { WALK_READ, WALK_SET, WALK_CLEAR };
 struct path {
     _Atomic uint64_t *sum[MAX_LEVEL + 1]; /* [l]: summary word at level l */
     uint64_t mask[MAX_LEVEL + 1];         /* [l]: the path's bit in it */
+    _Atomic(void *) *slot[MAX_LEVEL + 1]; /* [l]: the path's child slot at level l */
     unsigned stop; /* level of the node holding a returned NULL/ONES */
 };
 
@@ -224,6 +303,7 @@ static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
     _Atomic(void *) *slot = &bm->rchild[i];
     p->sum[l] = &bm->rsum[i / 64];
     p->mask[l] = 1ULL << (i % 64);
+    p->slot[l] = slot;
     for (;;) {
         void *c = atomic_load_explicit(slot, memory_order_acquire);
         if (!is_node(c)) {
@@ -243,6 +323,7 @@ static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
         p->sum[l] = &n->sum[i / 64];
         p->mask[l] = 1ULL << (i % 64);
         slot = &n->child[i];
+        p->slot[l] = slot;
     }
 }
 
@@ -261,29 +342,166 @@ static void ensure_path(const struct bitmap *bm, const struct path *p, unsigned 
         ensure_summary(p->sum[l], p->mask[l]);
 }
 
-/* Set the bit in a leaf; return its old value. The load is seq_cst even on
- * the skip path: if another thread's set of this bit is still fixing the
- * summaries, our caller fixes them too, and the Dekker argument needs that
- * set's RMW ordered before our summary loads in S. */
-static inline int leaf_set(void *leaf, uint64_t bit)
+
+/* ---- the prune protocol (proof at the top of the file) -------------------- */
+
+/* Summary word *sw as a search reads it: the value, and in *trusted whether
+ * no prune counted in pc can have held one of its bits at 0 meanwhile. */
+static inline uint64_t read_summary(struct prune_counters *pc, _Atomic uint64_t *sw,
+                                    bool *trusted)
 {
-    _Atomic uint64_t *w = &((struct leaf *)leaf)->w[(bit / 64) % LEAF_WORDS];
-    uint64_t m = 1ULL << (bit % 64);
-    if (atomic_load(w) & m)
-        return 1;
-    return (atomic_fetch_or(w, m) & m) != 0;
+    uint64_t fin = atomic_load_explicit(&pc->finished, memory_order_acquire);
+    uint64_t v = atomic_load_explicit(sw, memory_order_acquire);
+    *trusted = atomic_load_explicit(&pc->started, memory_order_acquire) == fin;
+    return v;
 }
 
-static inline int leaf_clear(void *leaf, uint64_t bit)
+/* Summary word k of a node, as candidates for the search. If a prune may
+ * have held one of its bits at 0 while we read it, fall back to "every
+ * non-NULL child" for this word. */
+static uint64_t candidates(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
+                           unsigned k, unsigned n)
+{
+    bool trusted;
+    uint64_t v = read_summary(&bm->pc, &sum[k], &trusted);
+    if (trusted)
+        return v;
+    for (unsigned j = k * 64; j < n && j < k * 64 + 64; j++)
+        if (atomic_load_explicit(&child[j], memory_order_acquire))
+            v |= 1ULL << (j % 64);
+    return v;
+}
+
+/* A prune is: started++, clear the summary bit, re-check the child (seq_cst
+ * loads), restore the bit if the child may hold a 1, finished++. */
+static inline void prune_start(struct prune_counters *pc, _Atomic uint64_t *sw, uint64_t m)
+{
+    atomic_fetch_add(&pc->started, 1);
+    atomic_fetch_and(sw, ~m);
+}
+
+/* Returns whether the bit stays cleared. */
+static inline bool prune_finish(struct prune_counters *pc, _Atomic uint64_t *sw, uint64_t m,
+                                bool keep)
+{
+    if (keep)
+        atomic_fetch_or(sw, m);
+    atomic_fetch_add(&pc->finished, 1);
+    return !keep;
+}
+
+/* Are the summary words sum[0..n) of a child all 0, and trustworthy? The
+ * child's summaries are pruned under counters pc, `own` of which are prunes
+ * by this very call (still open): if any other prune overlapped these
+ * loads, a bit may have been held at 0, so answer "may hold a 1". */
+static bool summaries_may_hold(struct prune_counters *pc, _Atomic uint64_t *sum, unsigned n,
+                               uint64_t own)
+{
+    uint64_t fin = atomic_load(&pc->finished);
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&sum[i]))
+            return true;
+    return atomic_load(&pc->started) - fin != own;
+}
+
+/* Is the subtree in slot (at level l) possibly non-empty? Used by a pruner
+ * right after clearing the summary bit; every load is seq_cst. A sparse
+ * leaf is judged by its word summary, which has counters of its own; a
+ * node by its summary, pruned under bm->pc like ours (hence own = 1). */
+static bool recheck(struct bitmap *bm, _Atomic(void *) *slot, unsigned l)
+{
+    void *c = atomic_load(slot);
+    if (!is_node(c))
+        return c == ONES;
+    if (l == 0 && bm->flat) {
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            if (atomic_load(&((struct leaf *)c)->w[i]))
+                return true;
+        return false;
+    }
+    if (l == 0) {
+        struct sleaf *sl = c;
+        return summaries_may_hold(&sl->pc, sl->wsum, WSUM_WORDS, 0);
+    }
+    return summaries_may_hold(&bm->pc, ((struct inode *)c)->sum, SUM_WORDS, 1);
+}
+
+/* Prune summary bit m of *sw for the (seen empty) child in slot at level
+ * l. Returns whether the bit stays cleared. */
+static COLD bool prune(struct bitmap *bm, _Atomic uint64_t *sw, uint64_t m,
+                       _Atomic(void *) *slot, unsigned l)
+{
+    prune_start(&bm->pc, sw, m);
+    return prune_finish(&bm->pc, sw, m, recheck(bm, slot, l));
+}
+
+/* Prune the summary bit of word i of a sparse leaf. */
+static COLD bool prune_word(struct sleaf *sl, unsigned i)
+{
+    _Atomic uint64_t *sw = &sl->wsum[i / 64];
+    uint64_t m = 1ULL << (i % 64);
+    prune_start(&sl->pc, sw, m);
+    return prune_finish(&sl->pc, sw, m, atomic_load(&sl->l.w[i]) != 0);
+}
+
+/* A clear turned word i of sparse leaf sl (holding bit) to 0: prune its
+ * summary bit at once, and, while that leaves the child empty, the child's
+ * bit in its parent, up to the root (at most the depth). Then the first
+ * search after a mass clear already finds the summaries exact. */
+static COLD void clear_emptied_word(struct bitmap *bm, struct sleaf *sl, uint64_t bit)
+{
+    if (!prune_word(sl, (unsigned)((bit / 64) % LEAF_WORDS)))
+        return;
+    for (unsigned k = 0; k < WSUM_WORDS; k++)
+        if (atomic_load(&sl->wsum[k]))
+            return;
+    struct path p;
+    if (walk(bm, bit, WALK_READ, &p) != sl)
+        return;
+    for (unsigned l = 1;; l++) {
+        if (!prune(bm, p.sum[l], p.mask[l], p.slot[l], l - 1) || l == bm->level)
+            return;
+        /* The node holding p.sum[l] is the child in p.slot[l + 1]. */
+        struct inode *n = atomic_load(p.slot[l + 1]);
+        for (unsigned k = 0; k < SUM_WORDS; k++)
+            if (atomic_load(&n->sum[k]))
+                return;
+    }
+}
+
+/* ---- single-bit operations --------------------------------------------- */
+
+/* Set the bit in a leaf, and in a sparse leaf the word's summary bit;
+ * return the bit's old value. The load is seq_cst even on the skip path:
+ * if another thread's set of this bit is still fixing the summaries, our
+ * caller fixes them too, and the Dekker argument needs that set's RMW
+ * ordered before our summary loads in S. */
+static inline int leaf_set(const struct bitmap *bm, void *leaf, uint64_t bit)
+{
+    unsigned i = (unsigned)((bit / 64) % LEAF_WORDS);
+    _Atomic uint64_t *w = &((struct leaf *)leaf)->w[i];
+    uint64_t m = 1ULL << (bit % 64);
+    int old = (atomic_load(w) & m) != 0;
+    if (!old)
+        old = (atomic_fetch_or(w, m) & m) != 0;
+    if (!bm->flat)
+        ensure_summary(&((struct sleaf *)leaf)->wsum[i / 64], 1ULL << (i % 64));
+    return old;
+}
+
+static inline int leaf_clear(struct bitmap *bm, void *leaf, uint64_t bit)
 {
     _Atomic uint64_t *w = &((struct leaf *)leaf)->w[(bit / 64) % LEAF_WORDS];
     uint64_t m = 1ULL << (bit % 64);
     if (!(atomic_load_explicit(w, memory_order_relaxed) & m))
         return 0;
-    return (atomic_fetch_and(w, ~m) & m) != 0;
+    uint64_t old = atomic_fetch_and(w, ~m);
+    if (!(old & m))
+        return 0;
+    if (DL_UNLIKELY(old == m) && !bm->flat)
+        clear_emptied_word(bm, leaf, bit);
+    return 1;
 }
-
-/* ---- single-bit operations --------------------------------------------- */
 
 /* The hot paths are written once for a root level L and instantiated with
  * L = 1, 2, 3 as constants, so that the compiler unrolls the descent for
@@ -345,7 +563,7 @@ static COLD int set_slow(struct bitmap *bm, uint64_t bit)
         ensure_path(bm, &p, p.stop);
         return 1;
     }
-    int old = leaf_set(c, bit);
+    int old = leaf_set(bm, c, bit);
     ensure_path(bm, &p, 1);
     return old;
 }
@@ -369,7 +587,7 @@ HOT int set_impl(struct bitmap *bm, uint64_t bit, unsigned L)
     }
     if (DL_UNLIKELY(!is_node(c)))
         return set_slow(bm, bit);
-    int old = leaf_set(c, bit);
+    int old = leaf_set(bm, c, bit);
     for (unsigned l = 1; l <= L; l++) /* bottom-up */
         ensure_summary(sw[l], sm[l]);
     return old;
@@ -388,7 +606,7 @@ static COLD int clear_slow(struct bitmap *bm, uint64_t bit)
     void *c = walk(bm, bit, WALK_CLEAR, &p);
     if (!is_node(c) || c == NOMEM)
         return c == NOMEM ? -ENOMEM : 0; /* NULL: already 0 */
-    return leaf_clear(c, bit);
+    return leaf_clear(bm, c, bit);
 }
 
 HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
@@ -402,7 +620,7 @@ HOT int clear_impl(struct bitmap *bm, uint64_t bit, unsigned L)
     }
     if (DL_UNLIKELY(!is_node(c)))
         return c == NULL ? 0 : clear_slow(bm, bit);
-    return leaf_clear(c, bit);
+    return leaf_clear(bm, c, bit);
 }
 
 INSTANTIATE(clear_impl, struct bitmap *, bm)
@@ -495,10 +713,17 @@ static int change_range(struct bitmap *bm, uint64_t first, uint64_t count, bool 
             for (uint64_t w = b / 64; w * 64 < stop; w++) {
                 _Atomic uint64_t *x = &((struct leaf *)c)->w[w % LEAF_WORDS];
                 uint64_t m = word_mask(w, b, stop);
-                if (set && (atomic_load(x) & m) != m) /* seq_cst: see leaf_set */
-                    atomic_fetch_or(x, m);
-                else if (!set && (atomic_load_explicit(x, memory_order_relaxed) & m))
-                    atomic_fetch_and(x, ~m);
+                unsigned i = (unsigned)(w % LEAF_WORDS);
+                if (set) {
+                    if ((atomic_load(x) & m) != m) /* seq_cst: see leaf_set */
+                        atomic_fetch_or(x, m);
+                    if (!bm->flat)
+                        ensure_summary(&((struct sleaf *)c)->wsum[i / 64], 1ULL << (i % 64));
+                } else if (atomic_load_explicit(x, memory_order_relaxed) & m) {
+                    uint64_t old = atomic_fetch_and(x, ~m);
+                    if ((old & m) && !(old & ~m) && !bm->flat)
+                        clear_emptied_word(bm, c, w * 64);
+                }
             }
             if (set)
                 ensure_path(bm, &p, 1);
@@ -522,79 +747,79 @@ int dl__bitmap_clear_range(struct bitmap *bm, uint64_t first, uint64_t count)
 
 /* ---- find_next_set ------------------------------------------------------ */
 
+/* Where a search found its answer: the slot of the leaf, or of the uniform
+ * subtree, covering [base, base + 2^shift). An iterator caches it. */
+struct hit {
+    _Atomic(void *) *slot;
+    uint64_t base;
+    unsigned shift;
+};
+
+static inline void set_hit(struct hit *h, _Atomic(void *) *slot, uint64_t base, unsigned shift)
+{
+    h->slot = slot;
+    h->base = base;
+    h->shift = shift;
+}
+
 static bool leaf_find_set(struct bitmap *bm, struct leaf *lf, uint64_t base, uint64_t from,
                           uint64_t *found)
 {
     if (DL_UNLIKELY(bm->count_leaf_visits))
         atomic_fetch_add_explicit(&bm->leaf_visits, 1, memory_order_relaxed);
+    unsigned first = (unsigned)((from - base) / 64);
     uint64_t m = ~0ULL << (from % 64);
-    for (unsigned i = (unsigned)((from - base) / 64); i < LEAF_WORDS; i++, m = ~0ULL) {
-        uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_acquire) & m;
-        if (v) {
-            /* stored bits >= nbits are 0, so this is < nbits */
-            *found = base + 64 * (uint64_t)i + ctz64(v);
-            return true;
+    if (bm->flat) {
+        for (unsigned i = first; i < LEAF_WORDS; i++, m = ~0ULL) {
+            uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_acquire) & m;
+            if (DL_UNLIKELY(bm->count_leaf_visits))
+                atomic_fetch_add_explicit(&bm->word_visits, 1, memory_order_relaxed);
+            if (v) {
+                /* stored bits >= nbits are 0, so this is < nbits */
+                *found = base + 64 * (uint64_t)i + ctz64(v);
+                return true;
+            }
+        }
+        return false;
+    }
+    /* Sparse: the word of `from` first (the common case when iterating:
+     * no summary load), then only the words the summary names, pruning
+     * the stale ones (the summaries' protocol, one level down). */
+    struct sleaf *sl = (struct sleaf *)lf;
+    uint64_t v = atomic_load_explicit(&lf->w[first], memory_order_acquire) & m;
+    if (DL_UNLIKELY(bm->count_leaf_visits))
+        atomic_fetch_add_explicit(&bm->word_visits, 1, memory_order_relaxed);
+    if (v) {
+        *found = base + 64 * (uint64_t)first + ctz64(v);
+        return true;
+    }
+    for (unsigned k = (first + 1) / 64; k < WSUM_WORDS; k++) {
+        bool trusted;
+        uint64_t sum = read_summary(&sl->pc, &sl->wsum[k], &trusted);
+        uint64_t cand = trusted ? sum : ~0ULL;
+        if (k == (first + 1) / 64)
+            cand &= ~0ULL << ((first + 1) % 64);
+        for (; cand; cand &= cand - 1) {
+            unsigned i = k * 64 + ctz64(cand);
+            v = atomic_load_explicit(&lf->w[i], memory_order_acquire);
+            if (DL_UNLIKELY(bm->count_leaf_visits))
+                atomic_fetch_add_explicit(&bm->word_visits, 1, memory_order_relaxed);
+            if (v) {
+                *found = base + 64 * (uint64_t)i + ctz64(v);
+                return true;
+            }
+            if (sum >> (i % 64) & 1)
+                prune_word(sl, i);
         }
     }
     return false;
-}
-
-/* Summary word k of a node, as candidates for the search. If a prune may
- * have held one of its bits at 0 while we read it (the counters moved, see
- * the top of the file), fall back to "every non-NULL child" for this word. */
-static uint64_t candidates(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
-                           unsigned k, unsigned n)
-{
-    uint64_t fin = atomic_load_explicit(&bm->prune_finished, memory_order_acquire);
-    uint64_t v = atomic_load_explicit(&sum[k], memory_order_acquire);
-    if (atomic_load_explicit(&bm->prune_started, memory_order_acquire) == fin)
-        return v;
-    for (unsigned j = k * 64; j < n && j < k * 64 + 64; j++)
-        if (atomic_load_explicit(&child[j], memory_order_acquire))
-            v |= 1ULL << (j % 64);
-    return v;
-}
-
-/* Is the subtree in slot (at level l) possibly non-empty? Used by a pruner
- * right after clearing the summary bit; every load is seq_cst. */
-static bool recheck(struct bitmap *bm, _Atomic(void *) *slot, unsigned l)
-{
-    void *c = atomic_load(slot);
-    if (!is_node(c))
-        return c == ONES;
-    if (l == 0) {
-        for (unsigned i = 0; i < LEAF_WORDS; i++)
-            if (atomic_load(&((struct leaf *)c)->w[i]))
-                return true;
-        return false;
-    }
-    /* A node child is judged by its summaries, which another prune may be
-     * holding at 0 for a moment: if any other prune overlapped these loads,
-     * keep our bit (conservative). Our own prune is the 1 in "!= 1". */
-    uint64_t fin = atomic_load(&bm->prune_finished);
-    for (unsigned i = 0; i < SUM_WORDS; i++)
-        if (atomic_load(&((struct inode *)c)->sum[i]))
-            return true;
-    return atomic_load(&bm->prune_started) - fin != 1;
-}
-
-/* Clear summary bit m of *sw for the (found empty) child in slot at level
- * l, then re-check it and restore the bit if it is not empty after all. */
-static COLD void prune(struct bitmap *bm, _Atomic uint64_t *sw, uint64_t m,
-                       _Atomic(void *) *slot, unsigned l)
-{
-    atomic_fetch_add(&bm->prune_started, 1);
-    atomic_fetch_and(sw, ~m);
-    if (recheck(bm, slot, l))
-        atomic_fetch_or(sw, m);
-    atomic_fetch_add(&bm->prune_finished, 1);
 }
 
 /* First 1 in [from, nbits) below the level-l node (sum, child, n children)
  * whose first bit is base. */
 static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
                           unsigned n, unsigned l, uint64_t base, uint64_t from,
-                          uint64_t *found)
+                          uint64_t *found, struct hit *h)
 {
     unsigned sh = cshift(l);
     unsigned i = (unsigned)((from - base) >> sh);
@@ -611,13 +836,17 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
             void *c = atomic_load_explicit(&child[j], memory_order_acquire);
             if (c == ONES) {
                 *found = cf; /* < nbits: child j starts below nbits */
+                set_hit(h, &child[j], cb, sh);
                 return true;
             }
             if (c) {
                 struct inode *cn = c;
                 if (l == 1 ? leaf_find_set(bm, c, cb, cf, found)
-                           : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found))
+                           : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found, h)) {
+                    if (l == 1)
+                        set_hit(h, &child[j], cb, sh);
                     return true;
+                }
             }
             /* Child j has no 1 at or after cf. If we searched all of it,
              * its summary bit is stale: prune it. */
@@ -634,18 +863,31 @@ int dl__bitmap_find_next_set(const struct bitmap *cbm, uint64_t from, uint64_t *
     struct bitmap *bm = (struct bitmap *)cbm;
     if (from >= bm->nbits)
         return 0;
-    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found);
+    struct hit h;
+    return node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, from, found, &h);
 }
 
 void dl__bitmap_count_leaf_visits(struct bitmap *bm)
 {
     atomic_store_explicit(&bm->leaf_visits, 0, memory_order_relaxed);
+    atomic_store_explicit(&bm->root_searches, 0, memory_order_relaxed);
+    atomic_store_explicit(&bm->word_visits, 0, memory_order_relaxed);
     bm->count_leaf_visits = true;
 }
 
 uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm)
 {
     return atomic_load_explicit(&bm->leaf_visits, memory_order_relaxed);
+}
+
+uint64_t dl__bitmap_root_searches(const struct bitmap *bm)
+{
+    return atomic_load_explicit(&bm->root_searches, memory_order_relaxed);
+}
+
+uint64_t dl__bitmap_word_visits(const struct bitmap *bm)
+{
+    return atomic_load_explicit(&bm->word_visits, memory_order_relaxed);
 }
 
 /* ---- find_next_clear ---------------------------------------------------- */
@@ -671,7 +913,8 @@ static bool leaf_find_clear(struct leaf *lf, uint64_t base, uint64_t from, uint6
 }
 
 static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, unsigned n,
-                            unsigned l, uint64_t base, uint64_t from, uint64_t *found)
+                            unsigned l, uint64_t base, uint64_t from, uint64_t *found,
+                            struct hit *h)
 {
     unsigned sh = cshift(l);
     for (unsigned j = (unsigned)((from - base) >> sh); j < n; j++) {
@@ -682,13 +925,17 @@ static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, uns
         void *c = atomic_load_explicit(&child[j], memory_order_acquire);
         if (c == NULL) {
             *found = cf;
+            set_hit(h, &child[j], cb, sh);
             return true;
         }
         if (c == ONES)
             continue;
         if (l == 1 ? leaf_find_clear(c, cb, cf, bm->nbits, found)
-                   : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found))
+                   : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found, h)) {
+            if (l == 1)
+                set_hit(h, &child[j], cb, sh);
             return true;
+        }
     }
     return false;
 }
@@ -698,7 +945,97 @@ int dl__bitmap_find_next_clear(const struct bitmap *cbm, uint64_t from, uint64_t
     struct bitmap *bm = (struct bitmap *)cbm;
     if (from >= bm->nbits)
         return 0;
-    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found);
+    struct hit h;
+    return node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, from, found, &h);
+}
+
+/* ---- iterator ------------------------------------------------------------- */
+
+/* The iterator caches the slot where its last answer was found. Slots live
+ * in nodes that only exclusive calls free (bm->gen tells), so the cached
+ * slot is still part of the tree; reloading it gives the current child:
+ * a leaf is scanned from pos exactly as the tree search would scan it, a
+ * uniform child answers at once, and anything else (the child changed kind)
+ * falls back to the tree search from pos. A bit whose set (clear) happened
+ * before the call is in the child the reload returns, so each call keeps
+ * the guarantee of dl__bitmap_find_next_set (clear). */
+
+void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, uint64_t from)
+{
+    it->bm = bm;
+    it->pos = from;
+    it->slot = NULL;
+    it->base = 0;
+    it->shift = 0;
+    it->gen = bm->gen;
+}
+
+/* What the cached slot says about [pos, end of its span): 1 found, 0
+ * nothing there (it->pos moved past the span), -1 ask the tree. */
+static int iter_cached(struct dl__bitmap_iter *it, bool want_set, uint64_t *found)
+{
+    struct bitmap *bm = (struct bitmap *)it->bm;
+    uint64_t pos = it->pos;
+    if (!it->slot || it->gen != bm->gen || pos - it->base >= (1ULL << it->shift))
+        return -1;
+    uint64_t end = it->base + (1ULL << it->shift);
+    void *c = atomic_load_explicit((_Atomic(void *) *)it->slot, memory_order_acquire);
+    if (c == (want_set ? ONES : NULL)) {
+        *found = pos; /* < nbits: checked by the caller */
+        return 1;
+    }
+    if (!is_node(c)) {
+        it->pos = end;
+        return 0;
+    }
+    if (it->shift != LEAF_SHIFT)
+        return -1; /* a uniform subtree became a node */
+    if (want_set ? leaf_find_set(bm, c, it->base, pos, found)
+                 : leaf_find_clear(c, it->base, pos, bm->nbits, found))
+        return 1;
+    it->pos = end;
+    return 0;
+}
+
+static int iter_next(struct dl__bitmap_iter *it, bool want_set, uint64_t *found)
+{
+    struct bitmap *bm = (struct bitmap *)it->bm;
+    if (it->pos >= bm->nbits)
+        return 0;
+    int r = iter_cached(it, want_set, found);
+    if (r == 0 && it->pos < bm->nbits)
+        r = -1;
+    if (r < 0) {
+        struct hit h;
+        it->slot = NULL;
+        if (DL_UNLIKELY(bm->count_leaf_visits))
+            atomic_fetch_add_explicit(&bm->root_searches, 1, memory_order_relaxed);
+        r = want_set ? node_find_set(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, it->pos,
+                                     found, &h)
+                     : node_find_clear(bm, bm->rchild, bm->rfan, bm->level, 0, it->pos, found,
+                                       &h);
+        if (!r) {
+            it->pos = bm->nbits;
+            return 0;
+        }
+        it->slot = (void *)h.slot;
+        it->base = h.base;
+        it->shift = h.shift;
+        it->gen = bm->gen;
+    }
+    if (r == 1)
+        it->pos = *found + 1;
+    return r == 1;
+}
+
+int dl__bitmap_iter_next_set(struct dl__bitmap_iter *it, uint64_t *found)
+{
+    return iter_next(it, true, found);
+}
+
+int dl__bitmap_iter_next_clear(struct dl__bitmap_iter *it, uint64_t *found)
+{
+    return iter_next(it, false, found);
 }
 
 /* ---- whole-tree walks --------------------------------------------------- */
@@ -768,6 +1105,7 @@ static void flat_fill(struct bitmap *bm, int value)
 
 int dl__bitmap_fill(struct bitmap *bm, int value)
 {
+    bm->gen++;
     if (bm->flat)
         flat_fill(bm, value);
     for (unsigned j = 0; j < bm->rfan && !bm->flat; j++) {
@@ -803,10 +1141,13 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     bm->level = l;
     bm->rfan = fan;
     bm->count_leaf_visits = false;
+    bm->gen = 0;
     atomic_init(&bm->leaf_visits, 0);
+    atomic_init(&bm->root_searches, 0);
+    atomic_init(&bm->word_visits, 0);
     atomic_init(&bm->mem, size);
-    atomic_init(&bm->prune_started, 0);
-    atomic_init(&bm->prune_finished, 0);
+    atomic_init(&bm->pc.started, 0);
+    atomic_init(&bm->pc.finished, 0);
     for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++)
         atomic_init(&bm->rsum[k], 0);
     for (unsigned j = 0; j < fan; j++)
@@ -968,6 +1309,18 @@ static _Atomic(void *) *leaf_slot(struct bitmap *bm, uint64_t bit, struct path *
     return slot;
 }
 
+/* Make a sparse leaf's word summary exact. Exclusive. */
+static void leaf_exact_summary(struct sleaf *lf)
+{
+    for (unsigned k = 0; k < WSUM_WORDS; k++) {
+        uint64_t sum = 0;
+        for (unsigned i = 0; i < 64; i++)
+            if (atomic_load_explicit(&lf->l.w[k * 64 + i], memory_order_relaxed))
+                sum |= 1ULL << i;
+        atomic_store_explicit(&lf->wsum[k], sum, memory_order_relaxed);
+    }
+}
+
 /* Overwrite words [wi, wi+cnt) of the leaf starting at bit lbase. */
 static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt,
                       const uint64_t *in)
@@ -1010,15 +1363,16 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
         }
         atomic_store_explicit(slot, target, memory_order_relaxed);
     } else {
-        struct leaf *lf = old;
+        struct sleaf *lf = old;
         if (!is_node(old)) {
-            lf = aligned_alloc(64, node_size(0));
+            lf = node_new(bm, 0, lbase, false);
             if (!lf)
                 return -ENOMEM;
             atomic_fetch_add_explicit(&bm->mem, node_size(0), memory_order_relaxed);
         }
         for (unsigned i = 0; i < LEAF_WORDS; i++)
-            atomic_store_explicit(&lf->w[i], nw[i], memory_order_relaxed);
+            atomic_store_explicit(&lf->l.w[i], nw[i], memory_order_relaxed);
+        leaf_exact_summary(lf);
         atomic_store_explicit(slot, lf, memory_order_relaxed);
     }
     /* The leaf's own summary bit is exact; ancestors get it set when the leaf
@@ -1038,6 +1392,25 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
 static void *collapse_rec(struct bitmap *bm, void *c, unsigned l, uint64_t base, uint64_t lo,
                           uint64_t hi);
 
+/* A sparse leaf at base that is all 0 (all 1) becomes NULL (ONES), freed;
+ * otherwise its word summary is made exact. */
+static void *collapse_leaf(struct bitmap *bm, struct sleaf *lf, uint64_t base)
+{
+    bool zero = true, ones = true;
+    for (unsigned i = 0; i < LEAF_WORDS && (zero || ones); i++) {
+        uint64_t v = atomic_load_explicit(&lf->l.w[i], memory_order_relaxed);
+        zero &= v == 0;
+        ones &= v == valid_mask(bm, base + 64 * (uint64_t)i);
+    }
+    if (!zero && !ones) {
+        leaf_exact_summary(lf);
+        return lf;
+    }
+    free(lf);
+    atomic_fetch_sub_explicit(&bm->mem, node_size(0), memory_order_relaxed);
+    return zero ? NULL : ONES;
+}
+
 static void collapse_children(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
                               unsigned n, unsigned l, uint64_t base, uint64_t lo, uint64_t hi)
 {
@@ -1049,8 +1422,8 @@ static void collapse_children(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(
         if (cb >= bm->nbits)
             break;
         void *c = atomic_load_explicit(&child[j], memory_order_relaxed);
-        if (l > 1 && is_node(c)) {
-            c = collapse_rec(bm, c, l - 1, cb, lo, hi);
+        if (is_node(c)) {
+            c = l > 1 ? collapse_rec(bm, c, l - 1, cb, lo, hi) : collapse_leaf(bm, c, cb);
             atomic_store_explicit(&child[j], c, memory_order_relaxed);
         }
         uint64_t m = 1ULL << (j % 64);
@@ -1084,6 +1457,7 @@ int dl__bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, con
 {
     size_t nin = words_in_range(bm, first, nwords);
     int err = 0;
+    bm->gen++;
     size_t k = 0;
     while (k < nin && !err) {
         uint64_t w = first + k;
@@ -1097,4 +1471,18 @@ int dl__bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, con
         collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, first * 64,
                           (first + k) * 64);
     return err;
+}
+
+void dl__bitmap_compact(struct bitmap *bm)
+{
+    dl__bitmap_reclaim(bm);
+    if (bm->flat)
+        return; /* flat leaves stay where they are */
+    bm->gen++;
+    collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, 0, bm->nbits);
+}
+
+void dl__bitmap_reclaim(struct bitmap *bm)
+{
+    (void)bm; /* nothing is retired yet: every node is freed by an exclusive call */
 }

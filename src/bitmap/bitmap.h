@@ -8,16 +8,18 @@
  * child and one that is all 1 a shared static sentinel, so memory follows
  * what was touched, not nbits: a fresh map of either value is one allocation
  * of at most 33 KiB (1.6 KiB for 2^40 bits), and each isolated bit that
- * differs from its surroundings costs its 4 KiB leaf plus a few 576-byte
- * nodes (2^40 bits with 1,000 random bits set: 5 MiB). Nodes are created on
- * demand (published by compare-and-swap) and freed only by dl__bitmap_fill,
- * dl__bitmap_write_words (leaves and subtrees that become uniform turn back into
+ * differs from its surroundings costs its 4 KiB leaf (4224 bytes with its
+ * word summary) plus a few 576-byte nodes (2^40 bits with 1,000 random bits
+ * set: 5.2 MiB). Nodes are created on demand (published by compare-and-swap)
+ * and freed only by dl__bitmap_fill, dl__bitmap_write_words,
+ * dl__bitmap_compact (leaves and subtrees that became uniform turn back into
  * NULL/sentinel) and dl__bitmap_destroy.
  *
  * Concurrency. dl__bitmap_test, dl__bitmap_set, dl__bitmap_clear, dl__bitmap_find_next_set,
- * dl__bitmap_find_next_clear, dl__bitmap_count, dl__bitmap_read_words, dl__bitmap_size and
- * dl__bitmap_memory may run concurrently, from any number of threads, with no
- * lock. dl__bitmap_fill, dl__bitmap_write_words and dl__bitmap_destroy need exclusive
+ * dl__bitmap_find_next_clear, dl__bitmap_count, dl__bitmap_read_words, dl__bitmap_size,
+ * dl__bitmap_memory, dl__bitmap_iter_* and dl__bitmap_reclaim may run concurrently,
+ * from any number of threads, with no lock. dl__bitmap_fill, dl__bitmap_write_words,
+ * dl__bitmap_compact and dl__bitmap_destroy need exclusive
  * access: no other call on the same bitmap may run at the same time, and the
  * caller provides the happens-before (a mutex, a thread join, ...).
  *
@@ -41,10 +43,12 @@
  * Costs: test = one dependent load per level plus the word load, no write;
  * set/clear = the same plus one RMW, skipped when the bit already has the
  * wanted value; set also loads one summary word per level (and fetch_or's
- * only where the bit is missing). find_next_set skips empty space through
- * the summaries (a few word reads per level, plus the words of the leaf that
- * holds the answer) and prunes summary bits that clears left stale, so after
- * a mass clear the first search pays once and the next ones are fast again.
+ * only where the bit is missing). A clear that empties a word of a sparse
+ * leaf also prunes the summaries at once (climbing while they become
+ * empty), so after a mass clear the first search is already O(what is still
+ * set). find_next_set skips empty space through the summaries (a few word
+ * reads per level, and in a sparse leaf only the words its word summary
+ * names) and prunes what races left stale.
  * find_next_clear skips all-ones sentinel subtrees and stops at the first
  * NULL one, but scans materialised leaves word by word.
  *
@@ -168,6 +172,29 @@ int dl__bitmap_find_set_in(const struct bitmap *bm, uint64_t first, uint64_t end
 int dl__bitmap_find_next_set(const struct bitmap *bm, uint64_t from, uint64_t *found);
 int dl__bitmap_find_next_clear(const struct bitmap *bm, uint64_t from, uint64_t *found);
 
+/* Iteration that resumes where it stopped. Caller-allocated, no malloc,
+ * nothing to free; the fields are private. Valid while bm lives; an
+ * exclusive call on bm in between is allowed (the iterator notices it and
+ * searches from the root again). One iterator per thread; any number of
+ * iterators may run concurrently with everything dl__bitmap_set may. */
+struct dl__bitmap_iter {
+    const struct bitmap *bm;
+    uint64_t pos;   /* the next bit to look at */
+    void *slot;     /* where the last answer was found (a child slot), or NULL */
+    uint64_t base;  /* the slot's child covers [base, base + 2^shift) */
+    unsigned shift;
+    uint64_t gen;   /* the bitmap's exclusive-call generation the slot is valid in */
+};
+/* Start at bit `from` (may be >= nbits: the iteration is then empty). */
+void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, uint64_t from);
+/* The next 1 (resp. 0) at or after the iterator's position, < nbits: 1 and
+ * *found (the iterator moves past it), or 0 at the end. Each call gives the
+ * guarantee of dl__bitmap_find_next_set (clear). Resumes in the leaf or
+ * uniform subtree where the last answer was found, never from the root per
+ * call. The two may be mixed on one iterator. */
+int dl__bitmap_iter_next_set(struct dl__bitmap_iter *it, uint64_t *found);
+int dl__bitmap_iter_next_clear(struct dl__bitmap_iter *it, uint64_t *found);
+
 /* Number of set bits. O(materialised nodes); uniform subtrees are counted
  * arithmetically (an all-ones 2^40 map answers immediately). */
 uint64_t dl__bitmap_count(const struct bitmap *bm);
@@ -186,6 +213,17 @@ void dl__bitmap_read_words(const struct bitmap *bm, uint64_t first_word, size_t 
                        uint64_t *out);
 int dl__bitmap_write_words(struct bitmap *bm, uint64_t first_word, size_t nwords,
                        const uint64_t *in);
+
+/* Free retired memory that no concurrent call can still read; never waits.
+ * Concurrent with everything (also run by the library itself). Today a
+ * no-op: nothing is retired, nodes are freed only by exclusive calls. */
+void dl__bitmap_reclaim(struct bitmap *bm);
+
+/* Exclusive: turn leaves that are all 0 (all 1) and nodes whose children
+ * all are, back into NULL (ONES), freeing them; make the summaries of what
+ * remains exact; free retired memory. A flat bitmap keeps its leaves.
+ * After everything was cleared, memory is back to that of an empty map. */
+void dl__bitmap_compact(struct bitmap *bm);
 
 /* Bytes currently allocated by this bitmap (the struct and all nodes). */
 size_t dl__bitmap_memory(const struct bitmap *bm);

@@ -14,5 +14,10 @@ struct bitmap;
 void dl__bitmap_count_leaf_visits(struct bitmap *bm);
 /* Leaves dl__bitmap_find_next_set searched since counting started. */
 uint64_t dl__bitmap_leaf_visits(const struct bitmap *bm);
+/* Searches an iterator started from the root since counting started. */
+uint64_t dl__bitmap_root_searches(const struct bitmap *bm);
+/* Leaf words a search loaded (sparse leaves: only those their summary
+ * names) since counting started. */
+uint64_t dl__bitmap_word_visits(const struct bitmap *bm);
 
 #endif

@@ -41,7 +41,9 @@ void dl__sync_state_recount(struct sync_state *s)
 static int claim_from(struct sync_state *s, uint64_t from, uint64_t end, uint64_t *region)
 {
     uint64_t r;
-    while (from < end && dl__bitmap_find_next_set(s->out_of_sync, from, &r) && r < end) {
+    struct dl__bitmap_iter it;
+    dl__bitmap_iter_init(&it, s->out_of_sync, from);
+    while (dl__bitmap_iter_next_set(&it, &r) && r < end) {
         int was = dl__bitmap_set(s->recovering, r);
         if (was < 0)
             return was;
@@ -54,7 +56,6 @@ static int claim_from(struct sync_state *s, uint64_t from, uint64_t end, uint64_
             }
             dl__bitmap_clear(s->recovering, r);
         }
-        from = r + 1;
     }
     return 0;
 }

@@ -154,6 +154,42 @@ static int check_find(struct bitmap *bm, const struct ref *r, uint64_t from)
     return 0;
 }
 
+/* The iterator against the reference: the whole minority value from 0,
+ * and runs of both values (mixed on one iterator) from random places. */
+static int check_iter(struct bitmap *bm, const struct ref *r, uint64_t *rng)
+{
+    struct dl__bitmap_iter it;
+    uint64_t f = 0, g;
+    size_t i = 0;
+    dl__bitmap_iter_init(&it, bm, 0);
+    while (r->init ? dl__bitmap_iter_next_clear(&it, &f) : dl__bitmap_iter_next_set(&it, &f)) {
+        REQUIRE(i < r->n);
+        REQUIRE_U64(f, r->x[i]);
+        i++;
+    }
+    REQUIRE_U64(i, r->n);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f) + dl__bitmap_iter_next_clear(&it, &f), 0);
+    for (int k = 0; k < 20; k++) {
+        uint64_t from = k == 0 ? 0 : k == 1 ? r->nbits - 1 : rng_below(rng, r->nbits);
+        if (k >= 2 && r->n && k % 2)
+            from = r->x[rng_below(rng, r->n)] - (k % 3); /* at or near a minority bit */
+        if (from >= r->nbits)
+            from = 0;
+        dl__bitmap_iter_init(&it, bm, from);
+        for (int step = 0; step < 100; step++) {
+            int want = (int)rng_below(rng, 2);
+            int got = want ? dl__bitmap_iter_next_set(&it, &f) : dl__bitmap_iter_next_clear(&it, &f);
+            int exp = ref_next(r, from, want, &g);
+            REQUIRE_U64(got, exp);
+            if (!got)
+                break;
+            REQUIRE_U64(f, g);
+            from = f + 1;
+        }
+    }
+    return 0;
+}
+
 /* Everything observable, compared with the reference. */
 static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
 {
@@ -203,6 +239,7 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
         from = f + 1;
     }
     REQUIRE_U64(i, r->n);
+    REQUIRE(check_iter(bm, r, rng) == 0);
 
     /* Bulk reads, including past the end. */
     uint64_t nw = (n + 63) / 64;
@@ -703,15 +740,29 @@ static int test_words_collapse(void)
     return 0;
 }
 
-/* After mark + clear of every bit, the first search prunes the stale
- * summaries and the next ones skip the whole (empty) map: counted in leaves
- * visited (bitmap_hooks.h), not timed, so a slow machine cannot fail it. */
+/* After mark + clear of every bit (one by one, or by ranges), the clears
+ * have pruned the summaries already: the first search is O(dirty) and
+ * skips the whole (empty) map. Counted in leaves visited (bitmap_hooks.h),
+ * not timed, so a slow machine cannot fail it. */
 static int test_prune(void)
 {
     const uint64_t n = 1ULL << 22;
     uint64_t f;
     struct bitmap *bm;
     REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
+    REQUIRE_U64(dl__bitmap_set_range(bm, 0, n), 0);
+    REQUIRE_U64(dl__bitmap_clear_range(bm, 0, n / 2), 0);
+    REQUIRE_U64(dl__bitmap_clear_range(bm, n / 2, n / 2 - 1000), 0);
+    for (uint64_t b = n - 1000; b < n - 1; b++)
+        REQUIRE_U64(dl__bitmap_clear(bm, b), 1);
+    dl__bitmap_count_leaf_visits(bm);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 1);
+    REQUIRE_U64(f, n - 1);
+    REQUIRE_U64(dl__bitmap_leaf_visits(bm), 1); /* only the dirty one */
+    REQUIRE(dl__bitmap_word_visits(bm) <= 2);
+    REQUIRE_U64(dl__bitmap_clear(bm, n - 1), 1);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    REQUIRE_U64(dl__bitmap_leaf_visits(bm), 1);
     for (uint64_t b = 0; b < n; b++) {
         int r = dl__bitmap_set(bm, b);
         if (r != 0)
@@ -725,20 +776,161 @@ static int test_prune(void)
             REQUIRE_U64(r, 1);
     }
     REQUIRE_U64(dl__bitmap_count(bm), 0);
-    /* The first search visits every (now empty) leaf and prunes the stale
-     * summaries; the next ones visit none. */
+    /* No search visits a leaf: the clears pruned as they went. */
     dl__bitmap_count_leaf_visits(bm);
-    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
-    REQUIRE_U64(dl__bitmap_leaf_visits(bm), n / 32768);
     for (int i = 0; i < 5; i++) {
         REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
-        REQUIRE_U64(dl__bitmap_leaf_visits(bm), n / 32768);
+        REQUIRE_U64(dl__bitmap_leaf_visits(bm), 0);
     }
     /* ... and a new bit is still found. */
     REQUIRE_U64(dl__bitmap_set(bm, n - 3), 0);
     REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 1);
     REQUIRE_U64(f, n - 3);
-    REQUIRE_U64(dl__bitmap_leaf_visits(bm), n / 32768 + 1); /* only the new bit's leaf */
+    REQUIRE_U64(dl__bitmap_leaf_visits(bm), 1); /* only the new bit's leaf */
+    dl__bitmap_destroy(bm);
+    return 0;
+}
+
+/* A search in a sparse leaf loads only the words its summary names. */
+static int test_word_summary(void)
+{
+    const uint64_t n = 1ULL << 30;
+    const uint64_t leaf = 7ULL << 15;
+    uint64_t f;
+    struct bitmap *bm;
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 3), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 32767), 0);
+    dl__bitmap_count_leaf_visits(bm);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, leaf + 4, &f), 1);
+    REQUIRE_U64(f, leaf + 32767);
+    REQUIRE(dl__bitmap_word_visits(bm) <= 2); /* not the 510 empty ones */
+    /* A word emptied by a clear drops out of the summary. */
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 5000), 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, leaf + 5000), 1);
+    uint64_t before = dl__bitmap_word_visits(bm);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, leaf + 4, &f), 1);
+    REQUIRE_U64(f, leaf + 32767);
+    REQUIRE(dl__bitmap_word_visits(bm) - before <= 2);
+    /* An all-ones leaf turned into words by a clear names every word. */
+    REQUIRE_U64(dl__bitmap_set_range(bm, 1ULL << 29, 1ULL << 15), 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, (1ULL << 29) + 64), 1);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, (1ULL << 29) + 64, &f), 1);
+    REQUIRE_U64(f, (1ULL << 29) + 65);
+    dl__bitmap_destroy(bm);
+    return 0;
+}
+
+/* Compact after everything was cleared: memory back to an empty map's,
+ * and what is left still reads right. */
+static int test_compact(void)
+{
+    const uint64_t n = 1ULL << 40;
+    const unsigned k = getenv("DL_SANITIZER") ? 512 : 4096;
+    struct bitmap *bm, *empty;
+    uint64_t rng = 12345, f;
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
+    REQUIRE_U64(dl__bitmap_create(&empty, n, 0), 0);
+    uint64_t *bits = malloc(k * sizeof *bits);
+    REQUIRE(bits != NULL);
+    for (unsigned i = 0; i < k; i++) {
+        bits[i] = rng_below(&rng, n);
+        REQUIRE(dl__bitmap_set(bm, bits[i]) >= 0);
+    }
+    REQUIRE_U64(dl__bitmap_set_range(bm, 1ULL << 39, 1ULL << 21), 0);
+    size_t full = dl__bitmap_memory(bm);
+    for (unsigned i = 0; i < k; i++)
+        REQUIRE(dl__bitmap_clear(bm, bits[i]) >= 0);
+    REQUIRE_U64(dl__bitmap_clear_range(bm, 1ULL << 39, 1ULL << 21), 0);
+    REQUIRE_U64(dl__bitmap_count(bm), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, 5), 0); /* one bit stays */
+    dl__bitmap_compact(bm);
+    size_t after = dl__bitmap_memory(bm), base = dl__bitmap_memory(empty);
+    printf("  2^40 bits, %u random set then cleared: %.2f MiB, compacted %zu bytes (empty %zu)\n",
+           k, full / MiB, after, base);
+    REQUIRE(after <= 2 * base + 2 * 4224 + 8 * 576); /* the one bit's leaf and nodes */
+    REQUIRE_U64(dl__bitmap_count(bm), 1);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 1);
+    REQUIRE_U64(f, 5);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 6, &f), 0);
+    /* Uniform ones collapse too; and the map keeps working. */
+    REQUIRE_U64(dl__bitmap_set_range(bm, 1ULL << 35, 1ULL << 22), 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, (1ULL << 35) + 77), 1);
+    REQUIRE_U64(dl__bitmap_set(bm, (1ULL << 35) + 77), 0);
+    dl__bitmap_compact(bm);
+    REQUIRE(dl__bitmap_memory(bm) <= after + 8 * 576);
+    REQUIRE_U64(dl__bitmap_count(bm), (1ULL << 22) + 1);
+    REQUIRE_U64(dl__bitmap_find_next_clear(bm, 1ULL << 35, &f), 1);
+    REQUIRE_U64(f, (1ULL << 35) + (1ULL << 22));
+    REQUIRE_U64(dl__bitmap_clear(bm, 5), 1);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 1);
+    REQUIRE_U64(f, 1ULL << 35);
+    /* Everything cleared: exactly an empty map's memory. */
+    REQUIRE_U64(dl__bitmap_clear_range(bm, 1ULL << 35, 1ULL << 22), 0);
+    dl__bitmap_compact(bm);
+    REQUIRE_U64(dl__bitmap_memory(bm), base);
+    REQUIRE_U64(dl__bitmap_find_next_set(bm, 0, &f), 0);
+    free(bits);
+    dl__bitmap_destroy(bm);
+    dl__bitmap_destroy(empty);
+    return 0;
+}
+
+/* The iterator resumes in the leaf (or uniform subtree) of its last answer:
+ * counted in searches from the root (bitmap_hooks.h), not timed. It also
+ * survives an exclusive call between two of its calls. */
+static int test_iter_resumes(void)
+{
+    const uint64_t n = 1ULL << 40;
+    struct bitmap *bm;
+    struct dl__bitmap_iter it;
+    uint64_t f;
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 0), 0);
+    uint64_t leaf = 5ULL << 30; /* a leaf deep in the tree */
+    for (uint64_t k = 0; k < 300; k++)
+        REQUIRE_U64(dl__bitmap_set(bm, leaf + 7 * k), 0);
+    REQUIRE_U64(dl__bitmap_set_range(bm, 9ULL << 30, 1ULL << 25), 0); /* ONES subtrees */
+    dl__bitmap_count_leaf_visits(bm);
+    dl__bitmap_iter_init(&it, bm, 0);
+    for (uint64_t k = 0; k < 300; k++) {
+        REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+        REQUIRE_U64(f, leaf + 7 * k);
+    }
+    REQUIRE_U64(dl__bitmap_root_searches(bm), 1);
+    for (uint64_t k = 0; k < 1000; k++) {
+        REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+        REQUIRE_U64(f, (9ULL << 30) + k);
+    }
+    REQUIRE_U64(dl__bitmap_root_searches(bm), 2); /* one more for the run */
+    /* Zeros inside the leaf, from the cached leaf. */
+    dl__bitmap_iter_init(&it, bm, leaf);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(dl__bitmap_iter_next_clear(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 1);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 7);
+    REQUIRE_U64(dl__bitmap_root_searches(bm), 3);
+    /* A concurrent-style change in the cached leaf is seen, ... */
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 9), 0);
+    REQUIRE_U64(dl__bitmap_clear(bm, leaf + 14), 1);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 9);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 21);
+    /* ... and an exclusive call that frees the leaf is noticed. */
+    uint64_t zero[512] = {0};
+    REQUIRE_U64(dl__bitmap_write_words(bm, leaf / 64, 512, zero), 0);
+    REQUIRE_U64(dl__bitmap_set(bm, leaf + 40000), 0);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, leaf + 40000);
+    dl__bitmap_fill(bm, 1);
+    REQUIRE_U64(dl__bitmap_iter_next_clear(&it, &f), 0);
+    dl__bitmap_iter_init(&it, bm, n - 2);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, n - 2);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+    REQUIRE_U64(f, n - 1);
+    REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 0);
     dl__bitmap_destroy(bm);
     return 0;
 }
@@ -798,6 +990,12 @@ static int stress_body(struct targ *a)
             uint64_t d = rng_below(&rng, 3 * 4096 * 300), from = d > b ? 0 : b - d;
             REQUIRE_U64(dl__bitmap_find_next_set(a->zero, from, &f), 1);
             REQUIRE(f >= from && f <= b);
+            struct dl__bitmap_iter it;
+            dl__bitmap_iter_init(&it, a->zero, from);
+            do
+                REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
+            while (f < b);
+            REQUIRE_U64(f, b);
         } else {
             REQUIRE_U64(dl__bitmap_find_next_clear(a->zero, b, &f), 1);
             REQUIRE_U64(f, b);
@@ -903,6 +1101,9 @@ int main(void)
         {"words", test_words},
         {"words_collapse", test_words_collapse},
         {"prune", test_prune},
+        {"iter_resumes", test_iter_resumes},
+        {"word_summary", test_word_summary},
+        {"compact", test_compact},
         {"threads", test_threads},
     };
     int failed = 0;
