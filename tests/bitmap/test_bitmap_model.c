@@ -10,10 +10,6 @@
  * walks the runs of the model with find_next_set/find_next_clear and with
  * the iterator, so it costs O(runs), not O(nbits).
  *
- * Parts of the interface that may not be in bitmap.h yet (the iterator,
- * dl__bitmap_reclaim, dl__bitmap_compact) are used when CMake found them
- * there (DL_TEST_HAVE_BITMAP_*); otherwise the test says "SKIP-CHECK".
- *
  * `test_bitmap_model --memory-goals` checks the memory and pruning goals of
  * issue 12 instead (the separate ctest bitmap_memory_goals).
  *
@@ -281,21 +277,10 @@ struct ctx {
     uint64_t nbits;
     int init;
     size_t fresh_mem; /* dl__bitmap_memory of the fresh map */
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     struct dl__bitmap_iter it; /* a live iterator, stepped between ops */
     uint64_t it_pos;           /* where it resumes: the last bit it found + 1 */
     bool it_live;
-#endif
 };
-
-static bool skip_iter_said, skip_reclaim_said, skip_compact_said;
-
-static void skip_check(bool *said, const char *what)
-{
-    if (!*said)
-        printf("SKIP-CHECK %s (not in bitmap.h yet)\n", what);
-    *said = true;
-}
 
 static int check_find(struct ctx *c, uint64_t from)
 {
@@ -334,7 +319,6 @@ static int check_find_in(struct ctx *c, uint64_t first, uint64_t end)
 /* A fresh iterator at from: its first next_set and next_clear. */
 static int check_iter_at(struct ctx *c, uint64_t from)
 {
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     for (int v = 0; v <= 1; v++) {
         struct dl__bitmap_iter it;
         dl__bitmap_iter_init(&it, c->bm, from);
@@ -349,11 +333,6 @@ static int check_iter_at(struct ctx *c, uint64_t from)
             REQUIRE(0);
         }
     }
-#else
-    (void)c;
-    (void)from;
-    skip_check(&skip_iter_said, "iterator");
-#endif
     return 0;
 }
 
@@ -391,7 +370,6 @@ static int check_words(struct ctx *c, uint64_t first, size_t n)
  * (it moves past each bit it finds) are exactly the model's runs. */
 static int check_runs_by_iter(struct ctx *c)
 {
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     struct dl__bitmap_iter it;
     dl__bitmap_iter_init(&it, c->bm, 0);
     uint64_t pos = 0, s, e, f;
@@ -417,10 +395,6 @@ static int check_runs_by_iter(struct ctx *c)
         }
         REQUIRE_EQ(dl__bitmap_iter_next_set(&it, &f), 0);
     }
-#else
-    (void)c;
-    skip_check(&skip_iter_said, "iterator");
-#endif
     return 0;
 }
 
@@ -530,21 +504,15 @@ static int op_write_words(struct ctx *c, uint64_t first, size_t n)
 
 static void iter_reset(struct ctx *c, uint64_t from)
 {
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     dl__bitmap_iter_init(&c->it, c->bm, from);
     c->it_pos = from;
     c->it_live = true;
-#else
-    (void)c;
-    (void)from;
-#endif
 }
 
 /* One step of the live iterator, after whatever ops ran since its last
  * step: it resumes at it_pos and must see the map as it is now. */
 static int op_iter_step(struct ctx *c, const struct window *w)
 {
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     if (!c->it_live || rnd() % 64 == 0)
         iter_reset(c, rnd() % 2 ? w->lo : pick(c, w));
     int v = (int)(rnd() % 2);
@@ -562,36 +530,21 @@ static int op_iter_step(struct ctx *c, const struct window *w)
         c->it_pos = f + 1;
     else
         c->it_live = false; /* at the end: start another one next time */
-#else
-    (void)c;
-    (void)w;
-    skip_check(&skip_iter_said, "iterator");
-#endif
     return 0;
 }
 
 static void do_reclaim(struct ctx *c)
 {
-#ifdef DL_TEST_HAVE_BITMAP_RECLAIM
     dl__bitmap_reclaim(c->bm);
-#else
-    (void)c;
-    skip_check(&skip_reclaim_said, "dl__bitmap_reclaim");
-#endif
 }
 
 /* Compact (exclusive): contents unchanged, memory not grown. */
 static int op_compact(struct ctx *c)
 {
-#ifdef DL_TEST_HAVE_BITMAP_COMPACT
     size_t before = dl__bitmap_memory(c->bm);
     dl__bitmap_compact(c->bm);
     REQUIRE(dl__bitmap_memory(c->bm) <= before);
-    iter_reset(c, c->it_pos); /* an exclusive call: start the iterator again */
-#else
-    (void)c;
-    skip_check(&skip_compact_said, "dl__bitmap_compact");
-#endif
+    /* The live iterator carries on (bitmap.h: it notices exclusive calls). */
     return 0;
 }
 
@@ -602,7 +555,6 @@ static int op_fill(struct ctx *c, int v)
     do_reclaim(c);
     /* Nothing is materialised after a fill. */
     REQUIRE(dl__bitmap_memory(c->bm) <= 2 * c->fresh_mem);
-    iter_reset(c, 0);
     REQUIRE_U64(dl__bitmap_count(c->bm), v ? c->nbits : 0);
     return 0;
 }
@@ -811,10 +763,8 @@ static int phase_mass_clear_refill(struct ctx *c)
     do_reclaim(c);
     REQUIRE(check_all(c) == 0);
     /* Back to where it started: compact gives the memory back. */
-#ifdef DL_TEST_HAVE_BITMAP_COMPACT
     REQUIRE(op_compact(c) == 0);
     REQUIRE(dl__bitmap_memory(c->bm) <= 2 * c->fresh_mem);
-#endif
     /* Refill a few bits here and there, and ranges. */
     struct window w = some_window(c, 1ULL << 20);
     for (long i = 0; i < scale_ops(300); i++)
@@ -904,7 +854,6 @@ static int test_model(void)
  * dl__bitmap_compact (an exclusive one). */
 static int goal_memory_after_clear(void)
 {
-#if defined(DL_TEST_HAVE_BITMAP_RECLAIM) && defined(DL_TEST_HAVE_BITMAP_COMPACT)
     enum { K = 65536 };
     static uint64_t bits[K];
     struct bitmap *bm;
@@ -931,10 +880,6 @@ static int goal_memory_after_clear(void)
     uint64_t f;
     REQUIRE_EQ(dl__bitmap_find_next_set(bm, 0, &f), 0);
     dl__bitmap_destroy(bm);
-#else
-    printf("SKIP-CHECK memory-after-clear (dl__bitmap_reclaim/compact not implemented)\n");
-    CHECK(!"dl__bitmap_reclaim and dl__bitmap_compact exist");
-#endif
     return 0;
 }
 

@@ -65,11 +65,7 @@ static double part_seconds; /* time budget of one part */
 
 static void reclaim(struct bitmap *bm)
 {
-#ifdef DL_TEST_HAVE_BITMAP_RECLAIM
     dl__bitmap_reclaim(bm);
-#else
-    (void)bm;
-#endif
 }
 
 /* Two levels above the leaves and then some: 2^33 + 777 bits. */
@@ -354,7 +350,6 @@ static bool check_acked(struct promise *p, unsigned k, uint64_t back, char *why,
         if (!r || f < from || f > b)
             snprintf(why, whylen, "find_set_in [%" PRIu64 ", b]: %d/%" PRIu64, from, r, f);
     }
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     if (!why[0]) {
         struct dl__bitmap_iter it;
         dl__bitmap_iter_init(&it, p->bm, from);
@@ -362,7 +357,6 @@ static bool check_acked(struct promise *p, unsigned k, uint64_t back, char *why,
         if (!r || f < from || f > b)
             snprintf(why, whylen, "iterator from %" PRIu64 ": %d/%" PRIu64, from, r, f);
     }
-#endif
     if (atomic_load(&p->ack[k]) != a1) {
         atomic_fetch_add(&p->discarded, 1); /* retracted meanwhile */
         return true;
@@ -377,7 +371,6 @@ static bool check_acked(struct promise *p, unsigned k, uint64_t back, char *why,
     return true;
 }
 
-#ifdef DL_TEST_HAVE_BITMAP_ITER
 /* A long-lived iterator sweeping the region: each step must not skip an
  * acknowledged bit at or after its position. */
 static bool iter_step(struct promise *p, struct dl__bitmap_iter *it, uint64_t *pos, uint64_t *s)
@@ -413,7 +406,6 @@ static bool iter_step(struct promise *p, struct dl__bitmap_iter *it, uint64_t *p
     dl__bitmap_iter_init(it, p->bm, *pos);
     return true;
 }
-#endif
 
 static void *searcher_thread(void *x)
 {
@@ -421,21 +413,17 @@ static void *searcher_thread(void *x)
     struct promise *p = a->p;
     uint64_t s = seed_base ^ (0x5ea7ULL + (uint64_t)a->id);
     char why[160];
-#ifdef DL_TEST_HAVE_BITMAP_ITER
     struct dl__bitmap_iter it;
     uint64_t pos = block_base(0);
     dl__bitmap_iter_init(&it, p->bm, pos);
-#endif
     while (!atomic_load(&p->stop)) {
         unsigned k = (unsigned)(rnd(&s) % 2 ? below(&s, NBLOCKS) : 4 * 8 + below(&s, 4 * 8));
         /* search from: the bit itself, just before, a few leaves before, 0 */
         uint64_t back[] = {0, 1 + below(&s, 64), below(&s, 4 * LEAF), UINT64_MAX};
         if (!check_acked(p, k, back[below(&s, 4)], why, sizeof why))
             break;
-#ifdef DL_TEST_HAVE_BITMAP_ITER
         if (!iter_step(p, &it, &pos, &s))
             break;
-#endif
         a->ops++;
     }
     return NULL;
@@ -594,10 +582,8 @@ static int race_prepare(struct race *rc, int r, uint64_t *s)
             REQUIRE(dl__bitmap_set(rc->bm, leaf + below(s, 2 * LEAF)) >= 0);
     if (mode == 3 || mode == 4) /* all 1 around: the race completes a full leaf */
         REQUIRE_EQ(dl__bitmap_set_range(rc->bm, leaf, 2 * LEAF), 0);
-#ifdef DL_TEST_HAVE_BITMAP_COMPACT
     if (mode == 4)
         dl__bitmap_compact(rc->bm);
-#endif
     for (unsigned j = 0; j < RACE_BITS; j++)
         REQUIRE(dl__bitmap_set(rc->bm, rc->bits[j]) >= 0);
     return 0;
@@ -687,12 +673,6 @@ int main(void)
     sanitizer = getenv("DL_SANITIZER") != NULL;
     part_seconds = sanitizer ? 0.6 : getenv("DL_CI") ? 1.0 : 1.5;
     printf("seed %#" PRIx64 " (DL_TEST_SEED to replay)\n", seed_base);
-#ifndef DL_TEST_HAVE_BITMAP_ITER
-    printf("SKIP-CHECK iterator (not in bitmap.h yet)\n");
-#endif
-#ifndef DL_TEST_HAVE_BITMAP_RECLAIM
-    printf("SKIP-CHECK dl__bitmap_reclaim (not in bitmap.h yet)\n");
-#endif
     struct {
         const char *name;
         int (*fn)(void);
