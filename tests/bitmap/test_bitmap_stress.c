@@ -14,6 +14,10 @@
  *              same leaves (empty, sparse, dense, full and back) and a
  *              reclaimer runs dl__bitmap_reclaim and whole-map readers. Run
  *              for both polarities (set on a map of 0s, clear on a map of 1s).
+ *  shared_word Two threads own one bit each of the same word in an
+ *              otherwise empty leaf: set it, search for it, clear it. Clears
+ *              that empty the word prune summaries while the other's set
+ *              fixes them.
  *  race        All threads set the same clear bits at once (exactly one set
  *              per bit returns 0), then clear them at once (exactly one
  *              returns 1), in leaves that are empty, sparse, dense, full or
@@ -666,6 +670,95 @@ static int test_race(void)
     return 0;
 }
 
+/* ---- two threads sharing one word ------------------------------------------ */
+
+/* Each of two threads owns one bit of the same word, in an otherwise empty
+ * leaf: set it, check that every search finds it, clear it. Each clear that
+ * empties the word (the leaf, the node) prunes summaries at once while the
+ * other thread's set of the same word may be fixing them: the window the
+ * prune protocol's re-check closes. */
+struct shared_word {
+    struct bitmap *bm;
+    uint64_t word_base; /* first bit of the word */
+    double deadline;
+    long ops[2];
+};
+
+struct sw_arg {
+    struct shared_word *sw;
+    int id;
+};
+
+static int shared_word_body(struct shared_word *sw, int id)
+{
+    uint64_t own = sw->word_base + (id ? 63 : 0), leaf = own / LEAF * LEAF, f = 0;
+    uint64_t before = leaf > 3 * LEAF ? leaf - 3 * LEAF : 0;
+    for (long i = 0;; i++) {
+        if (i % 256 == 0 && now_sec() > sw->deadline) {
+            sw->ops[id] = i;
+            return 0;
+        }
+        REQUIRE_EQ(dl__bitmap_set(sw->bm, own), 0);
+        /* set happened-before these searches, and only we clear it */
+        REQUIRE_EQ(dl__bitmap_find_next_set(sw->bm, own, &f), 1);
+        REQUIRE_U64(f, own);
+        REQUIRE_EQ(dl__bitmap_find_next_set(sw->bm, i % 2 ? leaf : before, &f), 1);
+        REQUIRE(f <= own && f >= sw->word_base);
+        struct dl__bitmap_iter it;
+        dl__bitmap_iter_init(&it, sw->bm, before);
+        REQUIRE_EQ(dl__bitmap_iter_next_set(&it, &f), 1);
+        REQUIRE(f <= own && f >= sw->word_base);
+        REQUIRE_EQ(dl__bitmap_clear(sw->bm, own), 1);
+        /* The clear's side, which also leaves the other thread time to
+         * search before our next set would repair a lost summary bit. */
+        REQUIRE_EQ(dl__bitmap_test(sw->bm, own), 0);
+        REQUIRE_EQ(dl__bitmap_find_next_clear(sw->bm, own, &f), 1);
+        REQUIRE_U64(f, own);
+        dl__bitmap_iter_init(&it, sw->bm, own);
+        REQUIRE_EQ(dl__bitmap_iter_next_clear(&it, &f), 1);
+        REQUIRE_U64(f, own);
+        if (dl__bitmap_find_next_set(sw->bm, own, &f)) /* only the other's bit */
+            REQUIRE_U64(f, sw->word_base + 63);
+    }
+}
+
+static void *shared_word_thread(void *x)
+{
+    struct sw_arg *a = x;
+    shared_word_body(a->sw, a->id);
+    return NULL;
+}
+
+static int test_shared_word(void)
+{
+    /* first, a middle and the last word of a leaf; the last leaf before a
+     * node boundary and the first after it */
+    static const uint64_t words[] = {7 * LEAF, 9 * LEAF + 64 * 200, 12 * LEAF - 64,
+                                     (1ULL << 21) - 64, 1ULL << 21, (1ULL << 27) - 64};
+    enum { NW = sizeof words / sizeof *words };
+    static struct shared_word sw;
+    long ops = 0;
+    for (int w = 0; w < NW; w++) {
+        sw = (struct shared_word){.word_base = words[w],
+                                  .deadline = now_sec() + part_seconds / NW};
+        REQUIRE_EQ(dl__bitmap_create(&sw.bm, NBITS, 0), 0);
+        pthread_t th[2];
+        struct sw_arg args[2] = {{&sw, 0}, {&sw, 1}};
+        for (int t = 0; t < 2; t++)
+            REQUIRE(pthread_create(&th[t], NULL, shared_word_thread, &args[t]) == 0);
+        for (int t = 0; t < 2; t++)
+            pthread_join(th[t], NULL);
+        ops += sw.ops[0] + sw.ops[1];
+        uint64_t f;
+        REQUIRE_EQ(dl__bitmap_find_next_set(sw.bm, 0, &f), 0);
+        REQUIRE_U64(dl__bitmap_count(sw.bm), 0);
+        dl__bitmap_destroy(sw.bm);
+    }
+    printf("  shared word: %ld set/search/clear rounds\n", ops);
+    REQUIRE(ops > 1000);
+    return 0;
+}
+
 int main(void)
 {
     const char *seed = getenv("DL_TEST_SEED");
@@ -680,6 +773,7 @@ int main(void)
         {"accounting", test_accounting},
         {"promise", test_promise},
         {"race", test_race},
+        {"shared_word", test_shared_word},
     };
     for (size_t i = 0; i < sizeof tests / sizeof *tests; i++) {
         double t0 = now_sec();
