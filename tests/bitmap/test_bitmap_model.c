@@ -32,6 +32,7 @@ TEST_MAIN_DEFINITIONS
 /* ---- random numbers ------------------------------------------------------ */
 
 static uint64_t rng_state;
+static bool light; /* DL_SANITIZER: fewer ops and checks */
 
 static uint64_t rnd(void) /* splitmix64 */
 {
@@ -411,7 +412,7 @@ static int check_all(struct ctx *c)
             e = c->nbits;
         REQUIRE(check_find(c, pos) == 0);
         REQUIRE(check_find(c, s) == 0);
-        if (nruns < 2000 || rnd() % 16 == 0) {
+        if (nruns < (light ? 200 : 2000) || rnd() % (light ? 64 : 16) == 0) {
             REQUIRE(check_point(c, s - (s > 0)) == 0);
             REQUIRE(check_point(c, e - 1) == 0);
             REQUIRE(check_point(c, e) == 0);
@@ -426,15 +427,15 @@ static int check_all(struct ctx *c)
     REQUIRE(check_find(c, pos) == 0);
     REQUIRE(check_runs_by_iter(c) == 0);
     if (is_plain(&c->m)) { /* small: every bit and every word */
-        for (uint64_t b = 0; b < c->nbits && c->nbits <= 40000; b++)
+        for (uint64_t b = 0; b < c->nbits && c->nbits <= (light ? 5000 : 40000); b++)
             REQUIRE_EQ(dl__bitmap_test(c->bm, b), model_get(&c->m, b));
         uint64_t nw = (c->nbits + 63) / 64;
         for (uint64_t w = 0; w < nw + 3; w += 600)
             REQUIRE(check_words(c, w, 600) == 0);
     }
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < (light ? 25 : 100); i++)
         REQUIRE(check_point(c, below(c->nbits)) == 0);
-    for (uint64_t k = 1; k <= 70 && k <= c->nbits; k++)
+    for (uint64_t k = 1; k <= (light ? 16 : 70) && k <= c->nbits; k++)
         REQUIRE(check_point(c, c->nbits - k) == 0);
     REQUIRE(check_point(c, c->nbits) == 0);
     REQUIRE(check_point(c, UINT64_MAX) == 0);
@@ -618,11 +619,11 @@ static int random_op(struct ctx *c, const struct window *w, int other_pct)
 
 /* ---- phases: shapes that change the representation ------------------------- */
 
-/* Op counts are for a plain build; sanitizers run a quarter (the seed, not
- * the count, is what varies between runs worth having). */
+/* Op counts and check density are for a plain build; under sanitizers
+ * (DL_SANITIZER) a quarter of the ops and sparser whole-map checks. */
 static long scale_ops(long n)
 {
-    if (getenv("DL_SANITIZER"))
+    if (light)
         n /= 4;
     return n < 30 ? 30 : n;
 }
@@ -689,7 +690,7 @@ static int phase_runs(struct ctx *c)
     struct window w = some_window(c, 1ULL << 23);
     for (long i = 0; i < scale_ops(200); i++) {
         uint64_t a = pick(c, &w);
-        uint64_t unit = 1ULL << (6 + 3 * below(6)); /* 64 .. 2^21 */
+        uint64_t unit = 1ULL << (6 + 3 * below(light ? 5 : 6)); /* 64 .. 2^21 */
         if (rnd() % 2)
             a = (a / unit) * unit - min64(a / unit * unit, below(3)); /* near a boundary */
         REQUIRE(op_range(c, a, range_len(c, a, 2 * unit + 1), c->init ^ (rnd() % 3 != 0)) == 0);
@@ -706,7 +707,7 @@ static int phase_full_leaves(struct ctx *c)
     struct window w = some_window(c, 1ULL << 22);
     for (long i = 0; i < scale_ops(80); i++) {
         static const unsigned shifts[] = {12, 15, 15, 16, 21};
-        uint64_t unit = 1ULL << shifts[below(5)];
+        uint64_t unit = 1ULL << shifts[below(light ? 4 : 5)];
         uint64_t a = pick(c, &w) / unit * unit;
         int v = c->init ^ (rnd() % 4 != 0);
         uint64_t n = range_len(c, a, unit * (1 + below(2)));
@@ -989,6 +990,7 @@ int main(int argc, char **argv)
 {
     const char *seed = getenv("DL_TEST_SEED");
     rng_state = seed ? strtoull(seed, NULL, 0) : 0x6d6f64656cULL;
+    light = getenv("DL_SANITIZER") != NULL;
     printf("seed %#" PRIx64 " (DL_TEST_SEED to replay)\n", rng_state);
     if (argc > 1 && strcmp(argv[1], "--memory-goals") == 0)
         return memory_goals();
