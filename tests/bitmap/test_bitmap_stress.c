@@ -18,9 +18,9 @@
  *              otherwise empty leaf: set it, search for it, clear it. Clears
  *              that empty the word prune summaries while the other's set
  *              fixes them.
- *  race        All threads set the same clear bits at once (exactly one set
- *              per bit returns 0), then clear them at once (exactly one
- *              returns 1), in leaves that are empty, sparse, dense, full or
+ *  race        All threads clear the same set bits at once (exactly one
+ *              clear per bit returns 1), then set them at once (exactly one
+ *              returns 0), or the other way round, in leaves that are empty, sparse, dense, full or
  *              uniform sentinels, so containers are converted under the race.
  *
  * No sleeps: threads meet at barriers or stop at a deadline. Each part runs
@@ -557,11 +557,25 @@ struct race {
     int res[RACE_THREADS][RACE_BITS];
     int rounds;
     _Atomic int failed;
+    _Atomic long arrived; /* the spin start: RACE_THREADS per race */
+    bool sets_first;      /* this round's bits start clear: race sets, then clears */
 };
+
+/* Leave the barrier's wake-ups behind: spin until all threads are here, so
+ * that they start the race together (and then go through the bits in the
+ * same order, meeting on each). A condition polled, yielding the CPU. */
+static void spin_start(struct race *rc, long race_no)
+{
+    atomic_fetch_add(&rc->arrived, 1);
+    for (unsigned n = 1; atomic_load(&rc->arrived) < (race_no + 1) * RACE_THREADS; n++)
+        if (n % 64 == 0)
+            sched_yield();
+}
 
 /* Round r (run by thread 0 while the others wait at the barrier, so the
  * exclusive calls are allowed): the leaf of the round's bits gets a
- * background that decides its container, and the round's bits are set. */
+ * background that decides its container, and the round's bits are set
+ * (clear in mode 0). */
 static int race_prepare(struct race *rc, int r, uint64_t *s)
 {
     uint64_t leaf = (uint64_t)(r % 37) * 3 * LEAF + (r % 2 ? (1ULL << 21) - LEAF : 0);
@@ -588,7 +602,11 @@ static int race_prepare(struct race *rc, int r, uint64_t *s)
         REQUIRE_EQ(dl__bitmap_set_range(rc->bm, leaf, 2 * LEAF), 0);
     if (mode == 4)
         dl__bitmap_compact(rc->bm);
-    for (unsigned j = 0; j < RACE_BITS; j++)
+    /* Mode 0 leaves the bits clear in a NULL leaf (after the fill): the
+     * racing sets materialise it. Mode 5 has them in a ONES sentinel: the
+     * racing clears materialise it. */
+    rc->sets_first = mode == 0;
+    for (unsigned j = 0; j < RACE_BITS && !rc->sets_first; j++)
         REQUIRE(dl__bitmap_set(rc->bm, rc->bits[j]) >= 0);
     return 0;
 }
@@ -626,24 +644,18 @@ static void *race_thread(void *x)
         if (id == 0 && !atomic_load(&rc->failed) && race_prepare(rc, r, &s))
             atomic_store(&rc->failed, 1);
         pthread_barrier_wait(&rc->bar);
-        /* Racing clears of the set bits, each thread in its own order. */
-        for (unsigned i = 0; i < RACE_BITS; i++) {
-            unsigned j = id % 2 ? RACE_BITS - 1 - i : (i + (unsigned)id * 16) % RACE_BITS;
-            rc->res[id][j] = dl__bitmap_clear(rc->bm, rc->bits[j]);
+        for (int phase = 0; phase < 2; phase++) {
+            /* Race to flip the bits: clear the set ones, or set the clear ones. */
+            bool set = rc->sets_first == (phase == 0);
+            spin_start(rc, 2L * r + phase);
+            for (unsigned j = 0; j < RACE_BITS; j++)
+                rc->res[id][j] = set ? dl__bitmap_set(rc->bm, rc->bits[j])
+                                     : dl__bitmap_clear(rc->bm, rc->bits[j]);
+            pthread_barrier_wait(&rc->bar);
+            if (id == 0 && !atomic_load(&rc->failed) && race_check(rc, !set, set))
+                atomic_store(&rc->failed, 1);
+            pthread_barrier_wait(&rc->bar);
         }
-        pthread_barrier_wait(&rc->bar);
-        if (id == 0 && !atomic_load(&rc->failed) && race_check(rc, 1, 0))
-            atomic_store(&rc->failed, 1);
-        pthread_barrier_wait(&rc->bar);
-        /* Racing sets of the now clear bits. */
-        for (unsigned i = 0; i < RACE_BITS; i++) {
-            unsigned j = id % 2 ? (i + (unsigned)id * 16) % RACE_BITS : RACE_BITS - 1 - i;
-            rc->res[id][j] = dl__bitmap_set(rc->bm, rc->bits[j]);
-        }
-        pthread_barrier_wait(&rc->bar);
-        if (id == 0 && !atomic_load(&rc->failed) && race_check(rc, 0, 1))
-            atomic_store(&rc->failed, 1);
-        pthread_barrier_wait(&rc->bar);
     }
     return NULL;
 }
