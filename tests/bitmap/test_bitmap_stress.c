@@ -20,8 +20,9 @@
  *              fixes them.
  *  race        All threads clear the same set bits at once (exactly one
  *              clear per bit returns 1), then set them at once (exactly one
- *              returns 0), or the other way round, in leaves that are empty, sparse, dense, full or
- *              uniform sentinels, so containers are converted under the race.
+ *              returns 0), or the other way round, in leaves that are
+ *              empty, sparse, dense, full or uniform sentinels, so
+ *              containers are converted under the race.
  *
  * No sleeps: threads meet at barriers or stop at a deadline. Each part runs
  * for a bounded time (shorter under DL_SANITIZER) and also has an op cap.
