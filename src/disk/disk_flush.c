@@ -418,14 +418,12 @@ static void wait_as_waiter(struct disk_log *lc)
 static void lead_round(dl_log *log, struct disk_log *lc)
 {
     lc->round_running = 1;
-    if (lc->sync_running) {
-        /* The round's write could only be synced after the running sync:
-         * gather flushers until it ends, for free. */
-        while (lc->sync_running && !atomic_load(&lc->failed))
-            wait_as_waiter(lc);
-    } else {
-        gather(lc);
-    }
+    /* The round's write could only be synced after the running sync:
+     * gather flushers until it ends, for free; then as usual (the flushers
+     * that sync released are about to come back). */
+    while (lc->sync_running && !atomic_load(&lc->failed))
+        wait_as_waiter(lc);
+    gather(lc);
     uint64_t mine = ++lc->rounds_started;
     lc->last_round_callers = lc->waiters + 1;
     enter_write_section(lc);
