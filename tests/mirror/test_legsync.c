@@ -52,11 +52,11 @@ static int test_flush_legs(void)
     /* Enough for one writeback start per leg: the counters go back down. */
     for (unsigned i = 0; i < LEGS; i++) {
         CHECK_EQ(mirror_write_leg(&m, i, buf, LEGSYNC_KICK_BYTES / 2, 0), 0);
+#if defined(__linux__) /* elsewhere nothing is counted */
         CHECK_U64(atomic_load(&m.unwritten[i]), LEGSYNC_KICK_BYTES / 2);
-        CHECK_EQ(mirror_write_leg(&m, i, buf, LEGSYNC_KICK_BYTES / 2, LEGSYNC_KICK_BYTES), 0);
-#if defined(__linux__)
-        CHECK_U64(atomic_load(&m.unwritten[i]), 0);
 #endif
+        CHECK_EQ(mirror_write_leg(&m, i, buf, LEGSYNC_KICK_BYTES / 2, LEGSYNC_KICK_BYTES), 0);
+        CHECK_U64(atomic_load(&m.unwritten[i]), 0);
     }
     for (int round = 0; round < 3; round++)
         CHECK_EQ(mirror_flush_legs(&m), 0);
