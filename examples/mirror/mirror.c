@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "disk/claim.h"
+#include "legsync.h"
 #include "log_internal.h" /* dl__parse_u64 */
 #include "sparse.h"
 
@@ -64,6 +65,9 @@ int mirror_open_legs(struct mirror *m, unsigned nlegs, char *const *paths, uint6
     memset(m, 0, sizeof *m);
     for (unsigned i = 0; i < MIRROR_MAX_LEGS; i++)
         m->fd[i] = -1;
+    if (pthread_mutex_init(&m->flush_lock, NULL) != 0)
+        return fail(m, -ENOMEM, "out of memory");
+    m->flush_lock_ready = 1;
     if (nlegs < 2 || nlegs > MIRROR_MAX_LEGS)
         return fail(m, -EINVAL, "a mirror needs 2 to %d legs, not %u", MIRROR_MAX_LEGS, nlegs);
     if (size % DL_SECTOR_SIZE)
@@ -185,6 +189,11 @@ void mirror_close(struct mirror *m, int persist)
         dl_log_destroy(m->log);
         m->log = NULL;
     }
+    legsync_destroy(m->legsync);
+    m->legsync = NULL;
+    if (m->flush_lock_ready)
+        pthread_mutex_destroy(&m->flush_lock);
+    m->flush_lock_ready = 0;
     for (unsigned i = 0; i < MIRROR_MAX_LEGS; i++) {
         if (m->fd[i] >= 0)
             close(m->fd[i]);
@@ -196,10 +205,9 @@ void mirror_close(struct mirror *m, int persist)
 int mirror_flush_legs(void *arg)
 {
     struct mirror *m = arg;
-    int r = 0;
-    for (unsigned i = 0; i < m->nlegs; i++)
-        if (fdatasync(m->fd[i]) != 0 && r == 0)
-            r = -errno;
+    pthread_mutex_lock(&m->flush_lock);
+    int r = legsync_run(&m->legsync, m->nlegs, m->fd);
+    pthread_mutex_unlock(&m->flush_lock);
     return r;
 }
 
@@ -221,7 +229,10 @@ static int leg_io(int fd, char *p, size_t len, uint64_t off, int write)
 
 int mirror_write_leg(struct mirror *m, unsigned leg, const void *buf, size_t len, uint64_t off)
 {
-    return leg_io(m->fd[leg], (char *)buf, len, off, 1); /* pwrite only reads it */
+    int r = leg_io(m->fd[leg], (char *)buf, len, off, 1); /* pwrite only reads it */
+    if (r == 0)
+        legsync_wrote(&m->unwritten[leg], m->fd[leg], len);
+    return r;
 }
 
 int mirror_read_leg(struct mirror *m, unsigned leg, void *buf, size_t len, uint64_t off)

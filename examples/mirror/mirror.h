@@ -6,6 +6,8 @@
 #ifndef DLMIRROR_MIRROR_H
 #define DLMIRROR_MIRROR_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +28,11 @@ struct mirror {
     struct logview *view;              /* ... a disk log read read-only */
     uint32_t region_bytes;
     uint64_t region_count;
+    /* mirror_flush_legs: one at a time, legs in parallel (legsync.h) */
+    pthread_mutex_t flush_lock;
+    int flush_lock_ready;
+    struct legsync *legsync;
+    atomic_size_t unwritten[MIRROR_MAX_LEGS]; /* bytes since writeback started */
     char err[512];
 };
 
@@ -57,7 +64,8 @@ int mirror_probe_live(struct mirror *m, char *held, size_t len);
 /* Close: with persist != 0 the log is suspended (written) first. */
 void mirror_close(struct mirror *m, int persist);
 
-/* fdatasync every leg (the log's flush callback; arg is the mirror). */
+/* fdatasync every leg, in parallel (the log's flush callback; arg is the
+ * mirror). Writes through mirror_write_leg start their writeback early. */
 int mirror_flush_legs(void *m);
 /* Write the whole buffer to every leg. Returns 0 or the first -errno. */
 int mirror_write_all(struct mirror *m, const void *buf, size_t len, uint64_t off);

@@ -4,12 +4,12 @@
  *        [max_bitmap=<bytes>]
  *
  * Memory: four sparse bitmaps over regions (dirty, out_of_sync, recovering,
- * and ondisk = what the device says, 1 = "may differ") plus one over the
- * bitmap's write units (4 KiB blocks native, 512-byte sectors dm): "changed",
- * the units whose on-disk bits may be stale.
+ * and ondisk = what the device says, 1 = "may differ") plus two over the
+ * bitmap's write units (4 KiB blocks native, 512-byte sectors dm): "changed"
+ * and "cleaning", the units whose on-disk bits may have to turn 1 / 0.
  *
  * The files: see disk_internal.h. Hot paths take no lock; the protocol on
- * the "changed" bitmap is described in disk_flush.c. */
+ * those queues is described in disk_flush.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -65,6 +65,8 @@ static void disk_free(struct disk_log *lc)
     dl__sync_state_destroy(&lc->sync);
     dl__bitmap_destroy(lc->ondisk);
     dl__bitmap_destroy(lc->changed);
+    dl__bitmap_destroy(lc->cleaning);
+    dl__disk_flush_free(lc);
     for (unsigned i = 0; i < lc->noptions; i++)
         free(lc->options[i]);
     free(lc->path);
@@ -197,7 +199,8 @@ static int disk_ctr(dl_log *log, uint64_t target, unsigned argc, char **argv)
          /* Until the first resume loads the bitmap, answer conservatively. */
          dl__sync_state_init(&lc->sync, lc->region_count, 0, flat) < 0 ||
          dl__bitmap_create(&lc->ondisk, lc->region_count, 0) < 0 ||
-         dl__bitmap_create(&lc->changed, lc->nunits, 0) < 0))
+         dl__bitmap_create(&lc->changed, lc->nunits, 0) < 0 ||
+         dl__bitmap_create(&lc->cleaning, lc->nunits, 0) < 0))
         r = -ENOMEM;
     if (r == 0 && pthread_mutex_init(&lc->gc_lock, NULL) != 0)
         r = -ENOMEM;

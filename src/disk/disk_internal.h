@@ -2,8 +2,9 @@
  *   disk.c          the type: ctr/dtr, options, geometry, the read-only ops,
  *                   the vtable
  *   disk_load.c     the device: open, check, format, the first load, grow
- *   disk_flush.c    both sides of the protocol on "changed": the marking ops
- *                   and the flush rounds with group commit
+ *   disk_mark.c     the marking ops: queue units on "changed" / "cleaning"
+ *   disk_flush.c    the flush: mark rounds with group commit, the log sync,
+ *                   clean passes around the engine's data flush
  *   format_units.c  bitmap words <-> on-disk write units (both formats) */
 #ifndef DL_DISK_INTERNAL_H
 #define DL_DISK_INTERNAL_H
@@ -22,6 +23,13 @@
 
 #define CHUNK_UNITS_NATIVE 64 /* 256 KiB per read/write when loading or filling */
 #define CHUNK_UNITS_DM 512
+
+/* Write units with a few words each (words_per_unit per unit, in order). */
+struct unit_list {
+    uint64_t *units;
+    uint64_t *words;
+    size_t n, cap;
+};
 
 struct disk_log {
     char *path;
@@ -48,19 +56,28 @@ struct disk_log {
     uint64_t min_device_bytes; /* the device ends no earlier (the bitmap's end) */
     int invert; /* dm: on-disk 1 = clean */
 
-    struct bitmap *dirty, *ondisk, *changed;
+    struct bitmap *dirty, *ondisk;
+    struct bitmap *changed;  /* units: a bit may turn 1 on disk (a mark round) */
+    struct bitmap *cleaning; /* units: a bit may turn 0 on disk (a clean pass) */
     struct sync_state sync; /* out_of_sync, recovering, the exact sync count */
     atomic_int failed; /* 0, 'D' (device) or 'F' (flush) */
     int fail_err;
     char fail_what[160]; /* what failed first, e.g. "writing the bitmap" */
 
-    /* group commit */
+    /* group commit (disk_flush.c); everything below under gc_lock */
     pthread_mutex_t gc_lock;
-    pthread_cond_t gc_cond;     /* a round ended */
+    pthread_cond_t gc_cond;     /* a round, a sync or a write section ended */
     pthread_cond_t gather_cond; /* a flush arrived (the gathering leader waits) */
     uint64_t rounds_started, rounds_done;
+    uint64_t rounds_written;      /* mark rounds that wrote a bit turning 1 */
+    uint64_t rounds_synced;       /* ... of them, covered by a completed sync */
     int round_running;            /* a leader is gathering or a round runs */
-    unsigned waiters;             /* flushes waiting for a round (for tests) */
+    int sync_running;             /* a log sync runs */
+    int writing;                  /* the write section is held (disk_flush.c) */
+    int clean_running;            /* a clean pass runs */
+    struct unit_list lowering;    /* write section: bits a clean pass lowered in
+                                   * ondisk whose data flush has not returned */
+    unsigned waiters;             /* flushes waiting for a round or a sync (tests) */
     unsigned arrivals;            /* flush calls so far (wraps) */
     unsigned last_round_callers;  /* flush calls the last round served */
     uint64_t last_round_ns;       /* how long the last round took */
@@ -88,11 +105,13 @@ int dl__disk_open_device(dl_log *log, struct disk_log *lc, struct dl_io *given);
 int dl__disk_check_device(dl_log *log, struct disk_log *lc);
 int dl__disk_load(dl_log *log, struct disk_log *lc);
 
-/* disk_flush.c: the ops that queue units on "changed", and flush. */
+/* disk_mark.c: the ops that queue units on "changed" and "cleaning". */
 int dl__disk_mark_region(dl_log *log, uint64_t region);
 int dl__disk_clear_region(dl_log *log, uint64_t region);
 int dl__disk_set_region_sync(dl_log *log, uint64_t region, int in_sync);
+/* disk_flush.c: flush; free what the flush keeps between calls (dtr). */
 int dl__disk_flush(dl_log *log);
+void dl__disk_flush_free(struct disk_log *lc);
 /* ... and their range forms (log_internal.h: struct dl__range_ops). */
 int dl__disk_is_clean_range(dl_log *log, uint64_t first, uint64_t count, uint64_t *first_dirty);
 int dl__disk_mark_range(dl_log *log, uint64_t first, uint64_t count);

@@ -377,6 +377,7 @@ static int grow_device(dl_log *log, struct disk_log *lc, int rewrite_old)
 int dl__disk_load(dl_log *log, struct disk_log *lc)
 {
     dl__bitmap_fill(lc->changed, 0);
+    dl__bitmap_fill(lc->cleaning, 0);
     dl__bitmap_fill(lc->dirty, 0);
     int r = 0, growing = lc->stored_regions < lc->region_count;
     if (lc->fresh || lc->sync_mode != DL_SYNC_DEFAULT) {
