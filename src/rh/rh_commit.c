@@ -9,6 +9,15 @@
  * every mark made while the previous one ran. So N concurrent cold begins
  * cost at most 2 flushes however they interleave.
  *
+ * A clear pass's clears go through a lane of their own: one more
+ * dl_log_flush() at a time, beside the numbered ones and never counted as
+ * one of them (it satisfies no mark: conservative). A cold begin therefore
+ * never waits behind the flush that persists clears, which is the flush
+ * that runs the engine's data flush (slow: every leg's fdatasync). The log
+ * sees at most two concurrent flushes, which a PARALLEL type must take
+ * (the disk log makes the marks of either durable without waiting for the
+ * other's data flush); a SERIALIZE_ALL type serialises them itself.
+ *
  * This file is the layer's only caller of dl_log_flush(). */
 #include <errno.h>
 
@@ -48,15 +57,36 @@ int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target)
     }
 }
 
-/* dl_rh_flush / dl_rh_clear_idle: a clear pass (rh_clear.c), then one commit
- * that makes its clears durable. */
+/* The clear lane (see the top comment): one flush, after the clears issued
+ * so far, that is not a numbered one. Called and returns with the lock. */
+static int clear_commit(struct dl_rh *rh)
+{
+    while (rh->clear_flush_in_progress)
+        pthread_cond_wait(&rh->flush_cond, &rh->lock);
+    rh->clear_flush_in_progress = 1;
+    rh->clears_unflushed = 0; /* this flush carries them */
+    rh->stats.log_flushes++;
+    pthread_mutex_unlock(&rh->lock);
+    int r = dl_log_flush(rh->log);
+    pthread_mutex_lock(&rh->lock);
+    rh->clear_flush_in_progress = 0;
+    if (r != 0) {
+        r = r < 0 ? r : -EIO;
+        rh->stats.log_flush_errors++;
+    }
+    pthread_cond_broadcast(&rh->flush_cond);
+    return r;
+}
+
+/* dl_rh_flush / dl_rh_clear_idle: a clear pass (rh_clear.c), then a flush
+ * of the clear lane that carries its clears. */
 static int64_t flush_pass(dl_rh *rh, int all_idle)
 {
     if (!rh)
         return -EINVAL;
     pthread_mutex_lock(&rh->lock);
     uint64_t n = dl__rh_clear_pass(rh, all_idle);
-    int err = rh->clears_unflushed ? dl__rh_commit_wait(rh, rh_next_flush(rh)) : 0;
+    int err = rh->clears_unflushed ? clear_commit(rh) : 0;
     pthread_mutex_unlock(&rh->lock);
     return err < 0 ? err : (int64_t)n;
 }

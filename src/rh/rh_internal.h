@@ -118,6 +118,7 @@ struct dl_rh {
     uint64_t flush_last_ok; /* number of the newest successful flush */
     int flush_in_progress;
     int flush_last_err;
+    int clear_flush_in_progress; /* the clear lane's flush (rh_commit.c) */
 
     uint64_t dirty_regions;    /* MARKED entries, under lock */
     uint64_t clears_unflushed; /* clears issued since the last flush started */
