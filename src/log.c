@@ -242,6 +242,21 @@ int dl_log_flush(dl_log *log)
     CALL(log, log->ops->flush(log));
 }
 
+static _Thread_local int flushing_for_marks;
+
+int dl__log_flush_for_marks(dl_log *log)
+{
+    flushing_for_marks = 1;
+    int r = dl_log_flush(log);
+    flushing_for_marks = 0;
+    return r;
+}
+
+int dl__log_flushing_for_marks(void)
+{
+    return flushing_for_marks;
+}
+
 static SLOW_PATH int mark_region(dl_log *log, uint64_t region)
 {
     CHECK_REGION(log, region);

@@ -82,6 +82,15 @@ static inline void dl__log_set_range_ops(dl_log *log, const struct dl__range_ops
 int dl__log_create_with(const struct dl_log_type *type, uint64_t target_sectors, unsigned argc,
                         const char *const *argv, void *create_arg, dl_log **out);
 
+/* dl_log_flush for the marks of the write-intent layer's cold path, whose
+ * clear passes flush on their own (rh_commit.c): a log may leave queued
+ * clean work to that other flush, so that a mark's flush never runs the
+ * engine's data flush (the disk log does; disk_flush.c). Same result
+ * otherwise. dl__log_flushing_for_marks() says, inside a type's flush,
+ * whether the calling thread's flush is such a one. */
+int dl__log_flush_for_marks(dl_log *log);
+int dl__log_flushing_for_marks(void);
+
 /* In a ctr: the argument dl__log_create_with was given (NULL when the log
  * is created by name). */
 static inline void *dl__create_arg(dl_log *log)

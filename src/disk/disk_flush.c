@@ -12,7 +12,9 @@
  *   2. a log sync that began after the last mark round's write completed
  *      (one at a time, shared; skipped when no round wrote a 1);
  *   3. a clean pass, unless another one is running (then the call does not
- *      wait: the clears stay queued for a later flush). It lowers the clean
+ *      wait: the clears stay queued for a later flush) or the call is a
+ *      flush for marks only (log_internal.h: the write-intent layer's cold
+ *      path, whose clear passes flush on their own). It lowers the clean
  *      bits in ondisk, calls the engine's data flush, then writes the units.
  *      It needs no log sync: a lost clean bit costs a resync at worst.
  * Only a clean pass calls the data flush, and no round or sync waits for a
@@ -489,7 +491,9 @@ int dl__disk_flush(dl_log *log)
             run_sync(log, lc);
     }
     uint64_t queued;
-    if (!atomic_load(&lc->failed) && !lc->clean_running &&
+    /* A flush for marks only leaves the clean work to the flush the
+     * write-intent layer runs after its clears (log_internal.h). */
+    if (!atomic_load(&lc->failed) && !lc->clean_running && !dl__log_flushing_for_marks() &&
         dl__bitmap_find_next_set(lc->cleaning, 0, &queued)) {
         lc->clean_running = 1;
         clean_pass(log, lc);

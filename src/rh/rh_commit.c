@@ -21,6 +21,7 @@
  * This file is the layer's only caller of dl_log_flush(). */
 #include <errno.h>
 
+#include "log_internal.h"
 #include "rh/rh_internal.h"
 
 int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target)
@@ -37,10 +38,13 @@ int dl__rh_commit_wait(struct dl_rh *rh, uint64_t target)
             rh->flush_in_progress = 1;
             if (rh->clear_threshold && rh->dirty_regions > rh->clear_threshold)
                 dl__rh_clear_pass(rh, 0);
+            /* Only marks to carry: the log may leave clean work queued
+             * for the clear lane (log_internal.h). */
+            int marks_only = rh->clears_unflushed == 0;
             rh->clears_unflushed = 0; /* this flush carries them */
             rh->stats.log_flushes++;
             pthread_mutex_unlock(&rh->lock);
-            int r = dl_log_flush(rh->log);
+            int r = marks_only ? dl__log_flush_for_marks(rh->log) : dl_log_flush(rh->log);
             pthread_mutex_lock(&rh->lock);
             rh->flush_in_progress = 0;
             rh->flush_completed = n;

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "common/check.h"
+#include "log_internal.h" /* dl__log_flush_for_marks */
 #include "memio.h"
 
 TEST_MAIN_DEFINITIONS
@@ -264,9 +265,41 @@ static void test_single_thread_order(void)
     memio_destroy(&m);
 }
 
+/* A flush for marks only (the write-intent layer's cold path) makes the
+ * mark durable and leaves the clean work, with its data flush, to the next
+ * plain flush. */
+static void test_flush_for_marks(void)
+{
+    struct memio m;
+    memio_init(&m, 4096, 0);
+    dl_log *log = NULL;
+    CHECK_EQ(memio_open_words(&m, "x 2 nosync", (1u << 20) * 2, &log), 0);
+    if (!log) {
+        memio_destroy(&m);
+        return;
+    }
+    CHECK_EQ(dl_log_set_flush_callback(log, count_callback, &m), 0);
+    CHECK_EQ(dl_log_mark_region(log, 1), 0);
+    CHECK_EQ(dl_log_flush(log), 0);
+    syncs_at_callback = -1;
+    CHECK_EQ(dl_log_clear_region(log, 1), 0);
+    CHECK_EQ(dl_log_mark_region(log, 2), 0);
+    CHECK_EQ(dl__log_flush_for_marks(log), 0);
+    CHECK_EQ(syncs_at_callback, -1); /* no data flush */
+    CHECK_EQ(disk_bit(&m, 2), 1);    /* the mark is on disk */
+    CHECK_EQ(disk_bit(&m, 1), 1);    /* the clear waits */
+    CHECK_EQ(dl_log_flush(log), 0);
+    CHECK(syncs_at_callback >= 0); /* the plain flush ran the data flush */
+    CHECK_EQ(disk_bit(&m, 1), 0);
+    CHECK_EQ(disk_bit(&m, 2), 1);
+    dl_log_destroy(log);
+    memio_destroy(&m);
+}
+
 int main(void)
 {
     test_mark_does_not_wait_for_data_flush();
     test_single_thread_order();
+    test_flush_for_marks();
     return test_exit_status("test_disk_flushpipe");
 }
