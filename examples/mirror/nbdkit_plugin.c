@@ -42,6 +42,7 @@ static int64_t cfg_size;
 static int cfg_create;
 static unsigned cfg_flush_ms = 1000;
 static unsigned cfg_hot_periods = 1;
+static unsigned cfg_hot_cap;   /* 0: the layer's default (half the regions) */
 static int cfg_fixed_hot_set; /* hot_set=fixed: DL_RH_FIXED_HOT_SET (A/B runs) */
 static int cfg_resync = 1;
 static char *cfg_stats;
@@ -159,6 +160,8 @@ static int dlmirror_config(const char *key, const char *value)
         return parse_number(key, value, 1, MAX_FLUSH_INTERVAL_MS, &cfg_flush_ms);
     if (!strcmp(key, "hot_periods"))
         return parse_number(key, value, 1, MAX_HOT_PERIODS, &cfg_hot_periods);
+    if (!strcmp(key, "hot_cap"))
+        return parse_number(key, value, 0, UINT32_MAX, &cfg_hot_cap);
     if (!strcmp(key, "hot_set")) {
         if (strcmp(value, "adaptive") && strcmp(value, "fixed")) {
             nbdkit_error("hot_set=%s: expected adaptive or fixed", value);
@@ -399,6 +402,7 @@ static int dlmirror_get_ready(void)
     dirty_at_start = mir.region_count - sync;
     struct dl_rh_options o = {.struct_size = sizeof o,
                               .hot_periods = cfg_hot_periods,
+                              .hot_cap = cfg_hot_cap,
                               .flags = cfg_fixed_hot_set ? DL_RH_FIXED_HOT_SET : 0};
     int r = dl_rh_create(mir.log, &o, &rh);
     if (r < 0) {
@@ -584,6 +588,8 @@ static struct nbdkit_plugin plugin = {
         "                     for regions that come back soon: adaptive), 1 to 8388607\n"
         "                     (default 1)\n"
         "hot_set=fixed        clear after exactly hot_periods (no adaptation: A/B runs)\n"
+        "hot_cap=N            idle regions kept dirty past hot_periods at most (0: half\n"
+        "                     the regions): the extra resync a crash may cost\n"
         "stats=<FILE>         write counters there (live, as status=)\n"
         "status=<FILE>        keep the live status there (dlmirror status --status FILE)\n"
         "status_interval_ms=N rewrite stats/status at most every N ms, 1 to 3600000\n"
