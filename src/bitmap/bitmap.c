@@ -260,17 +260,6 @@ static void ensure_path(const struct bitmap *bm, const struct path *p, unsigned 
 
 /* ---- the prune protocol (proof at the top of the file) -------------------- */
 
-/* Summary word *sw as a search reads it: the value, and in *trusted whether
- * no prune counted in pc can have held one of its bits at 0 meanwhile. */
-static inline uint64_t read_summary(struct prune_counters *pc, _Atomic uint64_t *sw,
-                                    bool *trusted)
-{
-    uint64_t fin = atomic_load_explicit(&pc->finished, memory_order_acquire);
-    uint64_t v = atomic_load_explicit(sw, memory_order_acquire);
-    *trusted = atomic_load_explicit(&pc->started, memory_order_acquire) == fin;
-    return v;
-}
-
 /* Summary word k of a node, as candidates for the search. If a prune may
  * have held one of its bits at 0 while we read it, fall back to "every
  * non-NULL child" for this word. */

@@ -194,6 +194,16 @@ void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, u
  * call. The two may be mixed on one iterator. */
 int dl__bitmap_iter_next_set(struct dl__bitmap_iter *it, uint64_t *found);
 int dl__bitmap_iter_next_clear(struct dl__bitmap_iter *it, uint64_t *found);
+/* Up to max set bits (max > 0) at or after the iterator's position, ascending,
+ * into out[]; the iterator moves past the last one. Returns how many (0 at
+ * the end). Every returned bit was 1 at some moment during the call, and no
+ * bit whose set happened-before the call and that was not cleared since is
+ * skipped (the guarantee of dl__bitmap_find_next_set for each bit). Scans a
+ * leaf's words by its word summary with no call per bit, emits uniform
+ * all-ones subtrees as consecutive bits, and goes back to the tree search
+ * only at the end of a leaf or uniform subtree. Mixes freely with the
+ * single-step calls on one iterator. */
+size_t dl__bitmap_iter_next_set_batch(struct dl__bitmap_iter *it, uint64_t *out, size_t max);
 
 /* Number of set bits. O(materialised nodes); uniform subtrees are counted
  * arithmetically (an all-ones 2^40 map answers immediately). */

@@ -41,6 +41,18 @@ struct prune_counters {
     _Atomic uint64_t finished;
 };
 
+/* Summary word *sw as a search reads it: the value, and in *trusted whether
+ * no prune counted in pc can have held one of its bits at 0 meanwhile
+ * (the protocol is in bitmap.c's top comment). */
+static inline uint64_t read_summary(struct prune_counters *pc, _Atomic uint64_t *sw,
+                                    bool *trusted)
+{
+    uint64_t fin = atomic_load_explicit(&pc->finished, memory_order_acquire);
+    uint64_t v = atomic_load_explicit(sw, memory_order_acquire);
+    *trusted = atomic_load_explicit(&pc->started, memory_order_acquire) == fin;
+    return v;
+}
+
 /* A leaf of a sparse bitmap: the words, and a summary one level below the
  * nodes' ("word i may be non-zero") so that searches skip empty words.
  * Flat leaves are bare struct leaf (their words must be contiguous). */

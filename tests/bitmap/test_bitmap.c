@@ -190,6 +190,72 @@ static int check_iter(struct bitmap *bm, const struct ref *r, uint64_t *rng)
     return 0;
 }
 
+/* One dl__bitmap_iter_next_set_batch of up to max from an iterator at
+ * *from, against the reference: exactly the next set bits, and fewer than
+ * max only at the end. *from moves past the last one; *got says how many. */
+static int check_batch(struct dl__bitmap_iter *it, const struct ref *r, uint64_t *from,
+                       size_t max, uint64_t *buf, size_t *got)
+{
+    size_t n = dl__bitmap_iter_next_set_batch(it, buf, max);
+    REQUIRE(n <= max);
+    uint64_t x = *from, g;
+    for (size_t i = 0; i < n; i++) {
+        REQUIRE_U64(ref_next(r, x, 1, &g), 1);
+        REQUIRE_U64(buf[i], g);
+        x = g + 1;
+    }
+    if (n < max)
+        REQUIRE_U64(ref_next(r, x, 1, &g), 0);
+    *from = x;
+    *got = n;
+    return 0;
+}
+
+/* The batched iterator against the reference: every set bit from 0 when
+ * they are few (batch sizes 1, 7, 256, 4096 in turn), and batches mixed
+ * with single steps from random places. */
+static int check_iter_batch(struct bitmap *bm, const struct ref *r, uint64_t *rng)
+{
+    static const size_t sizes[] = {1, 7, 256, 4096};
+    static uint64_t buf[4096];
+    struct dl__bitmap_iter it;
+    uint64_t from, f, g;
+    size_t got;
+    if (!r->init || r->nbits - r->n <= (1u << 22)) {
+        from = 0;
+        dl__bitmap_iter_init(&it, bm, 0);
+        for (unsigned k = 0;; k++) {
+            REQUIRE(check_batch(&it, r, &from, sizes[k % 4], buf, &got) == 0);
+            if (got < sizes[k % 4])
+                break;
+        }
+        REQUIRE_U64(dl__bitmap_iter_next_set_batch(&it, buf, 7), 0); /* stays at the end */
+    }
+    for (int k = 0; k < 10; k++) {
+        from = k == 0 ? r->nbits - 1 : rng_below(rng, r->nbits);
+        if (k % 2 && r->n)
+            from = r->x[rng_below(rng, r->n)] - (k % 3); /* at or near a minority bit */
+        if (from >= r->nbits)
+            from = 0;
+        dl__bitmap_iter_init(&it, bm, from);
+        for (int step = 0; step < 20; step++) {
+            if (rng_below(rng, 3) == 0) { /* a single step on the same iterator */
+                int got1 = dl__bitmap_iter_next_set(&it, &f);
+                REQUIRE_U64(got1, ref_next(r, from, 1, &g));
+                if (!got1)
+                    break;
+                REQUIRE_U64(f, g);
+                from = f + 1;
+                continue;
+            }
+            REQUIRE(check_batch(&it, r, &from, sizes[rng_below(rng, 4)], buf, &got) == 0);
+            if (!got)
+                break;
+        }
+    }
+    return 0;
+}
+
 /* Everything observable, compared with the reference. */
 static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
 {
@@ -240,6 +306,7 @@ static int check_all(struct bitmap *bm, const struct ref *r, uint64_t *rng)
     }
     REQUIRE_U64(i, r->n);
     REQUIRE(check_iter(bm, r, rng) == 0);
+    REQUIRE(check_iter_batch(bm, r, rng) == 0);
 
     /* Bulk reads, including past the end. */
     uint64_t nw = (n + 63) / 64;
@@ -935,6 +1002,123 @@ static int test_iter_resumes(void)
     return 0;
 }
 
+
+/* Batched iteration over many shapes (sparse and flat): isolated bits, 1%
+ * random, runs, all-ones subtrees, nbits not a multiple of 64; and with
+ * sets and clears between the batches, each batch is exactly the
+ * reference's next set bits from where the previous one stopped. */
+static int batch_shape(struct bitmap *bm, struct ref *r, uint64_t *rng, int shape)
+{
+    uint64_t n = r->nbits;
+    switch (shape) {
+    case 0: /* isolated bits, some in the last word */
+        for (int i = 0; i < 300; i++) {
+            uint64_t b = i < 5 && (uint64_t)i * 3 < n ? n - 1 - (uint64_t)i * 3 : rng_below(rng, n);
+            REQUIRE(dl__bitmap_set(bm, b) >= 0);
+            ref_put(r, b, 1);
+        }
+        break;
+    case 1: /* 1% random in the first 2^20 bits */
+        for (uint64_t b = 0; b < (1u << 20) && b < n; b++)
+            if (rng_below(rng, 100) == 0) {
+                REQUIRE(dl__bitmap_set(bm, b) >= 0);
+                ref_put(r, b, 1);
+            }
+        break;
+    case 2: /* runs of all lengths, across word and leaf boundaries */
+        for (uint64_t b = 32768 - 300; b < (1u << 20) && b < n;) {
+            uint64_t len = 1 + rng_below(rng, 700);
+            if (b + len > n)
+                len = n - b;
+            REQUIRE_U64(dl__bitmap_set_range(bm, b, len), 0);
+            for (uint64_t x = b; x < b + len; x++)
+                ref_put(r, x, 1);
+            b += len + rng_below(rng, 2000);
+        }
+        break;
+    default: /* whole leaves (and beyond 2^27 bits a whole node) set, then
+              * compacted into all-ones subtrees; the tail up to nbits too */
+        for (uint64_t b = 0; b < 3 * 32768 + 5 && b < n; b++)
+            ref_put(r, b, 1);
+        REQUIRE_U64(dl__bitmap_set_range(bm, 0, 3 * 32768 + 5 < n ? 3 * 32768 + 5 : n), 0);
+        if (n > (1ULL << 27)) {
+            uint64_t b0 = 1ULL << 27, len = 1ULL << 21;
+            REQUIRE_U64(dl__bitmap_set_range(bm, b0, len), 0);
+            for (uint64_t x = b0; x < b0 + len; x++)
+                ref_put(r, x, 1);
+        }
+        if (n > 4 * 32768) {
+            uint64_t b0 = (n - 40000) & ~(uint64_t)63;
+            REQUIRE_U64(dl__bitmap_set_range(bm, b0, n - b0), 0);
+            for (uint64_t x = b0; x < n; x++)
+                ref_put(r, x, 1);
+        }
+        dl__bitmap_compact(bm);
+        break;
+    }
+    return 0;
+}
+
+static int test_iter_batch(void)
+{
+    static const uint64_t sizes[] = {1, 63, 65, 32768 * 3 + 7, (1ULL << 20) + 13,
+                                     (1ULL << 27) + (1ULL << 21) + 77};
+    static uint64_t buf[4096];
+    uint64_t rng = 0xBA7C4;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (int shape = 0; shape < 4; shape++)
+            for (int flat = 0; flat <= 1; flat++) {
+                uint64_t n = sizes[si];
+                struct bitmap *bm;
+                if (flat && n > DL__BITMAP_FLAT_MAX_BITS)
+                    continue;
+                REQUIRE_U64(flat ? dl__bitmap_create_flat(&bm, n, 0) : dl__bitmap_create(&bm, n, 0),
+                            0);
+                struct ref r = {n, 0, NULL, 0, 0};
+                REQUIRE(batch_shape(bm, &r, &rng, shape) == 0);
+                REQUIRE(check_iter_batch(bm, &r, &rng) == 0);
+                /* Sets and clears between the batches of one iterator. */
+                struct dl__bitmap_iter it;
+                uint64_t from = 0;
+                size_t got;
+                dl__bitmap_iter_init(&it, bm, 0);
+                for (int step = 0; step < 200; step++) {
+                    for (int c = 0; c < 3; c++) {
+                        uint64_t b = rng_below(&rng, 4) ? from + rng_below(&rng, 70000)
+                                                        : rng_below(&rng, n);
+                        if (b >= n)
+                            continue;
+                        int v = (int)rng_below(&rng, 2);
+                        REQUIRE_U64(v ? dl__bitmap_set(bm, b) : dl__bitmap_clear(bm, b),
+                                    ref_get(&r, b));
+                        ref_put(&r, b, v);
+                    }
+                    size_t max = step % 3 == 0 ? 1 : step % 3 == 1 ? 7 : 4096;
+                    REQUIRE(check_batch(&it, &r, &from, max, buf, &got) == 0);
+                    if (got < max)
+                        break;
+                }
+                free(r.x);
+                dl__bitmap_destroy(bm);
+            }
+    /* An all-ones map: the root's uniform children emit consecutive bits. */
+    struct bitmap *bm;
+    uint64_t n = (1ULL << 27) + (1ULL << 22) + 3, f = (1ULL << 27) - 5;
+    REQUIRE_U64(dl__bitmap_create(&bm, n, 1), 0);
+    struct dl__bitmap_iter it;
+    dl__bitmap_iter_init(&it, bm, f);
+    while (f < n) {
+        size_t got = dl__bitmap_iter_next_set_batch(&it, buf, 4096);
+        REQUIRE_U64(got, n - f < 4096 ? n - f : 4096);
+        for (size_t i = 0; i < got; i++)
+            REQUIRE_U64(buf[i], f + i);
+        f += got;
+    }
+    REQUIRE_U64(dl__bitmap_iter_next_set_batch(&it, buf, 1), 0);
+    dl__bitmap_destroy(bm);
+    return 0;
+}
+
 /* ---- multi-threaded stress --------------------------------------------- */
 
 #define NT 4
@@ -996,6 +1180,21 @@ static int stress_body(struct targ *a)
                 REQUIRE_U64(dl__bitmap_iter_next_set(&it, &f), 1);
             while (f < b);
             REQUIRE_U64(f, b);
+            /* Batched: b is among the bits returned, all >= from, ascending. */
+            uint64_t buf[7], last = from;
+            size_t got;
+            int seen = 0;
+            dl__bitmap_iter_init(&it, a->zero, from);
+            do {
+                got = dl__bitmap_iter_next_set_batch(&it, buf, 1 + (size_t)rng_below(&rng, 7));
+                REQUIRE(got > 0);
+                for (size_t i = 0; i < got; i++) {
+                    REQUIRE(buf[i] >= last && buf[i] < st_nbits);
+                    last = buf[i] + 1;
+                    seen |= buf[i] == b;
+                }
+            } while (!seen && last <= b);
+            REQUIRE(seen);
         } else {
             REQUIRE_U64(dl__bitmap_find_next_clear(a->zero, b, &f), 1);
             REQUIRE_U64(f, b);
@@ -1102,6 +1301,7 @@ int main(void)
         {"words_collapse", test_words_collapse},
         {"prune", test_prune},
         {"iter_resumes", test_iter_resumes},
+        {"iter_batch", test_iter_batch},
         {"word_summary", test_word_summary},
         {"compact", test_compact},
         {"threads", test_threads},
