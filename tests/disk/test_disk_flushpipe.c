@@ -239,23 +239,34 @@ static int count_callback(void *arg)
     return 0;
 }
 
-static void test_single_thread_order(void)
+/* The common start of the single-thread tests: a log on m with the counting
+ * callback, region 1 dirty on disk, then region 1 cleared and region 2
+ * marked (neither flushed yet). NULL if the log could not be opened. */
+static dl_log *open_clear_1_mark_2(struct memio *m)
 {
-    struct memio m;
-    memio_init(&m, 4096, 0);
+    memio_init(m, 4096, 0);
     dl_log *log = NULL;
-    CHECK_EQ(memio_open_words(&m, "x 2 nosync", (1u << 20) * 2, &log), 0);
+    CHECK_EQ(memio_open_words(m, "x 2 nosync", (1u << 20) * 2, &log), 0);
     if (!log) {
-        memio_destroy(&m);
-        return;
+        memio_destroy(m);
+        return NULL;
     }
-    CHECK_EQ(dl_log_set_flush_callback(log, count_callback, &m), 0);
+    CHECK_EQ(dl_log_set_flush_callback(log, count_callback, m), 0);
     CHECK_EQ(dl_log_mark_region(log, 1), 0);
     CHECK_EQ(dl_log_flush(log), 0);
-    memio_reset_counters(&m);
+    memio_reset_counters(m);
     syncs_at_callback = -1;
     CHECK_EQ(dl_log_clear_region(log, 1), 0);
     CHECK_EQ(dl_log_mark_region(log, 2), 0);
+    return log;
+}
+
+static void test_single_thread_order(void)
+{
+    struct memio m;
+    dl_log *log = open_clear_1_mark_2(&m);
+    if (!log)
+        return;
     CHECK_EQ(dl_log_flush(log), 0);
     CHECK_EQ(syncs_at_callback, 1); /* the mark was synced before the data flush */
     CHECK_EQ(disk_bit(&m, 1), 0);
@@ -271,19 +282,9 @@ static void test_single_thread_order(void)
 static void test_flush_for_marks(void)
 {
     struct memio m;
-    memio_init(&m, 4096, 0);
-    dl_log *log = NULL;
-    CHECK_EQ(memio_open_words(&m, "x 2 nosync", (1u << 20) * 2, &log), 0);
-    if (!log) {
-        memio_destroy(&m);
+    dl_log *log = open_clear_1_mark_2(&m);
+    if (!log)
         return;
-    }
-    CHECK_EQ(dl_log_set_flush_callback(log, count_callback, &m), 0);
-    CHECK_EQ(dl_log_mark_region(log, 1), 0);
-    CHECK_EQ(dl_log_flush(log), 0);
-    syncs_at_callback = -1;
-    CHECK_EQ(dl_log_clear_region(log, 1), 0);
-    CHECK_EQ(dl_log_mark_region(log, 2), 0);
     CHECK_EQ(dl__log_flush_for_marks(log), 0);
     CHECK_EQ(syncs_at_callback, -1); /* no data flush */
     CHECK_EQ(disk_bit(&m, 2), 1);    /* the mark is on disk */
