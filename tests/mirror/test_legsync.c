@@ -67,8 +67,15 @@ static int test_flush_legs(void)
 
     /* A forked child (a server daemonizing after it opened the mirror)
      * gets a pool of its own. (Not under TSan: it does not support
-     * threads started after a multi-threaded fork.) */
+     * threads started after a multi-threaded fork. Not under qemu-user
+     * either: its emulation of fork in a threaded process asserts in its
+     * own RCU code, seen for s390x and armhf.) */
 #if !TSAN_BUILD
+    const char *emu = getenv("DL_TEST_EMULATOR");
+    if (emu && *emu) {
+        printf("test_legsync: fork case skipped under the emulator %s\n", emu);
+        goto after_fork;
+    }
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -79,6 +86,7 @@ static int test_flush_legs(void)
     int status = 0;
     CHECK_EQ(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+after_fork:
 #endif
     CHECK_EQ(mirror_flush_legs(&m), 0);
     mirror_close(&m, 0);
