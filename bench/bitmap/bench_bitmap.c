@@ -522,7 +522,7 @@ int main(int argc, char **argv)
 {
     struct params p = {.log2 = 32, .big_log2 = 40, .ops = 1u << 18, .clear_bits = 1u << 16,
                        .rounds = 3};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* option, value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v && !strcmp(argv[i], "--log2"))
             p.log2 = (unsigned)atoi(v);
@@ -540,7 +540,6 @@ int main(int argc, char **argv)
                     argv[0], MAX_ROUNDS);
             return 2;
         }
-        i++;
     }
     if (p.log2 < 17 || p.log2 > 32 || p.big_log2 < 30 || p.big_log2 > 62 || p.ops < 1 ||
         p.clear_bits < 1 || p.rounds < 1 || p.rounds > MAX_ROUNDS) {
