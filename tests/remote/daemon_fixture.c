@@ -67,16 +67,24 @@ int daemon_exec_as(uid_t uid, const char *binary, const char *const *argv)
     return -errno;
 }
 
+int daemon_make_dir(struct daemon_fx *fx)
+{
+    if (fx->dir[0])
+        return 0;
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/dl-remote-XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        perror("mkdtemp");
+        fx->dir[0] = '\0';
+        return -1;
+    }
+    snprintf(fx->socket, sizeof fx->socket, "%s/d.sock", fx->dir);
+    return 0;
+}
+
 int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra)
 {
-    if (!fx->dir[0]) {
-        snprintf(fx->dir, sizeof fx->dir, "/tmp/dl-remote-XXXXXX");
-        if (!mkdtemp(fx->dir)) {
-            perror("mkdtemp");
-            return -1;
-        }
-        snprintf(fx->socket, sizeof fx->socket, "%s/d.sock", fx->dir);
-    }
+    if (daemon_make_dir(fx) < 0)
+        return -1;
     if (!fx->state_dir[0]) {
         snprintf(fx->state_dir, sizeof fx->state_dir, "/tmp/dl-state-XXXXXX");
         if (!mkdtemp(fx->state_dir)) {

@@ -22,6 +22,10 @@ struct daemon_fx {
 /* Make the directory (once) and start the daemon with extra arguments
  * (NULL-terminated list, may be NULL); wait until its socket accepts.
  * 0 or -1. */
+/* Make the test's directory (a fresh mkdtemp) and name the socket in it,
+ * unless fx->dir is set already: 0 or -1. daemon_start calls it; a test
+ * that needs the directory before the daemon starts calls it first. */
+int daemon_make_dir(struct daemon_fx *fx);
 int daemon_start(struct daemon_fx *fx, const char *binary, const char *const *extra);
 /* SIGTERM and wait: returns the exit status (0 = clean), or -1. */
 int daemon_stop(struct daemon_fx *fx);

@@ -82,10 +82,8 @@ int main(int argc, char **argv)
     REQUIRE(dl__wire_client_tag(luid_with_tag(0x5eed5eed, 7)) == 0x5eed5eed);
     /* uid 65534 may connect: allowed, the directory searchable and (below)
      * the socket writable. */
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/dl-remote-XXXXXX");
-    REQUIRE(mkdtemp(fx.dir) != NULL);
+    REQUIRE(daemon_make_dir(&fx) == 0);
     REQUIRE(chmod(fx.dir, 0711) == 0);
-    snprintf(fx.socket, sizeof fx.socket, "%s/d.sock", fx.dir);
     REQUIRE(daemon_start(&fx, argv[1], (const char *const[]){"--allow-uid", "0,65534", NULL}) == 0);
     REQUIRE(chmod(fx.socket, 0666) == 0);
     static char out[1 << 20];

@@ -86,9 +86,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     struct daemon_fx fx = {0};
-    snprintf(fx.dir, sizeof fx.dir, "/tmp/dl-remote-XXXXXX");
-    REQUIRE(mkdtemp(fx.dir) != NULL);
-    snprintf(fx.socket, sizeof fx.socket, "%s/d.sock", fx.dir);
+    REQUIRE(daemon_make_dir(&fx) == 0);
     char pidfile[128];
     snprintf(pidfile, sizeof pidfile, "%s/dirtylogd.pid", fx.dir);
 
