@@ -118,8 +118,8 @@
 #define PREFETCH_W(p) ((void)(p))
 #endif
 
-char dl__bitmap_ones_sentinel;
-static char nomem_marker;
+alignas(8) char dl__bitmap_ones_sentinel;
+static alignas(8) char nomem_marker; /* aligned: not a tagged container */
 #define NOMEM ((void *)&nomem_marker)
 
 /* Bytes allocated for a level-l node: cache-line aligned, and aligned_alloc
@@ -195,6 +195,159 @@ static COLD void *materialise(struct bitmap *bm, _Atomic(void *) *slot, void *cu
     return cur;
 }
 
+/* ---- containers ----------------------------------------------------------- */
+
+/* A container replaced by an expansion, until the next exclusive call. */
+struct retired {
+    struct retired *next;
+    void *c;
+    unsigned w;
+};
+
+/* The bit-offset of bit within the aligned span of 2^shift bits holding it,
+ * and that span's first bit. */
+static inline uint64_t span_off(uint64_t bit, unsigned shift)
+{
+    return bit & dl__low_bits(shift);
+}
+
+static inline uint64_t span_base(uint64_t bit, unsigned shift)
+{
+    return bit - span_off(bit, shift);
+}
+
+/* Is bit set in container c, held in a slot of a level-l node? */
+static COLD int cont_has(const void *c, unsigned l, uint64_t bit)
+{
+    return dl__cont_test(c, cshift(l), span_off(bit, cshift(l)));
+}
+
+/* Free a node made by node_from_cont that was never published. */
+static void discard_fresh(void *n, unsigned l)
+{
+    if (l > 0)
+        for (unsigned j = 0; j < FAN; j++) {
+            void *c = atomic_load_explicit(&((struct inode *)n)->child[j], memory_order_relaxed);
+            if (is_cont(c))
+                dl__cont_free(c);
+        }
+    free(n);
+}
+
+/* The level-l equivalent of container k (held in a slot of a level-(l+1)
+ * node, first bit base), unpublished: a sparse leaf with the same bits, or
+ * a node whose children are the containers (or NULL, ONES) of k's values
+ * in their spans. NULL when out of memory; *bytes gets what it allocated. */
+static void *node_from_cont(const struct bitmap *bm, const void *k, unsigned l, uint64_t base,
+                            size_t *bytes)
+{
+    unsigned w = cshift(l + 1);
+    void *n = node_new(bm, l, base, false);
+    if (!n)
+        return NULL;
+    *bytes = node_size(l);
+    if (l == 0) {
+        struct sleaf *sl = n;
+        uint64_t words[LEAF_WORDS] = {0};
+        dl__cont_or_words(k, w, 0, LEAF_WORDS, words);
+        for (unsigned i = 0; i < LEAF_WORDS; i++)
+            if (words[i]) {
+                atomic_init(&sl->l.w[i], words[i]);
+                atomic_init(&sl->wsum[i / 64],
+                            atomic_load_explicit(&sl->wsum[i / 64], memory_order_relaxed) |
+                                1ULL << (i % 64));
+            }
+        return n;
+    }
+    struct inode *in = n;
+    struct run *runs = malloc(dl__cont_max_runs(k) * sizeof *runs);
+    if (!runs) {
+        free(n);
+        return NULL;
+    }
+    unsigned cw = cshift(l);
+    for (unsigned j = 0; j < FAN; j++) {
+        uint64_t lo = (uint64_t)j << cw, cb = base + lo;
+        if (cb >= bm->nbits)
+            break;
+        size_t nr = dl__cont_runs(k, w, lo, lo + (1ULL << cw), runs);
+        uint64_t card = 0;
+        for (size_t r = 0; r < nr; r++)
+            card += runs[r].end - runs[r].first;
+        uint64_t full = bm->nbits - cb < (1ULL << cw) ? bm->nbits - cb : 1ULL << cw;
+        void *c = NULL;
+        if (card == full) {
+            c = ONES;
+        } else if (card) {
+            size_t b;
+            c = dl__cont_build(runs, nr, card, cw, &b);
+            if (!c) {
+                free(runs);
+                discard_fresh(n, l);
+                return NULL;
+            }
+            *bytes += b;
+        }
+        atomic_init(&in->child[j], c);
+        if (c)
+            atomic_init(&in->sum[j / 64],
+                        atomic_load_explicit(&in->sum[j / 64], memory_order_relaxed) |
+                            1ULL << (j % 64));
+    }
+    free(runs);
+    return n;
+}
+
+/* Replace container cur in slot (a level-(l+1) node's, first bit base) by
+ * its level-l equivalent, retiring cur. Returns what the slot holds
+ * afterwards (ours, or what another thread put there first), or NOMEM. */
+static COLD void *expand(struct bitmap *bm, _Atomic(void *) *slot, void *cur, unsigned l,
+                         uint64_t base)
+{
+    size_t bytes;
+    struct retired *rec = malloc(sizeof *rec);
+    void *n = rec ? node_from_cont(bm, cur, l, base, &bytes) : NULL;
+    if (!n) {
+        free(rec);
+        return NOMEM;
+    }
+    void *old = cur;
+    /* seq_cst, as in materialise. */
+    if (!atomic_compare_exchange_strong(slot, &cur, n)) {
+        discard_fresh(n, l);
+        free(rec);
+        return cur;
+    }
+    rec->c = old;
+    rec->w = cshift(l + 1);
+    rec->next = atomic_load_explicit(&bm->retired, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak(&bm->retired, &rec->next, rec))
+        ;
+    atomic_fetch_add_explicit(&bm->mem, bytes + sizeof *rec, memory_order_relaxed);
+    return n;
+}
+
+/* Free every retired container. Exclusive. */
+static void free_retired(struct bitmap *bm)
+{
+    struct retired *r = atomic_exchange_explicit(&bm->retired, NULL, memory_order_relaxed);
+    while (r) {
+        struct retired *next = r->next;
+        atomic_fetch_sub_explicit(&bm->mem, dl__cont_bytes(r->c, r->w) + sizeof *r,
+                                  memory_order_relaxed);
+        dl__cont_free(r->c);
+        free(r);
+        r = next;
+    }
+}
+
+/* A node or leaf in place of the uniform value or container cur. */
+static void *make_node(struct bitmap *bm, _Atomic(void *) *slot, void *cur, unsigned l,
+                       uint64_t base)
+{
+    return is_cont(cur) ? expand(bm, slot, cur, l, base) : materialise(bm, slot, cur, l, base);
+}
+
 /* ---- descent ------------------------------------------------------------ */
 
 enum { WALK_READ, WALK_SET, WALK_CLEAR };
@@ -207,10 +360,11 @@ struct path {
 };
 
 /* Descend towards bit (general case, not the hot path). WALK_SET
- * materialises NULL subtrees and WALK_CLEAR ONES subtrees on the way, so
- * that the bit lives in a leaf. Returns the leaf, or the uniform NULL/ONES
- * covering bit (p->stop is then the level of the node holding it), or
- * NOMEM. Records the path's summary bits in p. */
+ * materialises NULL subtrees and WALK_CLEAR ONES subtrees on the way, and
+ * both expand containers, so that the bit lives in a leaf. Returns the
+ * leaf, or the uniform NULL/ONES or container covering bit (p->stop is then
+ * the level of the node holding it), or NOMEM. Records the path's summary
+ * bits in p. */
 static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
 {
     unsigned l = bm->level;
@@ -222,9 +376,9 @@ static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
     for (;;) {
         void *c = atomic_load_explicit(slot, memory_order_acquire);
         if (!is_node(c)) {
-            if ((mode == WALK_SET && c == NULL) || (mode == WALK_CLEAR && c == ONES)) {
-                uint64_t base = bit & ~((1ULL << cshift(l)) - 1);
-                if (materialise(bm, slot, c, l - 1, base) == NOMEM)
+            if ((mode == WALK_SET && c == NULL) || (mode == WALK_CLEAR && c == ONES) ||
+                (mode != WALK_READ && is_cont(c))) {
+                if (make_node(bm, slot, c, l - 1, span_base(bit, cshift(l))) == NOMEM)
                     return NOMEM;
                 continue; /* reload: ours or the winner's node */
             }
@@ -316,7 +470,7 @@ static bool recheck(struct bitmap *bm, _Atomic(void *) *slot, unsigned l)
 {
     void *c = atomic_load(slot);
     if (!is_node(c))
-        return c == ONES;
+        return c != NULL; /* ONES, or a container (never empty) */
     if (l == 0 && bm->flat) {
         for (unsigned i = 0; i < LEAF_WORDS; i++)
             if (atomic_load(&((struct leaf *)c)->w[i]))
@@ -436,17 +590,23 @@ static inline int leaf_clear(struct bitmap *bm, void *leaf, uint64_t bit)
     default: return impl##n(bm, bit);                                          \
     }
 
+/* The value of bit under a non-node child c of a level-l node. */
+static inline int uniform_test(const void *c, unsigned l, uint64_t bit)
+{
+    return DL_UNLIKELY(is_cont(c)) ? cont_has(c, l, bit) : c == ONES;
+}
+
 HOT int test_impl(struct bitmap *bm, uint64_t bit, unsigned L)
 {
     void *c = atomic_load_explicit(&bm->rchild[bit >> cshift(L)], memory_order_acquire);
     for (unsigned l = L - 1; l > 0; l--) {
         if (DL_UNLIKELY(!is_node(c)))
-            return c == ONES;
+            return uniform_test(c, l + 1, bit);
         c = atomic_load_explicit(&((struct inode *)c)->child[(bit >> cshift(l)) % FAN],
                                  memory_order_acquire);
     }
     if (DL_UNLIKELY(!is_node(c)))
-        return c == ONES;
+        return uniform_test(c, 1, bit);
     uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[(bit / 64) % LEAF_WORDS],
                                       memory_order_acquire);
     return (int)((v >> (bit % 64)) & 1);
@@ -463,7 +623,12 @@ int dl__bitmap_test(const struct bitmap *bm, uint64_t bit)
 static COLD int set_slow(struct bitmap *bm, uint64_t bit)
 {
     struct path p;
-    void *c = walk(bm, bit, WALK_SET, &p);
+    void *c = walk(bm, bit, WALK_READ, &p);
+    if (is_cont(c) && cont_has(c, p.stop, bit)) { /* already 1: no expansion */
+        ensure_path(bm, &p, p.stop);
+        return 1;
+    }
+    c = walk(bm, bit, WALK_SET, &p);
     if (c == NOMEM)
         return -ENOMEM;
     if (c == ONES) { /* already 1: from the sentinel's own summary bit up */
@@ -510,7 +675,10 @@ int dl__bitmap_set(struct bitmap *bm, uint64_t bit)
 static COLD int clear_slow(struct bitmap *bm, uint64_t bit)
 {
     struct path p;
-    void *c = walk(bm, bit, WALK_CLEAR, &p);
+    void *c = walk(bm, bit, WALK_READ, &p);
+    if (is_cont(c) && !cont_has(c, p.stop, bit))
+        return 0; /* already 0: no expansion */
+    c = walk(bm, bit, WALK_CLEAR, &p);
     if (!is_node(c) || c == NOMEM)
         return c == NOMEM ? -ENOMEM : 0; /* NULL: already 0 */
     return leaf_clear(bm, c, bit);
@@ -576,6 +744,15 @@ int dl__bitmap_find_set_in(const struct bitmap *cbm, uint64_t first, uint64_t en
             return 1;
         }
         uint64_t stop = walked_span_end(c, &p, b, end);
+        if (is_cont(c)) {
+            unsigned sh = cshift(p.stop);
+            uint64_t f, base = span_base(b, sh);
+            if (dl__cont_find_set(c, sh, b - base, &f) && base + f < stop) {
+                *found = base + f;
+                return 1;
+            }
+            c = NULL; /* nothing more in [b, stop) */
+        }
         for (uint64_t w = b / 64; c && w * 64 < stop; w++) {
             uint64_t v = atomic_load_explicit(&((struct leaf *)c)->w[w % LEAF_WORDS],
                                               memory_order_acquire) & word_mask(w, b, stop);
@@ -738,7 +915,14 @@ static bool node_find_set(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void
                 set_hit(h, &child[j], cb, sh);
                 return true;
             }
-            if (c) {
+            if (is_cont(c)) {
+                uint64_t f;
+                if (dl__cont_find_set(c, sh, cf - cb, &f)) { /* < nbits: exact */
+                    *found = cb + f;
+                    set_hit(h, &child[j], cb, sh);
+                    return true;
+                }
+            } else if (c) {
                 struct inode *cn = c;
                 if (l == 1 ? dl__bitmap_leaf_find_set(bm, c, cb, cf, found)
                            : node_find_set(bm, cn->sum, cn->child, FAN, l - 1, cb, cf, found, h)) {
@@ -834,6 +1018,14 @@ static bool node_find_clear(const struct bitmap *bm, _Atomic(void *) *child, uns
         }
         if (c == ONES)
             continue;
+        if (is_cont(c)) {
+            uint64_t f, span = bm->nbits - cb < (1ULL << sh) ? bm->nbits - cb : 1ULL << sh;
+            if (!dl__cont_find_clear(c, sh, cf - cb, span, &f))
+                continue;
+            *found = cb + f;
+            set_hit(h, &child[j], cb, sh);
+            return true;
+        }
         if (l == 1 ? dl__bitmap_leaf_find_clear(c, cb, cf, bm->nbits, found)
                    : node_find_clear(bm, ((struct inode *)c)->child, FAN, l - 1, cb, cf, found, h)) {
             if (l == 1)
@@ -869,6 +1061,8 @@ static uint64_t count_rec(const struct bitmap *bm, void *c, unsigned l, uint64_t
         uint64_t span = 1ULL << cshift(l + 1); /* l <= 5: no overflow */
         return bm->nbits - base < span ? bm->nbits - base : span;
     }
+    if (is_cont(c))
+        return dl__cont_count(c, cshift(l + 1));
     uint64_t total = 0;
     if (l == 0) {
         struct leaf *lf = c;
@@ -901,6 +1095,12 @@ uint64_t dl__bitmap_count(const struct bitmap *cbm)
 /* Free the subtree c at level l. Exclusive. */
 static void free_rec(struct bitmap *bm, void *c, unsigned l)
 {
+    if (is_cont(c)) {
+        atomic_fetch_sub_explicit(&bm->mem, dl__cont_bytes(c, cshift(l + 1)),
+                                  memory_order_relaxed);
+        dl__cont_free(c);
+        return;
+    }
     if (!is_node(c))
         return;
     if (l > 0) {
@@ -926,6 +1126,7 @@ static void flat_fill(struct bitmap *bm, int value)
 int dl__bitmap_fill(struct bitmap *bm, int value)
 {
     bm->gen++;
+    free_retired(bm);
     if (bm->flat)
         flat_fill(bm, value);
     for (unsigned j = 0; j < bm->rfan && !bm->flat; j++) {
@@ -966,6 +1167,7 @@ int dl__bitmap_create(struct bitmap **out, uint64_t nbits, int initial_value)
     atomic_init(&bm->root_searches, 0);
     atomic_init(&bm->word_visits, 0);
     atomic_init(&bm->mem, size);
+    atomic_init(&bm->retired, NULL);
     atomic_init(&bm->pc.started, 0);
     atomic_init(&bm->pc.finished, 0);
     for (unsigned k = 0; k < ROOT_MAX_FAN / 64; k++)
@@ -1091,6 +1293,13 @@ void dl__bitmap_read_words(const struct bitmap *cbm, uint64_t first, size_t nwor
         void *c = walk(bm, w * 64, WALK_READ, &p);
         unsigned wi = (unsigned)(w % LEAF_WORDS);
         size_t cnt = LEAF_WORDS - wi < nin - k ? LEAF_WORDS - wi : nin - k;
+        if (is_cont(c)) {
+            unsigned sh = cshift(p.stop);
+            memset(out + k, 0, cnt * sizeof *out);
+            dl__cont_or_words(c, sh, span_off(w * 64, sh) / 64, cnt, out + k);
+            k += cnt;
+            continue;
+        }
         for (size_t j = 0; j < cnt; j++) {
             uint64_t v = c == ONES ? valid_mask(bm, (w + j) * 64) : 0;
             if (is_node(c))
@@ -1115,7 +1324,7 @@ static _Atomic(void *) *leaf_slot(struct bitmap *bm, uint64_t bit, struct path *
     while (l > 1) {
         void *c = atomic_load_explicit(slot, memory_order_relaxed);
         if (!is_node(c)) {
-            c = materialise(bm, slot, c, l - 1, bit & ~((1ULL << cshift(l)) - 1));
+            c = make_node(bm, slot, c, l - 1, span_base(bit, cshift(l)));
             if (c == NOMEM)
                 return NULL;
         }
@@ -1147,11 +1356,14 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
 {
     struct path p;
     void *cur = walk(bm, lbase, WALK_READ, &p);
-    uint64_t nw[LEAF_WORDS];
+    uint64_t nw[LEAF_WORDS], cw[LEAF_WORDS] = {0};
     bool zero = true, ones = true;
+    if (is_cont(cur))
+        dl__cont_or_words(cur, cshift(p.stop), span_off(lbase, cshift(p.stop)) / 64, LEAF_WORDS,
+                          cw);
     for (unsigned i = 0; i < LEAF_WORDS; i++) {
         uint64_t valid = valid_mask(bm, lbase + 64 * (uint64_t)i);
-        uint64_t v = cur == ONES ? valid : 0;
+        uint64_t v = cur == ONES ? valid : cw[i];
         if (i >= wi && i < wi + cnt)
             v = in[i - wi] & valid;
         else if (is_node(cur))
@@ -1177,10 +1389,7 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
         return -ENOMEM;
     void *old = atomic_load_explicit(slot, memory_order_relaxed);
     if (zero || ones) {
-        if (is_node(old)) {
-            free(old);
-            atomic_fetch_sub_explicit(&bm->mem, node_size(0), memory_order_relaxed);
-        }
+        free_rec(bm, old, 0);
         atomic_store_explicit(slot, target, memory_order_relaxed);
     } else {
         struct sleaf *lf = old;
@@ -1189,6 +1398,7 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
             if (!lf)
                 return -ENOMEM;
             atomic_fetch_add_explicit(&bm->mem, node_size(0), memory_order_relaxed);
+            free_rec(bm, old, 0); /* a container: its bits are in nw */
         }
         for (unsigned i = 0; i < LEAF_WORDS; i++)
             atomic_store_explicit(&lf->l.w[i], nw[i], memory_order_relaxed);
@@ -1209,8 +1419,11 @@ static int write_leaf(struct bitmap *bm, uint64_t lbase, unsigned wi, size_t cnt
  * NULL (ONES), and make the summary bits of the touched children exact
  * (child != NULL). collapse_rec returns the node, or NULL/ONES after
  * freeing it when it became uniform. */
+struct scratch;
 static void *collapse_rec(struct bitmap *bm, void *c, unsigned l, uint64_t base, uint64_t lo,
-                          uint64_t hi);
+                          uint64_t hi, struct scratch *s);
+static void *containerise(struct bitmap *bm, void *c, unsigned l, uint64_t base,
+                          struct scratch *s);
 
 /* A sparse leaf at base that is all 0 (all 1) becomes NULL (ONES), freed;
  * otherwise its word summary is made exact. */
@@ -1232,7 +1445,8 @@ static void *collapse_leaf(struct bitmap *bm, struct sleaf *lf, uint64_t base)
 }
 
 static void collapse_children(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(void *) *child,
-                              unsigned n, unsigned l, uint64_t base, uint64_t lo, uint64_t hi)
+                              unsigned n, unsigned l, uint64_t base, uint64_t lo, uint64_t hi,
+                              struct scratch *s)
 {
     unsigned sh = cshift(l);
     uint64_t first = lo > base ? (lo - base) >> sh : 0;
@@ -1243,7 +1457,8 @@ static void collapse_children(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(
             break;
         void *c = atomic_load_explicit(&child[j], memory_order_relaxed);
         if (is_node(c)) {
-            c = l > 1 ? collapse_rec(bm, c, l - 1, cb, lo, hi) : collapse_leaf(bm, c, cb);
+            c = l > 1 ? collapse_rec(bm, c, l - 1, cb, lo, hi, s) : collapse_leaf(bm, c, cb);
+            c = containerise(bm, c, l - 1, cb, s);
             atomic_store_explicit(&child[j], c, memory_order_relaxed);
         }
         uint64_t m = 1ULL << (j % 64);
@@ -1255,10 +1470,10 @@ static void collapse_children(struct bitmap *bm, _Atomic uint64_t *sum, _Atomic(
 }
 
 static void *collapse_rec(struct bitmap *bm, void *c, unsigned l, uint64_t base, uint64_t lo,
-                          uint64_t hi)
+                          uint64_t hi, struct scratch *s)
 {
     struct inode *n = c;
-    collapse_children(bm, n->sum, n->child, FAN, l, base, lo, hi);
+    collapse_children(bm, n->sum, n->child, FAN, l, base, lo, hi, s);
     bool zero = true, ones = true;
     for (unsigned j = 0; j < FAN && (zero || ones); j++) {
         void *x = atomic_load_explicit(&n->child[j], memory_order_relaxed);
@@ -1289,20 +1504,146 @@ int dl__bitmap_write_words(struct bitmap *bm, uint64_t first, size_t nwords, con
     }
     if (k && !bm->flat) /* also after an error: keep the tree tidy and the summaries exact */
         collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, first * 64,
-                          (first + k) * 64);
+                          (first + k) * 64, NULL);
+    free_retired(bm); /* expanded by leaf_slot */
     return err;
+}
+
+/* ---- compaction into containers (exclusive) -------------------------------- */
+
+/* The most runs a container made by compaction holds: past it a leaf stays
+ * a 4 KiB bitmap (an ARRAY of 2,250 15-bit values is as large), and a node
+ * stays a node (so that an expansion costs a bounded amount of work). */
+#define CONT_MAX_RUNS 2304
+
+/* The runs gathered so far, ascending, offsets from the container's base. */
+struct scratch {
+    struct run *runs;
+    size_t n;
+    uint64_t card;
+};
+
+/* Append run [first, end) (offsets), merging it with an adjacent last one.
+ * False when there are too many runs. */
+static bool add_run(struct scratch *s, uint64_t first, uint64_t end)
+{
+    if (s->n && s->runs[s->n - 1].end == first) {
+        s->runs[s->n - 1].end = end;
+    } else {
+        if (s->n == CONT_MAX_RUNS)
+            return false;
+        s->runs[s->n].first = first;
+        s->runs[s->n].end = end;
+        s->n++;
+    }
+    s->card += end - first;
+    return true;
+}
+
+/* Gather the runs of the subtree c at level l, first bit base, as offsets
+ * from origin. False when there are too many. */
+static bool gather(const struct bitmap *bm, void *c, unsigned l, uint64_t base, uint64_t origin,
+                   struct scratch *s)
+{
+    if (c == NULL)
+        return true;
+    uint64_t span = 1ULL << cshift(l + 1);
+    if (c == ONES)
+        return add_run(s, base - origin,
+                       (bm->nbits - base < span ? bm->nbits : base + span) - origin);
+    if (is_cont(c)) {
+        size_t max = dl__cont_max_runs(c);
+        struct run *tmp = malloc(max * sizeof *tmp);
+        bool ok = tmp != NULL;
+        size_t n = ok ? dl__cont_runs(c, cshift(l + 1), 0, span, tmp) : 0;
+        for (size_t r = 0; ok && r < n; r++)
+            ok = add_run(s, base - origin + tmp[r].first, base - origin + tmp[r].end);
+        free(tmp);
+        return ok;
+    }
+    if (l == 0) {
+        struct leaf *lf = c;
+        for (unsigned i = 0; i < LEAF_WORDS; i++) {
+            uint64_t v = atomic_load_explicit(&lf->w[i], memory_order_relaxed);
+            uint64_t wb = base + 64 * (uint64_t)i - origin;
+            while (v) {
+                unsigned b = ctz64(v);
+                uint64_t rest = ~(v >> b); /* the run of ones from b */
+                unsigned len = rest ? ctz64(rest) : 64 - b;
+                if (!add_run(s, wb + b, wb + b + len))
+                    return false;
+                v = len + b >= 64 ? 0 : v & (~0ULL << (b + len));
+            }
+        }
+        return true;
+    }
+    struct inode *n = c;
+    for (unsigned j = 0; j < FAN; j++) {
+        uint64_t cb = base + ((uint64_t)j << cshift(l));
+        if (cb >= bm->nbits)
+            break;
+        if (!gather(bm, atomic_load_explicit(&n->child[j], memory_order_relaxed), l - 1, cb,
+                    origin, s))
+            return false;
+    }
+    return true;
+}
+
+/* Bytes allocated for the subtree c at level l. */
+static size_t subtree_bytes(void *c, unsigned l)
+{
+    if (is_cont(c))
+        return dl__cont_bytes(c, cshift(l + 1));
+    if (!is_node(c))
+        return 0;
+    size_t total = node_size(l);
+    for (unsigned j = 0; l > 0 && j < FAN; j++)
+        total += subtree_bytes(atomic_load_explicit(&((struct inode *)c)->child[j],
+                                                    memory_order_relaxed),
+                               l - 1);
+    return total;
+}
+
+/* The subtree c at level l (first bit base), already collapsed, as a
+ * container when that takes less memory (malloc's header counted);
+ * otherwise c. With s NULL (not compacting), c. */
+static void *containerise(struct bitmap *bm, void *c, unsigned l, uint64_t base,
+                          struct scratch *s)
+{
+    if (!s || !is_node(c))
+        return c;
+    s->n = 0;
+    s->card = 0;
+    if (!gather(bm, c, l, base, base, s) || s->card == 0)
+        return c;
+    unsigned w = cshift(l + 1);
+    if (dl__cont_size_for(s->n, s->card, w) + 2 * sizeof(size_t) >= subtree_bytes(c, l))
+        return c;
+    size_t bytes;
+    void *k = dl__cont_build(s->runs, s->n, s->card, w, &bytes);
+    if (!k)
+        return c; /* out of memory: the subtree stays as it is */
+    free_rec(bm, c, l);
+    atomic_fetch_add_explicit(&bm->mem, bytes, memory_order_relaxed);
+    return k;
 }
 
 void dl__bitmap_compact(struct bitmap *bm)
 {
-    dl__bitmap_reclaim(bm);
+    free_retired(bm);
     if (bm->flat)
         return; /* flat leaves stay where they are */
     bm->gen++;
-    collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, 0, bm->nbits);
+    struct scratch s = {malloc(CONT_MAX_RUNS * sizeof(struct run)), 0, 0};
+    /* Without the scratch (out of memory) it only collapses. */
+    collapse_children(bm, bm->rsum, bm->rchild, bm->rfan, bm->level, 0, 0, bm->nbits,
+                      s.runs ? &s : NULL);
+    free(s.runs);
 }
 
 void dl__bitmap_reclaim(struct bitmap *bm)
 {
-    (void)bm; /* nothing is retired yet: every node is freed by an exclusive call */
+    /* Retired containers may still be read by a concurrent call until the
+     * next exclusive one, which frees them (bitmap.c's top comment). */
+    (void)bm;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bitmap/container.h"
+
 /* Overridable only to try other shapes (the tests also pass with leaves of
  * 2^12..2^15 bits, fan-outs of 64 and 512, and a root of 32768). */
 #ifndef LEAF_SHIFT
@@ -63,6 +65,8 @@ struct sleaf {
     struct prune_counters pc;
 };
 
+struct retired; /* bitmap.c */
+
 struct inode {
     _Atomic uint64_t sum[SUM_WORDS];
     _Atomic(void *) child[FAN];
@@ -80,6 +84,9 @@ struct bitmap {
     uint64_t gen;
     /* Written rarely (materialisation, pruning), kept off the hot lines. */
     alignas(64) _Atomic size_t mem;
+    /* Containers replaced by an expansion, freed by the next exclusive call
+     * (bitmap.c's top comment says why not sooner). */
+    _Atomic(struct retired *) retired;
     struct prune_counters pc; /* prunes of node summaries */
     _Atomic uint64_t leaf_visits; /* when count_leaf_visits */
     _Atomic uint64_t root_searches; /* iterator searches from the root, likewise */
@@ -88,11 +95,15 @@ struct bitmap {
     _Atomic(void *) rchild[]; /* rfan entries */
 };
 
-extern char dl__bitmap_ones_sentinel; /* only its address is used (bitmap.c) */
+/* Only its address is used (bitmap.c); aligned, so that its address is
+ * not mistaken for a tagged container pointer. */
+extern alignas(8) char dl__bitmap_ones_sentinel;
 #define ONES ((void *)&dl__bitmap_ones_sentinel)
+/* A child pointer is NULL, ONES, a container (container.h: tagged in its
+ * low bits), or a node or leaf of its own ("node" below). */
 static inline bool is_node(const void *p)
 {
-    return p != NULL && p != ONES;
+    return p != NULL && p != ONES && !is_cont(p);
 }
 
 /* log2 of the bits covered by each child of a level-l node. */

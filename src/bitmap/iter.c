@@ -68,6 +68,17 @@ static int iter_cached(struct dl__bitmap_iter *it, bool want_set, uint64_t *foun
         *found = pos; /* < nbits: checked by the caller */
         return 1;
     }
+    if (is_cont(c)) { /* a container covers the slot's span: offsets of 2^shift */
+        uint64_t f, span = bm->nbits - it->base < end - it->base ? bm->nbits - it->base
+                                                                 : end - it->base;
+        if (want_set ? dl__cont_find_set(c, it->shift, pos - it->base, &f)
+                     : dl__cont_find_clear(c, it->shift, pos - it->base, span, &f)) {
+            *found = it->base + f;
+            return 1;
+        }
+        it->pos = end;
+        return 0;
+    }
     if (!is_node(c)) {
         it->pos = end;
         return 0;
@@ -223,6 +234,10 @@ size_t dl__bitmap_iter_next_set_batch(struct dl__bitmap_iter *it, uint64_t *out,
             it->pos = pos;
         } else if (c == NULL) {
             it->pos = end;
+        } else if (is_cont(c)) {
+            uint64_t next;
+            n = dl__cont_batch(c, it->shift, it->base, pos - it->base, out, n, max, &next);
+            it->pos = it->base + next;
         } else if (it->shift == LEAF_SHIFT) {
             n = leaf_batch(bm, c, it->base, pos, out, n, max, &it->pos);
         } else {

@@ -813,6 +813,15 @@ static int run_map(uint64_t nbits, int init)
                     names[p]);
             failed = 1;
         }
+        /* Compacted (subtrees become containers), then the same phase
+         * again: every operation now meets containers and expands them. */
+        if (!failed && (op_compact(&c) || check_all(&c) || (r = p == 3 ? phase_runs(&c)
+                                                            : phase_mixed(&c)) ||
+                        check_all(&c))) {
+            fprintf(stderr, "  (map of %" PRIu64 " bits, initial %d, compacted after phase %s)\n",
+                    nbits, init, names[p]);
+            failed = 1;
+        }
     }
     if (!failed) { /* and a last mass clear, so the end state is checked empty */
         failed = phase_mass_clear_refill(&c) || check_all(&c);
