@@ -184,6 +184,8 @@ struct dl__bitmap_iter {
     uint64_t base;  /* the slot's child covers [base, base + 2^shift) */
     unsigned shift;
     uint64_t gen;   /* the bitmap's exclusive-call generation the slot is valid in */
+    const void *cont; /* the container a batch stopped in, and the index of */
+    uint64_t cont_i;  /* its next value (a hint, checked before use) */
 };
 /* Start at bit `from` (may be >= nbits: the iteration is then empty). */
 void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, uint64_t from);

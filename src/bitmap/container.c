@@ -3,8 +3,10 @@
  * fully written before it is published and never changes afterwards. */
 #include "bitmap/container.h"
 #include "bits.h"
+#include "le_bytes.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct cont {
     uint32_t n; /* values (a RUN counts each pair twice) */
@@ -58,8 +60,32 @@ static inline uint64_t unpack_next(struct unpacker *u)
     return v;
 }
 
+/* get_le64 as one load where the compiler says the byte order (gcc does
+ * not merge get_le64's byte loop into a load). */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) &&                      \
+    defined(__ORDER_BIG_ENDIAN__)
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#elif __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    v = get_le64(p);
+#endif
+    return v;
+#else
+    return get_le64(p);
+#endif
+}
+
+/* Value i: one 8-byte load when those bytes lie inside the container
+ * (all but the last few values), else a byte at a time. */
 static inline uint64_t value_at(const struct cont *c, uint64_t i, unsigned w)
 {
+    uint64_t bit = i * w;
+    if ((bit >> 3) + 8 <= ((uint64_t)c->n * w + 7) / 8) /* (bit & 7) + w <= 64 */
+        return (load_le64(c->d + (bit >> 3)) >> (bit & 7)) & dl__low_bits(w);
     struct unpacker u;
     unpack_at(&u, c, i, w);
     return unpack_next(&u);
@@ -71,6 +97,8 @@ static uint64_t lower_bound(const struct cont *c, unsigned w, uint64_t first, ui
                             uint64_t x)
 {
     uint64_t lo = 0, hi = (c->n - first + step - 1) / step; /* in steps */
+    if (x == 0)
+        return 0; /* every value is >= 0 (a search from a span's start) */
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         if (value_at(c, first + mid * step, w) < x)
@@ -255,24 +283,52 @@ size_t dl__cont_max_runs(const void *p)
     return kind_of(p) == CONT_ARRAY ? c->n : c->n / 2;
 }
 
-size_t dl__cont_batch(const void *p, unsigned w, uint64_t base, uint64_t from, uint64_t *out,
-                      size_t n, size_t max, uint64_t *next)
+/* Is i the first index whose value (step 1) or run's last (step 2) is
+ * >= x? */
+static bool is_lower_bound(const struct cont *c, unsigned w, uint64_t first, uint64_t step,
+                           uint64_t i, uint64_t x)
+{
+    uint64_t steps = (c->n - first + step - 1) / step; /* as in lower_bound */
+    if (i > steps || (i < steps && value_at(c, first + i * step, w) < x))
+        return false;
+    return i == 0 || value_at(c, first + (i - 1) * step, w) < x;
+}
+
+size_t dl__cont_batch(const void *p, unsigned w, uint64_t base, uint64_t from, uint64_t *index,
+                      uint64_t *out, size_t n, size_t max, uint64_t *next)
 {
     const struct cont *c = cont_of(p);
-    struct unpacker u;
-    if (kind_of(p) == CONT_ARRAY) {
-        uint64_t i = lower_bound(c, w, 0, 1, from);
-        unpack_at(&u, c, i, w);
-        for (; i < c->n && n < max; i++)
-            out[n++] = base + unpack_next(&u);
+    bool array = kind_of(p) == CONT_ARRAY;
+    uint64_t start = *index;
+    if (!is_lower_bound(c, w, array ? 0 : 1, array ? 1 : 2, start, from))
+        start = array ? lower_bound(c, w, 0, 1, from) : run_at_or_after(c, w, from);
+    if (array) {
+        uint64_t i = start, bytes = ((uint64_t)c->n * w + 7) / 8;
+        uint64_t stop = c->n - i < max - n ? c->n : i + (max - n);
+        /* Ask for every line at once: a container is a fresh stream for
+         * the hardware prefetcher, whose first misses would come one by one. */
+        for (uint64_t at = (i * w / 8) & ~(uint64_t)63; at < (stop * w + 7) / 8; at += 64)
+            dl__cont_prefetch(c->d + at);
+        /* Values whose 8 bytes lie inside: one load each, no test. */
+        uint64_t fast = bytes >= 8 ? ((bytes - 8) * 8) / w + 1 : 0, mask = dl__low_bits(w);
+        for (uint64_t bit = i * w; i < stop && i < fast; i++, bit += w)
+            out[n++] = base + ((load_le64(c->d + (bit >> 3)) >> (bit & 7)) & mask);
+        for (; i < stop; i++)
+            out[n++] = base + value_at(c, i, w);
+        *index = i;
     } else {
-        uint64_t r = run_at_or_after(c, w, from);
-        unpack_at(&u, c, 2 * r, w);
+        uint64_t r = start;
         for (; r < c->n / 2 && n < max; r++) {
-            uint64_t first = unpack_next(&u), last = unpack_next(&u);
-            for (uint64_t b = first > from ? first : from; b <= last && n < max; b++)
-                out[n++] = base + b;
+            uint64_t first = value_at(c, 2 * r, w), end = value_at(c, 2 * r + 1, w) + 1;
+            uint64_t b = first > from ? first : from;
+            if (end - b > max - n) {
+                end = b + (max - n);
+                r--; /* full inside this run: resume in it */
+            }
+            for (uint64_t x = base + b, e = base + end; x < e; x++)
+                out[n++] = x;
         }
+        *index = r;
     }
     /* Full: resume past the last one emitted (it is >= base + from). */
     *next = n == max ? out[n - 1] - base + 1 : (uint64_t)1 << w;

@@ -30,6 +30,15 @@ static inline bool is_cont(const void *p)
     return ((uintptr_t)p & 3u) != 0;
 }
 
+static inline void dl__cont_prefetch(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch((const void *)((uintptr_t)p & ~(uintptr_t)3));
+#else
+    (void)p;
+#endif
+}
+
 /* A run [first, end) of offsets, as gathered and split. */
 struct run {
     uint64_t first, end;
@@ -49,9 +58,11 @@ void dl__cont_or_words(const void *c, unsigned w, uint64_t first_word, size_t nw
                        uint64_t *words);
 /* base + each set offset >= from, ascending, into out[n..max); returns the
  * new n, and in *next the offset to resume at (just past the last one
- * emitted when out is full, else 2^w). */
-size_t dl__cont_batch(const void *c, unsigned w, uint64_t base, uint64_t from, uint64_t *out,
-                      size_t n, size_t max, uint64_t *next);
+ * emitted when out is full, else 2^w). *index: where to start looking
+ * (a hint from the last call, checked; any value works), and afterwards
+ * where the next call with from = *next may start. */
+size_t dl__cont_batch(const void *c, unsigned w, uint64_t base, uint64_t from, uint64_t *index,
+                      uint64_t *out, size_t n, size_t max, uint64_t *next);
 /* The maximal runs of c clipped to [lo, hi), rebased to lo, into
  * runs[0..), which must have room for every run of c. Returns how many. */
 size_t dl__cont_runs(const void *c, unsigned w, uint64_t lo, uint64_t hi, struct run *runs);

@@ -52,6 +52,8 @@ void dl__bitmap_iter_init(struct dl__bitmap_iter *it, const struct bitmap *bm, u
     it->base = 0;
     it->shift = 0;
     it->gen = bm->gen;
+    it->cont = NULL;
+    it->cont_i = 0;
 }
 
 /* What the cached slot says about [pos, end of its span): 1 found, 0
@@ -193,6 +195,24 @@ full:
     return n;
 }
 
+/* Start loading the container in the slot after the cached one (the
+ * batch's next stop when the tree is full of containers), so that its
+ * first misses overlap the decoding of this one. Prefetches never fault:
+ * reading past a short container is harmless. */
+static void prefetch_sibling(const struct bitmap *bm, const struct dl__bitmap_iter *it)
+{
+    bool root = it->shift == cshift(bm->level);
+    uint64_t j = it->base >> it->shift;
+    if (!root)
+        j %= FAN;
+    if (j + 1 >= (root ? bm->rfan : FAN))
+        return;
+    void *c = atomic_load_explicit((_Atomic(void *) *)it->slot + 1, memory_order_relaxed);
+    if (is_cont(c))
+        for (unsigned k = 0; k < 4; k++)
+            dl__cont_prefetch((const char *)c + 64 * k);
+}
+
 /* Cache the slot of the next 1 at or after it->pos (it->pos moves to it),
  * or move it->pos to the end. Returns whether there is one. */
 static bool iter_search_set(struct bitmap *bm, struct dl__bitmap_iter *it)
@@ -236,7 +256,12 @@ size_t dl__bitmap_iter_next_set_batch(struct dl__bitmap_iter *it, uint64_t *out,
             it->pos = end;
         } else if (is_cont(c)) {
             uint64_t next;
-            n = dl__cont_batch(c, it->shift, it->base, pos - it->base, out, n, max, &next);
+            prefetch_sibling(bm, it);
+            if (c != it->cont)
+                it->cont_i = 0;
+            it->cont = c;
+            n = dl__cont_batch(c, it->shift, it->base, pos - it->base, &it->cont_i, out, n, max,
+                               &next);
             it->pos = it->base + next;
         } else if (it->shift == LEAF_SHIFT) {
             n = leaf_batch(bm, c, it->base, pos, out, n, max, &it->pos);
