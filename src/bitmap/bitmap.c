@@ -93,7 +93,60 @@
  * a seq_cst CAS (release); every child pointer load is acquire. Nodes are
  * never freed while concurrent operations are allowed (only by the
  * exclusive fill, write_words, compact and destroy), so a loaded pointer
- * stays valid for the whole call.
+ * stays valid for the whole call. Containers (below) likewise.
+ *
+ * Containers (container.[ch]). dl__bitmap_compact, an exclusive call, also
+ * replaces each subtree (a leaf, or a node with everything below it) by an
+ * immutable container -- a sorted ARRAY of its set bits, or a RUN list --
+ * when that takes less memory, bottom-up, so that a sparse subtree ends up
+ * as one small container in the highest slot that holds it. Values are
+ * packed in exactly cshift(l) bits (15 for a leaf's slot), so 1 % random
+ * bits cost under 2 bytes each. A container is never empty or full (those
+ * are NULL and ONES) and never changes. The tree's concurrent calls treat
+ * one as follows:
+ *
+ *  - readers (test, the searches, the iterator, count, read_words) read it
+ *    like a leaf: it is immutable and was fully written before it was
+ *    published (release store by compact, or the seq_cst CAS below; child
+ *    loads are acquire);
+ *  - set of a bit it holds returns 1 and clear of a bit it lacks returns 0,
+ *    both without changing anything (linearised at the read of the slot);
+ *    set does ensure the path's summary bits from the container's slot up,
+ *    as for ONES;
+ *  - any other set or clear (and reserve, change_range, write_words)
+ *    EXPANDS it: builds the level-below equivalent (a sparse leaf with the
+ *    same bits, or a node whose children are the containers of its values
+ *    in their spans, or NULL/ONES), publishes it by a seq_cst CAS on the
+ *    slot expecting the container, and then works on that as before. A
+ *    losing CAS frees its copy and works on the winner's. Expansion is the
+ *    only concurrent transition of a container, and it is one-way: a slot
+ *    that held container K holds K, then a node for good (until an
+ *    exclusive call). So no update is lost: an update is made only on the
+ *    node, after K left the slot, and the node holds all of K's bits.
+ *  - the summary protocol: a container is non-empty, so a pruner's re-check
+ *    keeps the bit (recheck: any non-NULL, non-node child "may hold a 1").
+ *    An expansion publishes a node whose own summaries are exact, below a
+ *    parent bit that is already set (the container was non-empty); a set
+ *    on the expanded node then proceeds as on any node (its RMW, then the
+ *    summaries bottom-up), so the Dekker argument is unchanged.
+ *  - the iterator's cached slot stays a slot of the tree (nodes are freed
+ *    only by exclusive calls), and what it reloads from it is a container,
+ *    whose bits it answers from, or the node that replaced it, which it
+ *    scans or hands to the tree search as before; a bit set before the
+ *    call is in either (argument (d) of iter.c holds: a container never
+ *    becomes NULL concurrently).
+ *
+ * Reclamation. A replaced container may still be read by a concurrent call
+ * that loaded the slot before the CAS, so the expander does not free it: it
+ * pushes it on bm->retired (a lock-free stack: push only; emptied only by
+ * exclusive calls, which free everything on it). Nothing concurrent ever
+ * frees a container, so no reader can see one freed, and no reader pays
+ * for reclamation (no epochs, no hazard pointers). The cost is memory: a
+ * container expanded since the last exclusive call stays allocated until
+ * the next, and that is bounded, since each container is expanded at most
+ * once and containers are created only by exclusive calls and by the
+ * expansion of a larger one (whose values they split). Maps that never see
+ * an exclusive call (the logs, which are PARALLEL) never hold containers.
  *
  * Iterator (iter.c, whose top comment has its argument): it caches the
  * slot of its last answer, which relies on nodes being freed only by the

@@ -140,7 +140,9 @@ uint64_t dl__bitmap_size(const struct bitmap *bm);
 int dl__bitmap_test(const struct bitmap *bm, uint64_t bit);
 
 /* Set/clear one bit (bit < nbits). Return the previous value (0 or 1), or
- * -ENOMEM when a node could not be allocated (the bit is then unchanged). */
+ * -ENOMEM when a node could not be allocated (the bit is then unchanged):
+ * the first set in an empty leaf, or, after dl__bitmap_compact, a change
+ * inside a container (dl__bitmap_reserve rules both out). */
 int dl__bitmap_set(struct bitmap *bm, uint64_t bit);
 int dl__bitmap_clear(struct bitmap *bm, uint64_t bit);
 
@@ -227,14 +229,20 @@ int dl__bitmap_write_words(struct bitmap *bm, uint64_t first_word, size_t nwords
                        const uint64_t *in);
 
 /* Free retired memory that no concurrent call can still read; never waits.
- * Concurrent with everything (also run by the library itself). Today a
- * no-op: nothing is retired, nodes are freed only by exclusive calls. */
+ * Concurrent with everything. A no-op: what is retired (containers that a
+ * set or clear expanded) may be read by any concurrent call, and is freed
+ * by the next exclusive call (fill, write_words, compact, destroy). */
 void dl__bitmap_reclaim(struct bitmap *bm);
 
 /* Exclusive: turn leaves that are all 0 (all 1) and nodes whose children
  * all are, back into NULL (ONES), freeing them; make the summaries of what
- * remains exact; free retired memory. A flat bitmap keeps its leaves.
- * After everything was cleared, memory is back to that of an empty map. */
+ * remains exact; free retired memory; and turn each subtree whose bits fit
+ * in a smaller immutable container (a sorted array of the set bits, or a
+ * list of runs) into one. A flat bitmap keeps its leaves. After everything
+ * was cleared, memory is back to that of an empty map. Afterwards a set of
+ * a new bit, or a clear of a set one, in a container expands it (it may
+ * then fail with -ENOMEM, as a first set in an empty leaf may); the
+ * expanded container stays allocated until the next exclusive call. */
 void dl__bitmap_compact(struct bitmap *bm);
 
 /* Bytes currently allocated by this bitmap (the struct and all nodes). */

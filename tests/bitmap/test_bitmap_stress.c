@@ -13,7 +13,9 @@
  *              waits). Churners meanwhile set and clear the other bits of the
  *              same leaves (empty, sparse, dense, full and back) and a
  *              reclaimer runs dl__bitmap_reclaim and whole-map readers. Run
- *              for both polarities (set on a map of 0s, clear on a map of 1s).
+ *              for both polarities (set on a map of 0s, clear on a map of 1s),
+ *              and again from a compacted start (the region in containers,
+ *              some owned bits acknowledged in them).
  *  shared_word Two threads own one bit each of the same word in an
  *              otherwise empty leaf: set it, search for it, clear it. Clears
  *              that empty the word prune summaries while the other's set
@@ -21,8 +23,9 @@
  *  race        All threads clear the same set bits at once (exactly one
  *              clear per bit returns 1), then set them at once (exactly one
  *              returns 0), or the other way round, in leaves that are
- *              empty, sparse, dense, full or uniform sentinels, so
- *              containers are converted under the race.
+ *              empty, sparse, dense, full or uniform sentinels, or
+ *              compacted into containers, so that leaves are materialised
+ *              and containers expanded under the race.
  *
  * No sleeps: threads meet at barriers or stop at a deadline. Each part runs
  * for a bounded time (shorter under DL_SANITIZER) and also has an op cap.
@@ -299,7 +302,9 @@ static int writer_body(struct prom_arg *a)
 {
     struct promise *p = a->p;
     uint64_t s = seed_base ^ (0x3717ULL + (uint64_t)a->id), seq = 0, f;
-    bool marked[NBLOCKS] = {false};
+    bool marked[NBLOCKS];
+    for (unsigned k = 0; k < NBLOCKS; k++) /* some start marked (compacted runs) */
+        marked[k] = atomic_load(&p->ack[k]) != 0;
     long max_ops = sanitizer ? 1000000 : 10000000;
     for (a->ops = 0; a->ops < max_ops; a->ops++) {
         if (a->ops % 256 == 0) {
@@ -501,12 +506,41 @@ static void *reclaimer_thread(void *x)
     return NULL;
 }
 
-static int run_promise(int init)
+/* The compacted start: a background of sparse bits and runs in every
+ * block, and a third of the owned bits marked and acknowledged, then
+ * dl__bitmap_compact: the region starts as containers, which the first
+ * writes expand while searchers look for the acknowledged bits in them. */
+static int compacted_start(struct promise *p)
+{
+    uint64_t s = seed_base ^ 0xc0c0;
+    for (unsigned k = 0; k < NBLOCKS; k++) {
+        uint64_t lo = block_base(k) + 1;
+        for (int i = 0; i < 12; i++)
+            REQUIRE(mark(p, lo + below(&s, BLOCK - 2)) >= 0);
+        if (k % 2)
+            REQUIRE_EQ(p->init ? dl__bitmap_clear_range(p->bm, lo + 100, 300)
+                               : dl__bitmap_set_range(p->bm, lo + 100, 300),
+                       0);
+        if (k % 3 == 0) {
+            REQUIRE_EQ(mark(p, owned_bit(k)), p->init);
+            /* A sequence number no writer reaches (they count from 1). */
+            atomic_store(&p->ack[k], (1ULL << 28) << SEQ_SHIFT | owned_bit(k));
+        }
+    }
+    size_t before = dl__bitmap_memory(p->bm);
+    dl__bitmap_compact(p->bm);
+    REQUIRE(dl__bitmap_memory(p->bm) < before / 4); /* containers, not leaves */
+    return 0;
+}
+
+static int run_promise(int init, bool compacted)
 {
     static struct promise p;
     memset(&p, 0, sizeof p);
     p.init = init;
     REQUIRE_EQ(dl__bitmap_create(&p.bm, NBITS, init), 0);
+    if (compacted)
+        REQUIRE(compacted_start(&p) == 0);
     /* The map of 0s gets most of the time: only find_next_set prunes. */
     p.deadline = now_sec() + part_seconds * (init ? 0.3 : 0.7);
     p.hard_deadline = p.deadline + part_seconds;
@@ -526,8 +560,8 @@ static int run_promise(int init)
     atomic_store(&p.stop, true);
     for (int t = WRITERS; t < N; t++)
         pthread_join(th[t], NULL);
-    printf("  promise (initial %d): %ld writes, %ld checks (%ld discarded), %ld churns\n", init,
-           args[0].ops + args[1].ops, (long)p.checks, (long)p.discarded, (long)p.churns);
+    printf("  promise (initial %d%s): %ld writes, %ld checks (%ld discarded), %ld churns\n", init,
+           compacted ? ", compacted start" : "", args[0].ops + args[1].ops, (long)p.checks, (long)p.discarded, (long)p.churns);
     REQUIRE_EQ(p.misses, 0);
     REQUIRE(p.checks >= 100); /* the searchers really checked something */
     /* At the end, the owned bits are exactly the acknowledged ones. */
@@ -541,8 +575,10 @@ static int run_promise(int init)
 
 static int test_promise(void)
 {
-    REQUIRE(run_promise(0) == 0);
-    REQUIRE(run_promise(1) == 0);
+    REQUIRE(run_promise(0, false) == 0);
+    REQUIRE(run_promise(1, false) == 0);
+    REQUIRE(run_promise(0, true) == 0);
+    REQUIRE(run_promise(1, true) == 0);
     return 0;
 }
 
@@ -609,6 +645,11 @@ static int race_prepare(struct race *rc, int r, uint64_t *s)
     rc->sets_first = mode == 0;
     for (unsigned j = 0; j < RACE_BITS && !rc->sets_first; j++)
         REQUIRE(dl__bitmap_set(rc->bm, rc->bits[j]) >= 0);
+    /* Every other cycle of the modes, the bits start in containers (ARRAY
+     * for sparse, RUN around full leaves, at the leaf's level or higher):
+     * the first racing change expands them under the race. */
+    if (mode >= 1 && mode <= 3 && r / 18 % 2)
+        dl__bitmap_compact(rc->bm);
     return 0;
 }
 
