@@ -458,7 +458,9 @@ struct dl_rh_options {
      * regions are kept dirty past hot_periods periods (each pass clears the
      * longest idle beyond it), so a crash costs at most this many regions
      * more to resync than with DL_RH_FIXED_HOT_SET. 0 = default: half the
-     * log's regions (rounded up). */
+     * log's regions (rounded up), lifted while cold begins waiting for the
+     * log hold the writers back (the back-off, docs/rh.md), as md's bitmap
+     * keeps bits under load; give a cap to bound the resync at all times. */
     uint64_t hot_cap;
 };
 

@@ -42,7 +42,7 @@ static int64_t cfg_size;
 static int cfg_create;
 static unsigned cfg_flush_ms = 1000;
 static unsigned cfg_hot_periods = 1;
-static unsigned cfg_hot_cap;   /* 0: the layer's default (half the regions) */
+static unsigned cfg_hot_cap;   /* 0: the layer's default (half the regions, adaptive) */
 static int cfg_fixed_hot_set; /* hot_set=fixed: DL_RH_FIXED_HOT_SET (A/B runs) */
 static int cfg_resync = 1;
 static char *cfg_stats;
@@ -589,7 +589,8 @@ static struct nbdkit_plugin plugin = {
         "                     (default 1)\n"
         "hot_set=fixed        clear after exactly hot_periods (no adaptation: A/B runs)\n"
         "hot_cap=N            idle regions kept dirty past hot_periods at most (0: half\n"
-        "                     the regions): the extra resync a crash may cost\n"
+        "                     the regions, lifted while the log holds writers back):\n"
+        "                     the extra resync a crash may cost\n"
         "stats=<FILE>         write counters there (live, as status=)\n"
         "status=<FILE>        keep the live status there (dlmirror status --status FILE)\n"
         "status_interval_ms=N rewrite stats/status at most every N ms, 1 to 3600000\n"

@@ -39,6 +39,7 @@ int dl_rh_create(dl_log *log, const struct dl_rh_options *opts, dl_rh **out)
     rh->clear_threshold = o.clear_threshold;
     /* Default: half the log's regions (rounded up). */
     rh->hot_cap = o.hot_cap ? o.hot_cap : rh->region_count / 2 + rh->region_count % 2;
+    rh->hot_cap_explicit = o.hot_cap != 0;
     atomic_init(&rh->gen, 0);
     rh->stats.struct_size = sizeof rh->stats;
     if (rh->region_size == 0 || rh->region_count == 0) {

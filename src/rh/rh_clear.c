@@ -95,6 +95,12 @@ static void visit(struct dl_rh *rh, struct pass *p, int counting)
                         p->counts[bucket_of(idle_for)]++;
                     continue;
                 }
+                /* Kept hot by the last pass and written since (a region
+                 * only leaves KEPT_HOT for KEEP by a write): a cold begin
+                 * the hot set saved (rh_heat.c's back-off counts them). */
+                if (l->e[i].kept && v == KEEP)
+                    rh->window_saved++;
+                l->e[i].kept = 0;
                 if (v == KEPT_HOT) {
                     unsigned b = bucket_of(idle_for);
                     if (b > p->bucket || (b == p->bucket && p->quota > 0)) {
@@ -105,6 +111,7 @@ static void visit(struct dl_rh *rh, struct pass *p, int counting)
                         rh->stats.cap_clears += p->cleared - before;
                     } else {
                         p->kept++;
+                        l->e[i].kept = 1;
                     }
                 } else if (v == CLEAR) {
                     clear_one(rh, l, i, w, p);
@@ -122,9 +129,10 @@ static void apply_cap(const struct dl_rh *rh, struct pass *p)
         total += p->counts[b];
     p->bucket = IDLE_BUCKETS;
     p->quota = 0;
-    if (total <= rh->hot_cap)
+    uint64_t cap = dl__rh_hot_cap(rh);
+    if (total <= cap)
         return;
-    uint64_t excess = total - rh->hot_cap, above = 0;
+    uint64_t excess = total - cap, above = 0;
     for (unsigned b = IDLE_BUCKETS; b-- > 0;) {
         if (above + p->counts[b] >= excess) {
             p->bucket = b;
@@ -142,7 +150,7 @@ uint64_t dl__rh_clear_pass(struct dl_rh *rh, int all_idle)
                      .all_idle = all_idle};
     rh->stats.clear_passes++;
     p.bucket = IDLE_BUCKETS; /* nothing to clear for the cap... */
-    if (!all_idle && rh->dirty_regions > rh->hot_cap) {
+    if (!all_idle && rh->dirty_regions > dl__rh_hot_cap(rh)) {
         /* ...unless more regions are marked than the cap allows kept-hot.
          * Under the lock nothing becomes kept-hot between the two visits
          * (only writers move, and a region they touch is no longer idle). */

@@ -22,14 +22,23 @@
  *  rounds are the bottleneck: every hot period doubles once more (the level
  *  goes up by one per window, up to RH_MAX_SHIFT); under 1/32 it goes down
  *  by one. A handful of cold begins is never load (RH_WINDOW_WAITS).
+ *  Once the hot set works, cold begins become rare, and that alone must not
+ *  look like "no load": a write that finds its region kept hot (idle past
+ *  hot_periods, kept by the last pass) is a cold begin saved, and it counts
+ *  as the wait it saved (the smoothed wait of recent cold begins). The level
+ *  comes down only when the waits saved are under 1/32 as well.
  *
  * Bounds: a region's hot period is at most hot_periods << RH_MAX_SHIFT
  * (and the stamp limit), so an idle region is cleared within that many
- * periods; and the clear pass (rh_clear.c) keeps at most hot_cap regions
- * idle past hot_periods, clearing the longest idle first. The crash cost of
- * the longer hot set is therefore bounded: at most hot_cap more regions to
- * resync than with the fixed hot set (every region idle past hot_periods
- * and not cleared is one of them).
+ * periods; and the clear pass (rh_clear.c) keeps at most dl__rh_hot_cap()
+ * regions idle past hot_periods, clearing the longest idle first. That is
+ * hot_cap when the caller gave one: the crash cost of the longer hot set is
+ * then bounded by hot_cap more regions to resync than with the fixed hot
+ * set (every region idle past hot_periods and not cleared is one of them).
+ * The default cap (half the regions) is lifted while the back-off is up:
+ * when cold begins are what limits the writers, the hot set grows to what
+ * the workload revisits, as md's write-intent bitmap keeps bits set under
+ * load; once the load is gone the level comes down and the cap returns.
  *
  * Nothing here touches the crash rule: a region with writes in flight, not
  * yet durable, NOSYNC, recovering or pinned is never cleared (rh_clear.c). */
@@ -97,6 +106,14 @@ void dl__rh_note_cold_wait(struct dl_rh *rh, uint64_t wait_ns)
     rh->window_wait_ns += wait_ns;
     rh->window_waits++;
     rh->stats.cold_wait_ns += wait_ns;
+    /* 7/8 old + 1/8 new; the first wait sets it. */
+    rh->mean_wait_ns = rh->mean_wait_ns ? rh->mean_wait_ns - rh->mean_wait_ns / 8 + wait_ns / 8
+                                        : wait_ns;
+}
+
+uint64_t dl__rh_hot_cap(const struct dl_rh *rh)
+{
+    return rh->hot_cap_explicit || rh->backoff == 0 ? rh->hot_cap : UINT64_MAX;
 }
 
 void dl__rh_update_backoff(struct dl_rh *rh)
@@ -105,21 +122,24 @@ void dl__rh_update_backoff(struct dl_rh *rh)
     uint64_t len = now - rh->window_start_ns;
     if (now < rh->window_start_ns) {
         rh->window_start_ns = now; /* a clock that went back: start afresh */
-        rh->window_wait_ns = rh->window_waits = 0;
+        rh->window_wait_ns = rh->window_waits = rh->window_saved = 0;
         return;
     }
     if (len < RH_WINDOW_NS)
         return; /* too short to say anything: keep collecting */
     int busy = rh->window_waits >= RH_WINDOW_WAITS;
+    /* The waits the kept-hot regions saved, as if they had been cold. */
+    int saving = rh->window_saved >= RH_WINDOW_WAITS &&
+                 rh->window_saved * rh->mean_wait_ns >= len / RH_LOAD_LOW;
     /* waited / len >= 1/HIGH, without dividing (the waits may overlap, so
      * waited can exceed len). */
     if (busy && rh->window_wait_ns >= len / RH_LOAD_HIGH) {
         if (rh->backoff < RH_MAX_SHIFT)
             rh->backoff++;
-    } else if (rh->backoff && (!busy || rh->window_wait_ns < len / RH_LOAD_LOW)) {
+    } else if (rh->backoff && !saving && (!busy || rh->window_wait_ns < len / RH_LOAD_LOW)) {
         rh->backoff--;
     }
     rh->stats.backoff = rh->backoff;
     rh->window_start_ns = now;
-    rh->window_wait_ns = rh->window_waits = 0;
+    rh->window_wait_ns = rh->window_waits = rh->window_saved = 0;
 }

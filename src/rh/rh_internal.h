@@ -64,8 +64,9 @@ struct rh_entry {
      * after a clear; cleared_at is the low 24 bits of the generation of
      * the pass that last cleared it (valid once was_cleared). */
     unsigned cleared_at : 24;
-    unsigned heat : 7;
+    unsigned heat : 6;
     unsigned was_cleared : 1;
+    unsigned kept : 1; /* the last pass kept it past hot_periods (kept hot) */
 };
 /* The heat fields took padding: an entry is still 24 bytes (docs/rh.md). */
 _Static_assert(sizeof(struct rh_entry) == 24, "rh_entry grew");
@@ -101,6 +102,7 @@ struct dl_rh {
     uint32_t hot_periods; /* 0: eager; the minimum hot period otherwise */
     uint32_t clear_threshold;
     uint64_t hot_cap; /* max idle regions kept past hot_periods (rh_heat.c) */
+    int hot_cap_explicit; /* given by the caller: a bound even under back-off */
     unsigned levels; /* interior levels above the leaves (0: root is a leaf) */
     _Atomic(void *) root;
     struct rh_leaf *leaves; /* every leaf, under lock */
@@ -132,6 +134,8 @@ struct dl_rh {
     uint64_t window_start_ns;
     uint64_t window_wait_ns; /* summed time cold begins waited for a flush */
     uint64_t window_waits;   /* how many waits */
+    uint64_t window_saved;   /* writes that found their region kept hot */
+    uint64_t mean_wait_ns;   /* a cold begin's wait for its flush, smoothed */
     unsigned backoff;        /* extra doublings of every hot period */
 };
 
@@ -174,6 +178,8 @@ void dl__rh_note_cold_wait(struct dl_rh *rh, uint64_t wait_ns);
 /* Start of a clear pass: close the load window if it is long enough and
  * move the back-off level. */
 void dl__rh_update_backoff(struct dl_rh *rh);
+/* The cap this pass applies (rh_heat.c). */
+uint64_t dl__rh_hot_cap(const struct dl_rh *rh);
 
 /* Lock-free CAS helpers (rh_write.c). */
 void dl__rh_wake_drained(struct dl_rh *rh);

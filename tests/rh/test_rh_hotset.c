@@ -240,6 +240,80 @@ static void test_backoff(void)
     teardown(&f);
 }
 
+/* Under load (cold begins waiting for slow log flushes) the default cap is
+ * lifted: more than half the regions stay kept hot while the back-off is
+ * up, and writes to kept-hot regions (cold begins saved) keep it up
+ * although cold begins have stopped; once the writes stop, the back-off
+ * comes down and the cap holds again. An explicit hot_cap holds always. */
+static void load_then_idle(uint64_t cap, uint64_t *max_kept, unsigned *backoff_held)
+{
+    enum { N = 256, POOL = 200, COLD_PER_PERIOD = 40 };
+    struct fixture f;
+    setup(&f, "rh_count", N, 0, cap);
+    f.flush_cost_ns = 5000000; /* 5 ms a log flush */
+    uint64_t limit = cap ? cap : N / 2;
+    *max_kept = 0;
+    /* Load: 40 cold begins a period (0.2 s of waits a 1 s period) until
+     * the pool is all dirty. */
+    for (uint64_t next = 0; next < POOL;) {
+        for (int i = 0; i < COLD_PER_PERIOD && next < POOL; i++)
+            write_region(&f, next++);
+        CHECK(period(&f) >= 0);
+        struct dl_rh_stats st = stats(f.rh);
+        if (st.hot_kept > *max_kept)
+            *max_kept = st.hot_kept;
+        if (cap)
+            CHECK(st.hot_kept <= cap);
+    }
+    CHECK(stats(f.rh).backoff >= 1);
+    /* Writes to the dirty pool only, 160 a period: nearly all of them
+     * find their region dirty (most of those kept hot), nearly none is
+     * cold. The back-off holds as long as they come (from the second
+     * period: a pass counts the saved cold begins after it set the level,
+     * so the first period of no cold begins may take one level off). */
+    uint64_t b0 = 0;
+    *backoff_held = 1;
+    uint64_t seed = 12345;
+    for (int p = 0; p < 6; p++) {
+        for (int i = 0; i < 160; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            write_region(&f, (seed >> 33) % POOL);
+        }
+        CHECK(period(&f) >= 0);
+        struct dl_rh_stats st = stats(f.rh);
+        if (st.hot_kept > *max_kept)
+            *max_kept = st.hot_kept;
+        if (cap)
+            CHECK(st.hot_kept <= cap);
+        if (p == 0)
+            b0 = st.backoff;
+        else if (st.backoff < b0)
+            *backoff_held = 0;
+    }
+    if (!cap) /* nearly no cold begin after the load (the cap clears some otherwise) */
+        CHECK(stats(f.rh).cold_begins < POOL + 32);
+    /* Idle: the back-off comes down a level a window, then the cap holds. */
+    for (int p = 0; p < 8; p++) /* the level is at most 5 */
+        CHECK(period(&f) >= 0);
+    CHECK_U64(stats(f.rh).backoff, 0);
+    CHECK(stats(f.rh).hot_kept <= limit);
+    teardown(&f);
+}
+
+static void test_cap_under_load(void)
+{
+    uint64_t max_kept;
+    unsigned held;
+    load_then_idle(0, &max_kept, &held);
+    printf("default cap (128 of 256) under load: up to %llu kept hot; back-off %s\n",
+           (unsigned long long)max_kept, held ? "held by the saved cold begins" : "fell");
+    CHECK(max_kept > 128);
+    CHECK_EQ(held, 1);
+    load_then_idle(64, &max_kept, &held);
+    printf("hot_cap 64 under load: up to %llu kept hot\n", (unsigned long long)max_kept);
+    CHECK(max_kept <= 64);
+}
+
 static uint64_t xorshift(uint64_t *s)
 {
     *s ^= *s << 13;
@@ -339,6 +413,7 @@ int main(void)
     test_reheat();
     test_cap();
     test_backoff();
+    test_cap_under_load();
     test_random_workload();
     test_older_structs();
     return test_exit_status("test_rh_hotset");
