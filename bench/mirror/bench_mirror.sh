@@ -17,10 +17,12 @@
 #
 # Steady state: every server first runs a warm-up of random 4 KiB writes at
 # iodepth 32 until it has written WARM_PER_REGION writes per 64 KiB region on
-# average (default 4: each region touched at least once with probability
-# 1 - e^-4 = 98 %, so the first-touch marks are past), for at most
-# WARM_MAX_SECS (default 10); then each job runs RAMP_SECS (default 2, fio's
-# ramp_time: not counted) before its measured SECONDS.
+# average (default 8: each region touched at least once with probability
+# 1 - e^-8 = 99.97 %, so the first-touch marks are past; at 4, the 2 % left
+# untouched were most of the disk log's cold begins at qd1 once the hot set
+# keeps every region dirty), for at most WARM_MAX_SECS (default 30); then
+# each job runs RAMP_SECS (default 2, fio's ramp_time: not counted) before
+# its measured SECONDS.
 #
 # The machine is noisy, so the configurations alternate in ROUNDS rounds
 # (default 3): disk core file, disk core file, ... Each round starts a fresh
@@ -51,8 +53,8 @@ SIZE=${2:-1G}
 SECS=${3:-5}
 ROUNDS=${ROUNDS:-3}
 RAMP_SECS=${RAMP_SECS:-2}
-WARM_PER_REGION=${WARM_PER_REGION:-4}
-WARM_MAX_SECS=${WARM_MAX_SECS:-10}
+WARM_PER_REGION=${WARM_PER_REGION:-8}
+WARM_MAX_SECS=${WARM_MAX_SECS:-30}
 CRASH_WRITES=${CRASH_WRITES:-10000}
 FLUSH_MS=${FLUSH_MS:-1000}
 HOT_PERIODS=${HOT_PERIODS:-1}

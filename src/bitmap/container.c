@@ -25,43 +25,14 @@ static inline unsigned kind_of(const void *p)
 
 /* ---- packed values ------------------------------------------------------ */
 
-/* Reads values i, i+1, ... of w bits each, a byte at a time (so never past
- * the last byte holding a bit of the last value read: no padding needed,
- * and the same result on every byte order). */
-struct unpacker {
-    const uint8_t *p;
-    uint64_t buf, mask;
-    unsigned have, w;
-};
+/* Bytes after the last value's last byte, zeroed: value i is then always
+ * one 8-byte load at its first byte, whatever i (7 more bytes cost nothing
+ * to the smallest containers, which malloc rounds up to 24 usable bytes
+ * anyway, and under 1 % to the largest). */
+#define PAD 7
 
-static inline void unpack_at(struct unpacker *u, const struct cont *c, uint64_t i, unsigned w)
-{
-    uint64_t bit = i * w;
-    u->p = c->d + (bit >> 3);
-    u->w = w;
-    u->mask = dl__low_bits(w);
-    u->have = 0;
-    u->buf = 0;
-    if (bit & 7) {
-        u->buf = (uint64_t)(*u->p++ >> (bit & 7));
-        u->have = 8 - (unsigned)(bit & 7);
-    }
-}
-
-static inline uint64_t unpack_next(struct unpacker *u)
-{
-    while (u->have < u->w) { /* have <= 56 here: the shift fits */
-        u->buf |= (uint64_t)*u->p++ << u->have;
-        u->have += 8;
-    }
-    uint64_t v = u->buf & u->mask;
-    u->buf >>= u->w; /* w <= CONT_MAX_WIDTH < 64 */
-    u->have -= u->w;
-    return v;
-}
-
-/* get_le64 as one load where the compiler says the byte order (gcc does
- * not merge get_le64's byte loop into a load). */
+/* The 8 bytes at p, little-endian: one load where the compiler says the
+ * byte order (gcc does not merge get_le64's byte loop into a load). */
 static inline uint64_t load_le64(const uint8_t *p)
 {
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) &&                      \
@@ -79,16 +50,11 @@ static inline uint64_t load_le64(const uint8_t *p)
 #endif
 }
 
-/* Value i: one 8-byte load when those bytes lie inside the container
- * (all but the last few values), else a byte at a time. */
+/* Value i (bit i*w of the data, LSB first): (bit & 7) + w <= 64. */
 static inline uint64_t value_at(const struct cont *c, uint64_t i, unsigned w)
 {
     uint64_t bit = i * w;
-    if ((bit >> 3) + 8 <= ((uint64_t)c->n * w + 7) / 8) /* (bit & 7) + w <= 64 */
-        return (load_le64(c->d + (bit >> 3)) >> (bit & 7)) & dl__low_bits(w);
-    struct unpacker u;
-    unpack_at(&u, c, i, w);
-    return unpack_next(&u);
+    return (load_le64(c->d + (bit >> 3)) >> (bit & 7)) & dl__low_bits(w);
 }
 
 /* The first index i in [0, n) (stepping by `step` from `first`: a RUN
@@ -153,10 +119,7 @@ bool dl__cont_find_clear(const void *p, unsigned w, uint64_t from, uint64_t span
     const struct cont *c = cont_of(p);
     uint64_t x = from;
     if (kind_of(p) == CONT_ARRAY) {
-        struct unpacker u;
-        uint64_t i = lower_bound(c, w, 0, 1, from);
-        unpack_at(&u, c, i, w);
-        for (; i < c->n && unpack_next(&u) == x; i++)
+        for (uint64_t i = lower_bound(c, w, 0, 1, from); i < c->n && value_at(c, i, w) == x; i++)
             x++;
     } else {
         uint64_t r = run_at_or_after(c, w, from);
@@ -175,13 +138,9 @@ uint64_t dl__cont_count(const void *p, unsigned w)
     const struct cont *c = cont_of(p);
     if (kind_of(p) == CONT_ARRAY)
         return c->n;
-    struct unpacker u;
     uint64_t total = 0;
-    unpack_at(&u, c, 0, w);
-    for (uint64_t r = 0; r < c->n / 2; r++) {
-        uint64_t first = unpack_next(&u);
-        total += unpack_next(&u) - first + 1;
-    }
+    for (uint64_t r = 0; r < c->n / 2; r++)
+        total += value_at(c, 2 * r + 1, w) - value_at(c, 2 * r, w) + 1;
     return total;
 }
 
@@ -189,7 +148,7 @@ uint64_t dl__cont_count(const void *p, unsigned w)
  * ascending (an ARRAY's consecutive values merge into one run). */
 struct run_cursor {
     const struct cont *c;
-    struct unpacker u;
+    unsigned w;
     uint64_t i, lo, hi;
     uint64_t first, end; /* the pending run, when `pending` */
     bool array, pending, done;
@@ -205,7 +164,7 @@ static void runs_begin(struct run_cursor *rc, const void *p, unsigned w, uint64_
     rc->hi = hi;
     rc->pending = false;
     rc->done = false;
-    unpack_at(&rc->u, rc->c, rc->i, w);
+    rc->w = w;
 }
 
 /* The next stored value or pair, clipped; false at the end. */
@@ -213,8 +172,8 @@ static bool raw_next(struct run_cursor *rc, uint64_t *first, uint64_t *end)
 {
     if (rc->done || rc->i >= rc->c->n)
         return false;
-    uint64_t f = unpack_next(&rc->u);
-    uint64_t e = (rc->array ? f : unpack_next(&rc->u)) + 1;
+    uint64_t f = value_at(rc->c, rc->i, rc->w);
+    uint64_t e = (rc->array ? f : value_at(rc->c, rc->i + 1, rc->w)) + 1;
     rc->i += rc->array ? 1 : 2;
     f = f < rc->lo ? rc->lo : f;
     if (f >= rc->hi) {
@@ -299,20 +258,15 @@ size_t dl__cont_batch(const void *p, unsigned w, uint64_t base, uint64_t from, u
 {
     const struct cont *c = cont_of(p);
     bool array = kind_of(p) == CONT_ARRAY;
-    uint64_t start = *index;
-    if (!is_lower_bound(c, w, array ? 0 : 1, array ? 1 : 2, start, from))
+    uint64_t start = from ? *index : 0; /* from 0: every value */
+    if (from && !is_lower_bound(c, w, array ? 0 : 1, array ? 1 : 2, start, from))
         start = array ? lower_bound(c, w, 0, 1, from) : run_at_or_after(c, w, from);
     if (array) {
-        uint64_t i = start, bytes = ((uint64_t)c->n * w + 7) / 8;
-        uint64_t stop = c->n - i < max - n ? c->n : i + (max - n);
+        uint64_t i = start, stop = c->n - i < max - n ? c->n : i + (max - n);
         /* Ask for every line at once: a container is a fresh stream for
          * the hardware prefetcher, whose first misses would come one by one. */
-        for (uint64_t at = (i * w / 8) & ~(uint64_t)63; at < (stop * w + 7) / 8; at += 64)
-            dl__cont_prefetch(c->d + at);
-        /* Values whose 8 bytes lie inside: one load each, no test. */
-        uint64_t fast = bytes >= 8 ? ((bytes - 8) * 8) / w + 1 : 0, mask = dl__low_bits(w);
-        for (uint64_t bit = i * w; i < stop && i < fast; i++, bit += w)
-            out[n++] = base + ((load_le64(c->d + (bit >> 3)) >> (bit & 7)) & mask);
+        for (uint64_t at = (i * w / 8 + 64) & ~(uint64_t)63; at < (stop * w + 7) / 8; at += 64)
+            dl__cont_prefetch(c->d + at); /* (the first line is being read already) */
         for (; i < stop; i++)
             out[n++] = base + value_at(c, i, w);
         *index = i;
@@ -339,7 +293,7 @@ size_t dl__cont_batch(const void *p, unsigned w, uint64_t base, uint64_t from, u
 
 static inline size_t packed_bytes(uint64_t nvalues, unsigned w)
 {
-    return sizeof(struct cont) + (size_t)((nvalues * w + 7) / 8);
+    return sizeof(struct cont) + (size_t)((nvalues * w + 7) / 8) + PAD;
 }
 
 size_t dl__cont_size_for(size_t nruns, uint64_t card, unsigned w)
@@ -380,6 +334,7 @@ void *dl__cont_build(const struct run *runs, size_t nruns, uint64_t card, unsign
     if (!c)
         return NULL;
     c->n = (uint32_t)nvalues;
+    memset(c->d, 0, size - sizeof *c); /* the padding, and the last byte's spare bits */
     struct packer k = {c->d, 0, 0, w};
     for (size_t r = 0; r < nruns; r++) {
         if (!array) {

@@ -12,7 +12,8 @@
  *   RUN    pairs (first, last) of maximal runs of set bits, ascending.
  * Layout (in memory only, never written to disk): a uint32_t count of
  * values (pairs count twice), then the values packed LSB first, value i at
- * bit i*w of the byte string. A container is never empty and never full
+ * bit i*w of the byte string, then 7 zero bytes (so that any value is one
+ * 8-byte load). A container is never empty and never full
  * (those are NULL and ONES), and never changes once published. */
 #ifndef DIRTYLOG_BITMAP_CONTAINER_H
 #define DIRTYLOG_BITMAP_CONTAINER_H

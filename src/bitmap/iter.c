@@ -4,6 +4,8 @@
 #include "bitmap/bitmap_impl.h"
 #include "bits.h"
 
+#include <stddef.h>
+
 /* The iterator caches the slot (a child pointer's address) where its last
  * answer was found. Slots live in nodes that only exclusive calls free, and
  * those bump bm->gen, which the iterator compares; so the cached slot is
@@ -213,6 +215,58 @@ static void prefetch_sibling(const struct bitmap *bm, const struct dl__bitmap_it
             dl__cont_prefetch((const char *)c + 64 * k);
 }
 
+/* The cached slot's span is done: move to the next child of the same
+ * parent that the parent's summary names, without a search from the root
+ * (what makes a batch over many small containers, or leaves, cheap). It is
+ * node_find_set's scan of one node, with the same guarantee: a child
+ * skipped had its summary bit read 0 by a trusted read, or was NULL (a bit
+ * set before the call has its child published for good). Returns true with
+ * that child cached (it->pos at its start) when the batch can answer from
+ * it: a container, ONES, or a leaf. Otherwise false, with it->pos moved
+ * over what was skipped: the tree search goes on from there (a node to
+ * descend into, a summary word a prune may hold, the parent's end). */
+static bool next_sibling(struct bitmap *bm, struct dl__bitmap_iter *it)
+{
+    _Atomic(void *) *slot = it->slot;
+    unsigned sh = it->shift;
+    bool root = sh == cshift(bm->level);
+    uint64_t j = it->base >> sh, n = root ? bm->rfan : FAN;
+    j = root ? j : j % FAN;
+    _Atomic(void *) *child = slot - j;
+    _Atomic uint64_t *sum = root ? bm->rsum
+                                 : ((struct inode *)(void *)((char *)child -
+                                                             offsetof(struct inode, child)))
+                                       ->sum;
+    uint64_t pbase = it->base - (j << sh);
+    for (uint64_t k = (j + 1) / 64; k * 64 < n; k++) {
+        bool trusted;
+        uint64_t cand = read_summary(&bm->pc, &sum[k], &trusted);
+        if (!trusted)
+            return false;
+        if (k == (j + 1) / 64)
+            cand &= ~0ULL << ((j + 1) % 64);
+        for (; cand; cand &= cand - 1) {
+            uint64_t i = k * 64 + ctz64(cand);
+            uint64_t b = pbase + (i << sh);
+            if (i >= n || b >= bm->nbits)
+                break;
+            void *c = atomic_load_explicit(&child[i], memory_order_acquire);
+            if (c == NULL)
+                continue; /* a stale summary bit */
+            it->pos = b;
+            if (is_node(c) && sh != LEAF_SHIFT)
+                return false; /* a subtree: the tree search descends */
+            it->slot = (void *)&child[i];
+            it->base = b;
+            return true;
+        }
+    }
+    /* Nothing more below this parent (its span may end past nbits). */
+    uint64_t end = pbase + (n << sh);
+    it->pos = end > pbase && end < bm->nbits ? end : bm->nbits;
+    return false;
+}
+
 /* Cache the slot of the next 1 at or after it->pos (it->pos moves to it),
  * or move it->pos to the end. Returns whether there is one. */
 static bool iter_search_set(struct bitmap *bm, struct dl__bitmap_iter *it)
@@ -241,7 +295,9 @@ size_t dl__bitmap_iter_next_set_batch(struct dl__bitmap_iter *it, uint64_t *out,
     while (n < max && it->pos < bm->nbits) {
         uint64_t pos = it->pos;
         if (!it->slot || it->gen != bm->gen || pos - it->base >= (1ULL << it->shift)) {
-            if (!iter_search_set(bm, it))
+            if (it->slot && it->gen == bm->gen && next_sibling(bm, it))
+                continue; /* answered from the sibling now cached */
+            if (it->pos >= bm->nbits || !iter_search_set(bm, it))
                 break;
             continue; /* now answered from the cached slot */
         }
