@@ -6,7 +6,7 @@
 #   bench/mirror/bench_mirror.sh [BUILD_DIR] [SIZE] [SECONDS]
 #
 # defaults: ./build, 1G, 5 (measured seconds per job and round): about 6 min
-# of fio, 8 min 43 s in all on the loaded 2-CPU VM of docs/performance.md.
+# of fio, 7 to 9 min in all on the loaded 2-CPU VM of docs/performance.md.
 #
 # Three configurations on the same two legs (regular files filled with zeros
 # first, so no job pays for block allocation):
