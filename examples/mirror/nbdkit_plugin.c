@@ -148,13 +148,18 @@ static int dlmirror_config(const char *key, const char *value)
         return add_legs(value);
     if (!strcmp(key, "size"))
         return parse_size_param(value);
-    if (!strcmp(key, "create")) {
-        int b = nbdkit_parse_bool(value);
-        return b < 0 ? -1 : (cfg_create = b, 0);
-    }
-    if (!strcmp(key, "resync")) {
-        int b = nbdkit_parse_bool(value);
-        return b < 0 ? -1 : (cfg_resync = b, 0);
+    if (!strcmp(key, "create") || !strcmp(key, "resync")) {
+        int b = nbdkit_parse_bool(value); /* its own error names the value only */
+        if (b < 0) {
+            nbdkit_error("%s=%s: expected a boolean (true/false, yes/no, on/off, 1/0)", key,
+                         value);
+            return -1;
+        }
+        if (!strcmp(key, "create"))
+            cfg_create = b;
+        else
+            cfg_resync = b;
+        return 0;
     }
     if (!strcmp(key, "flush_interval_ms"))
         return parse_number(key, value, 1, MAX_FLUSH_INTERVAL_MS, &cfg_flush_ms);

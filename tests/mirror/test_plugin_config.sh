@@ -97,9 +97,9 @@ for v in 0 1000 1Q -512; do
     refused "size=" "size=$v"
 done
 
-# Booleans: nbdkit's own parser refuses them, naming the value (not the key).
-refused "maybe" create=maybe
-refused "maybe" resync=maybe
+# Booleans: nbdkit's parser refuses them, and the plugin names the key.
+refused "create=maybe" create=maybe
+refused "resync=maybe" resync=maybe
 
 # An unknown key, and one a letter off a known one.
 refused '"bogus"' bogus=1
