@@ -403,7 +403,11 @@ static void *make_node(struct bitmap *bm, _Atomic(void *) *slot, void *cur, unsi
 
 /* ---- descent ------------------------------------------------------------ */
 
-enum { WALK_READ, WALK_SET, WALK_CLEAR };
+/* WALK_SET_BIT and WALK_CLEAR_BIT (one bit's set or clear) are WALK_SET
+ * and WALK_CLEAR that leave a container alone when it already gives the bit
+ * the wanted value; reserve and the ranges expand every container, since
+ * any bit of their span may change afterwards. */
+enum { WALK_READ, WALK_SET, WALK_CLEAR, WALK_SET_BIT, WALK_CLEAR_BIT };
 
 struct path {
     _Atomic uint64_t *sum[MAX_LEVEL + 1]; /* [l]: summary word at level l */
@@ -414,10 +418,10 @@ struct path {
 
 /* Descend towards bit (general case, not the hot path). WALK_SET
  * materialises NULL subtrees and WALK_CLEAR ONES subtrees on the way, and
- * both expand containers, so that the bit lives in a leaf. Returns the
- * leaf, or the uniform NULL/ONES or container covering bit (p->stop is then
- * the level of the node holding it), or NOMEM. Records the path's summary
- * bits in p. */
+ * both expand containers (the _BIT modes: see above), so that the bit lives
+ * in a leaf. Returns the leaf, or the uniform NULL/ONES or container
+ * covering bit (p->stop is then the level of the node holding it), or
+ * NOMEM. Records the path's summary bits in p. */
 static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
 {
     unsigned l = bm->level;
@@ -426,11 +430,14 @@ static void *walk(struct bitmap *bm, uint64_t bit, int mode, struct path *p)
     p->sum[l] = &bm->rsum[i / 64];
     p->mask[l] = 1ULL << (i % 64);
     p->slot[l] = slot;
+    bool set = mode == WALK_SET || mode == WALK_SET_BIT;
+    bool clear = mode == WALK_CLEAR || mode == WALK_CLEAR_BIT;
+    bool one_bit = mode == WALK_SET_BIT || mode == WALK_CLEAR_BIT;
     for (;;) {
         void *c = atomic_load_explicit(slot, memory_order_acquire);
         if (!is_node(c)) {
-            if ((mode == WALK_SET && c == NULL) || (mode == WALK_CLEAR && c == ONES) ||
-                (mode != WALK_READ && is_cont(c))) {
+            bool expand = is_cont(c) && (set || clear) && !(one_bit && cont_has(c, l, bit) == set);
+            if ((set && c == NULL) || (clear && c == ONES) || expand) {
                 if (make_node(bm, slot, c, l - 1, span_base(bit, cshift(l))) == NOMEM)
                     return NOMEM;
                 continue; /* reload: ours or the winner's node */
@@ -676,15 +683,11 @@ int dl__bitmap_test(const struct bitmap *bm, uint64_t bit)
 static COLD int set_slow(struct bitmap *bm, uint64_t bit)
 {
     struct path p;
-    void *c = walk(bm, bit, WALK_READ, &p);
-    if (is_cont(c) && cont_has(c, p.stop, bit)) { /* already 1: no expansion */
-        ensure_path(bm, &p, p.stop);
-        return 1;
-    }
-    c = walk(bm, bit, WALK_SET, &p);
+    void *c = walk(bm, bit, WALK_SET_BIT, &p);
     if (c == NOMEM)
         return -ENOMEM;
-    if (c == ONES) { /* already 1: from the sentinel's own summary bit up */
+    if (!is_node(c)) { /* ONES, or a container holding bit: already 1, from
+                        * the slot's own summary bit up */
         ensure_path(bm, &p, p.stop);
         return 1;
     }
@@ -728,12 +731,9 @@ int dl__bitmap_set(struct bitmap *bm, uint64_t bit)
 static COLD int clear_slow(struct bitmap *bm, uint64_t bit)
 {
     struct path p;
-    void *c = walk(bm, bit, WALK_READ, &p);
-    if (is_cont(c) && !cont_has(c, p.stop, bit))
-        return 0; /* already 0: no expansion */
-    c = walk(bm, bit, WALK_CLEAR, &p);
-    if (!is_node(c) || c == NOMEM)
-        return c == NOMEM ? -ENOMEM : 0; /* NULL: already 0 */
+    void *c = walk(bm, bit, WALK_CLEAR_BIT, &p);
+    if (!is_node(c) || c == NOMEM) /* NULL, or a container lacking bit: already 0 */
+        return c == NOMEM ? -ENOMEM : 0;
     return leaf_clear(bm, c, bit);
 }
 

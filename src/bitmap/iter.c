@@ -197,17 +197,24 @@ full:
     return n;
 }
 
+/* The index of the cached slot among its parent's children, and in *n how
+ * many children the parent has (the root's rfan, or FAN). */
+static uint64_t slot_index(const struct bitmap *bm, const struct dl__bitmap_iter *it,
+                           uint64_t *n)
+{
+    bool root = it->shift == cshift(bm->level);
+    *n = root ? bm->rfan : FAN;
+    return root ? it->base >> it->shift : (it->base >> it->shift) % FAN;
+}
+
 /* Start loading the container in the slot after the cached one (the
  * batch's next stop when the tree is full of containers), so that its
  * first misses overlap the decoding of this one. Prefetches never fault:
  * reading past a short container is harmless. */
 static void prefetch_sibling(const struct bitmap *bm, const struct dl__bitmap_iter *it)
 {
-    bool root = it->shift == cshift(bm->level);
-    uint64_t j = it->base >> it->shift;
-    if (!root)
-        j %= FAN;
-    if (j + 1 >= (root ? bm->rfan : FAN))
+    uint64_t n, j = slot_index(bm, it, &n);
+    if (j + 1 >= n)
         return;
     void *c = atomic_load_explicit((_Atomic(void *) *)it->slot + 1, memory_order_relaxed);
     if (is_cont(c))
@@ -229,11 +236,9 @@ static bool next_sibling(struct bitmap *bm, struct dl__bitmap_iter *it)
 {
     _Atomic(void *) *slot = it->slot;
     unsigned sh = it->shift;
-    bool root = sh == cshift(bm->level);
-    uint64_t j = it->base >> sh, n = root ? bm->rfan : FAN;
-    j = root ? j : j % FAN;
+    uint64_t n, j = slot_index(bm, it, &n);
     _Atomic(void *) *child = slot - j;
-    _Atomic uint64_t *sum = root ? bm->rsum
+    _Atomic uint64_t *sum = child == bm->rchild ? bm->rsum
                                  : ((struct inode *)(void *)((char *)child -
                                                              offsetof(struct inode, child)))
                                        ->sum;
